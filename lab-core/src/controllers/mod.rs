@@ -1,0 +1,299 @@
+//! The control loops. Each submodule mirrors one real controller and is named after it; this
+//! module is the informer plumbing between them: it turns store changes into work-queue keys,
+//! like shared informers' event handlers do, and runs the queues until they are empty.
+
+pub mod bootstrap;
+pub mod deployment;
+pub mod endpoints;
+pub mod endpointslice;
+pub mod endpointslice_mirroring;
+pub mod kubelet;
+pub mod replicaset;
+pub mod scheduler;
+pub mod service;
+
+use crate::cluster::Cluster;
+use crate::config::ClusterConfig;
+use crate::labels::map_matches;
+use crate::object::{Kind, Object, ObjectKey};
+use crate::store::Change;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Work queues, one per controller; keys are deduplicated like client-go's workqueue.
+#[derive(Clone, Debug, Default)]
+pub struct Queues {
+    pub(crate) deployment: BTreeSet<ObjectKey>,
+    pub(crate) replicaset: BTreeSet<ObjectKey>,
+    pub(crate) scheduler: BTreeSet<ObjectKey>,
+    pub(crate) kubelet: BTreeSet<ObjectKey>,
+    pub(crate) service: BTreeSet<ObjectKey>,
+    pub(crate) endpoints: BTreeSet<ObjectKey>,
+    pub(crate) endpointslice: BTreeSet<ObjectKey>,
+    pub(crate) mirroring: BTreeSet<ObjectKey>,
+}
+
+impl Queues {
+    fn is_empty(&self) -> bool {
+        self.deployment.is_empty()
+            && self.replicaset.is_empty()
+            && self.scheduler.is_empty()
+            && self.kubelet.is_empty()
+            && self.service.is_empty()
+            && self.endpoints.is_empty()
+            && self.endpointslice.is_empty()
+            && self.mirroring.is_empty()
+    }
+}
+
+/// State the controllers keep beside the store: allocator bitmaps, IPAM, scheduler cache.
+/// Everything but `ipam_last` is derived from the stored objects (see [`State::rebuild`]).
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    /// Allocated ClusterIPs (as u32).
+    pub(crate) cluster_ips: BTreeSet<u32>,
+    /// Allocated nodePorts.
+    pub(crate) node_ports: BTreeSet<u16>,
+    /// Allocated LoadBalancer ingress IPs.
+    pub(crate) lb_ips: BTreeSet<u32>,
+    /// Per node: pod IP offsets in use (host-local IPAM).
+    pub(crate) ipam_used: BTreeMap<String, BTreeSet<u64>>,
+    /// Per node: the last offset handed out (host-local continues after it, then wraps).
+    pub(crate) ipam_last: BTreeMap<String, u64>,
+    /// Pods bound to each node (scheduler cache).
+    pub(crate) node_load: BTreeMap<String, usize>,
+    /// (load, node) ordered, for least-loaded lookups.
+    pub(crate) load_order: BTreeSet<(usize, String)>,
+    /// Pods the scheduler could not place; retried when capacity frees up.
+    pub(crate) unschedulable: BTreeSet<ObjectKey>,
+}
+
+impl State {
+    pub(crate) fn new(config: &ClusterConfig) -> State {
+        let mut s = State::default();
+        for n in &config.nodes {
+            s.node_load.insert(n.name.clone(), 0);
+            s.load_order.insert((0, n.name.clone()));
+        }
+        s
+    }
+
+    fn set_load(&mut self, node: &str, delta: isize) {
+        let load = self.node_load.entry(node.to_string()).or_insert(0);
+        self.load_order.remove(&(*load, node.to_string()));
+        *load = (*load as isize + delta).max(0) as usize;
+        self.load_order.insert((*load, node.to_string()));
+    }
+
+    /// Rebuilds every derived field from the store (after restoring a snapshot).
+    pub(crate) fn rebuild(cluster: &mut Cluster) {
+        let last = std::mem::take(&mut cluster.state.ipam_last);
+        cluster.state = State::new(&cluster.config);
+        cluster.state.ipam_last = last;
+        let objects: Vec<_> = cluster.store.iter().cloned().collect();
+        for o in objects {
+            service::commit_allocations(cluster, None, Some(&o));
+            track_pod(cluster, None, Some(&o));
+        }
+    }
+}
+
+fn pod_node(o: &Object) -> Option<&str> {
+    match o {
+        Object::Pod(p) => p.spec.as_ref().and_then(|s| s.node_name.as_deref()),
+        _ => None,
+    }
+}
+
+fn pod_ip(o: &Object) -> Option<&str> {
+    match o {
+        Object::Pod(p) => p.status.as_ref().and_then(|s| s.pod_ip.as_deref()),
+        _ => None,
+    }
+}
+
+/// Keeps the scheduler cache and IPAM in step with a pod change.
+fn track_pod(c: &mut Cluster, old: Option<&Object>, new: Option<&Object>) {
+    let (old_node, new_node) = (old.and_then(pod_node), new.and_then(pod_node));
+    if old_node != new_node {
+        if let Some(n) = old_node {
+            c.state.set_load(n, -1);
+        }
+        if let Some(n) = new_node {
+            c.state.set_load(n, 1);
+        }
+    }
+    let host_network = |o: Option<&Object>| matches!(o, Some(Object::Pod(p)) if p.spec.as_ref().and_then(|s| s.host_network).unwrap_or(false));
+    let (old_ip, new_ip) = (old.and_then(pod_ip), new.and_then(pod_ip));
+    if old_ip != new_ip || old_node != new_node {
+        if let (Some(n), Some(ip), false) = (old_node, old_ip, host_network(old)) {
+            if let Some(off) = kubelet::ip_offset(c, n, ip) {
+                c.state.ipam_used.entry(n.to_string()).or_default().remove(&off);
+            }
+        }
+        if let (Some(n), Some(ip), false) = (new_node, new_ip, host_network(new)) {
+            if let Some(off) = kubelet::ip_offset(c, n, ip) {
+                c.state.ipam_used.entry(n.to_string()).or_default().insert(off);
+            }
+        }
+    }
+}
+
+/// Services in the pod's namespace whose selector matches the pod's labels before or after.
+fn services_for_pod(c: &Cluster, old: Option<&Object>, new: Option<&Object>) -> BTreeSet<ObjectKey> {
+    let mut out = BTreeSet::new();
+    for o in [old, new].into_iter().flatten() {
+        let ns = o.namespace();
+        let labels = o.meta().labels.as_ref();
+        for (k, v) in labels.into_iter().flatten() {
+            for name in c.store.services_selecting(ns, k, v).into_iter().flatten() {
+                let key = ObjectKey::new(Kind::Service, ns, name);
+                if out.contains(&key) {
+                    continue;
+                }
+                if let Some(Object::Service(s)) = c.store.get(&key).map(|a| &**a) {
+                    if let Some(sel) = s.spec.as_ref().and_then(|s| s.selector.as_ref()) {
+                        if map_matches(sel, labels) {
+                            out.insert(key);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn controller_owner(o: &Object) -> Option<(String, String)> {
+    o.meta()
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|r| r.controller == Some(true))
+        .map(|r| (r.kind.clone(), r.name.clone()))
+}
+
+fn dispatch(c: &mut Cluster, change: Change) {
+    let Change { key, old, new } = change;
+    let old = old.as_deref();
+    let new = new.as_deref();
+    let any = new.or(old).expect("a change has an old or a new object");
+    let ns = key.namespace.clone();
+    match key.kind {
+        Kind::Deployment => {
+            c.queues.deployment.insert(key);
+        }
+        Kind::ReplicaSet => {
+            if let Some((kind, name)) = controller_owner(any) {
+                if kind == "Deployment" {
+                    c.queues.deployment.insert(ObjectKey::new(Kind::Deployment, &ns, &name));
+                }
+            }
+            c.queues.replicaset.insert(key);
+        }
+        Kind::Pod => {
+            track_pod(c, old, new);
+            for o in [old, new].into_iter().flatten() {
+                if let Some((kind, name)) = controller_owner(o) {
+                    if kind == "ReplicaSet" {
+                        c.queues.replicaset.insert(ObjectKey::new(Kind::ReplicaSet, &ns, &name));
+                    }
+                }
+            }
+            match new {
+                Some(p) if pod_node(p).is_none() && p.meta().deletion_timestamp.is_none() => {
+                    c.queues.scheduler.insert(key.clone());
+                }
+                Some(p) if pod_node(p).is_some() => {
+                    c.queues.kubelet.insert(key.clone());
+                }
+                _ => {}
+            }
+            if new.is_none() || old.and_then(pod_node).is_some() && new.and_then(pod_node).is_none() {
+                // Capacity freed: unschedulable pods get another try.
+                let retry: Vec<ObjectKey> = std::mem::take(&mut c.state.unschedulable).into_iter().collect();
+                c.queues.scheduler.extend(retry);
+                c.state.unschedulable.remove(&key);
+                c.timers.retain(|(_, k)| *k != key);
+            }
+            // Only changes that matter to endpoints wake the endpoint controllers.
+            if endpoint_relevant(old, new) {
+                for svc in services_for_pod(c, old, new) {
+                    c.queues.endpoints.insert(svc.clone());
+                    c.queues.endpointslice.insert(svc);
+                }
+            }
+        }
+        Kind::Service => {
+            c.queues.service.insert(key.clone());
+            c.queues.endpoints.insert(key.clone());
+            c.queues.endpointslice.insert(key.clone());
+            c.queues.mirroring.insert(key);
+        }
+        Kind::Endpoints => {
+            c.queues.mirroring.insert(ObjectKey::new(Kind::Service, &ns, &key.name));
+        }
+        Kind::EndpointSlice => {
+            let svc = any.meta().labels.as_ref().and_then(|l| l.get(endpointslice::LABEL_SERVICE_NAME)).cloned();
+            if let Some(svc) = svc {
+                let svc_key = ObjectKey::new(Kind::Service, &ns, &svc);
+                match any.meta().labels.as_ref().and_then(|l| l.get(endpointslice::LABEL_MANAGED_BY)).map(String::as_str) {
+                    Some(endpointslice::CONTROLLER_NAME) => {
+                        c.queues.endpointslice.insert(svc_key);
+                    }
+                    Some(endpointslice_mirroring::CONTROLLER_NAME) => {
+                        c.queues.mirroring.insert(svc_key);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Kind::Node => {
+            let retry: Vec<ObjectKey> = std::mem::take(&mut c.state.unschedulable).into_iter().collect();
+            c.queues.scheduler.extend(retry);
+        }
+        Kind::Namespace | Kind::ConfigMap | Kind::Event => {}
+    }
+}
+
+/// Whether a pod change can change any Endpoints: labels, IP, readiness, phase, node, deletion.
+fn endpoint_relevant(old: Option<&Object>, new: Option<&Object>) -> bool {
+    let (Some(Object::Pod(a)), Some(Object::Pod(b))) = (old, new) else { return true };
+    let ready = |p: &k8s_openapi::api::core::v1::Pod| kubelet::pod_ready(p);
+    a.metadata.labels != b.metadata.labels
+        || a.metadata.deletion_timestamp != b.metadata.deletion_timestamp
+        || a.status.as_ref().and_then(|s| s.pod_ip.clone()) != b.status.as_ref().and_then(|s| s.pod_ip.clone())
+        || a.status.as_ref().and_then(|s| s.phase.clone()) != b.status.as_ref().and_then(|s| s.phase.clone())
+        || ready(a) != ready(b)
+        || a.spec.as_ref().and_then(|s| s.node_name.clone()) != b.spec.as_ref().and_then(|s| s.node_name.clone())
+        || a.spec.as_ref().map(|s| &s.containers) != b.spec.as_ref().map(|s| &s.containers)
+}
+
+/// Runs all queues until none has work. Upstream controllers run concurrently; running them in
+/// a fixed order at one virtual instant gives the same end state, deterministically.
+pub(crate) fn run(c: &mut Cluster) {
+    loop {
+        for change in c.store.take_changes() {
+            dispatch(c, change);
+        }
+        if let Some(k) = c.queues.deployment.pop_first() {
+            deployment::sync(c, &k);
+        } else if let Some(k) = c.queues.replicaset.pop_first() {
+            replicaset::sync(c, &k);
+        } else if let Some(k) = c.queues.scheduler.pop_first() {
+            scheduler::sync(c, &k);
+        } else if let Some(k) = c.queues.kubelet.pop_first() {
+            kubelet::sync(c, &k);
+        } else if let Some(k) = c.queues.service.pop_first() {
+            service::sync(c, &k);
+        } else if let Some(k) = c.queues.endpoints.pop_first() {
+            endpoints::sync(c, &k);
+        } else if let Some(k) = c.queues.endpointslice.pop_first() {
+            endpointslice::sync(c, &k);
+        } else if let Some(k) = c.queues.mirroring.pop_first() {
+            endpointslice_mirroring::sync(c, &k);
+        } else if !c.store.has_changes() {
+            debug_assert!(c.queues.is_empty());
+            break;
+        }
+    }
+}
