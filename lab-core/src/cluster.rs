@@ -336,9 +336,20 @@ impl Cluster {
         }
     }
 
-    pub(crate) fn admit_create(&mut self, mut object: Object) -> Result<Arc<Object>, ApiError> {
+    pub(crate) fn admit_create(&mut self, object: Object) -> Result<Arc<Object>, ApiError> {
+        // A rejected request must leave everything as it was, the RNG included.
+        let rng = self.rng.clone();
+        let out = self.admit_create_inner(object);
+        if out.is_err() {
+            self.rng = rng;
+        }
+        out
+    }
+
+    fn admit_create_inner(&mut self, mut object: Object) -> Result<Arc<Object>, ApiError> {
         self.default_namespace(&mut object);
-        let kind = object.kind();
+        // Admission (NamespaceLifecycle) comes first.
+        self.check_namespace(&object)?;
         // generateName: the apiserver appends 5 random characters.
         if object.name().is_empty() {
             if let Some(prefix) = object.meta().generate_name.clone().filter(|p| !p.is_empty()) {
@@ -346,24 +357,34 @@ impl Cluster {
                 object.meta_mut().name = Some(name);
             }
         }
+        // The Service registry allocates before validation runs, so its errors come alone.
+        let mut allocated = object.clone();
+        controllers::service::allocate_on_create(self, &mut allocated, None).map_err(|e| invalid(&object, e))?;
         let errors = validation::validate_create(&object);
         if !errors.is_empty() {
             return Err(invalid(&object, errors));
         }
-        self.check_namespace(&object)?;
+        let mut object = allocated;
         if self.store.get(&object.key()).is_some() {
-            return Err(ApiError::AlreadyExists { kind, name: object.name().into() });
+            return Err(ApiError::AlreadyExists { kind: object.kind(), name: object.name().into() });
         }
         crate::defaults::apply_defaults(&mut object);
-        // Allocation (ClusterIP, nodePorts) happens in the registry, after validation.
-        controllers::service::allocate_on_create(self, &mut object, None).map_err(|e| invalid(&object, e))?;
         self.stamp_new(&mut object);
         let stored = self.store.create(object).expect("existence checked above");
         controllers::service::commit_allocations(self, None, Some(&stored));
         Ok(stored)
     }
 
-    pub(crate) fn admit_update(&mut self, mut object: Object, check_rv: bool) -> Result<Arc<Object>, ApiError> {
+    pub(crate) fn admit_update(&mut self, object: Object, check_rv: bool) -> Result<Arc<Object>, ApiError> {
+        let rng = self.rng.clone();
+        let out = self.admit_update_inner(object, check_rv);
+        if out.is_err() {
+            self.rng = rng;
+        }
+        out
+    }
+
+    fn admit_update_inner(&mut self, mut object: Object, check_rv: bool) -> Result<Arc<Object>, ApiError> {
         self.default_namespace(&mut object);
         let key = object.key();
         let Some(old) = self.store.get(&key).cloned() else {
@@ -528,6 +549,11 @@ impl Cluster {
     /// Writes an object on behalf of a controller; a no-op write stores nothing.
     pub(crate) fn sys_update(&mut self, object: Object) -> Option<Arc<Object>> {
         self.store.update(object, None).ok()
+    }
+
+    /// Deletes a pod gracefully on behalf of a controller; false if it was already gone.
+    pub(crate) fn delete_pod_for_controller(&mut self, key: &ObjectKey) -> bool {
+        self.delete_inner(key, None).is_ok()
     }
 
     /// Schedules a kubelet wake-up for `pod` at virtual time `at_ms`.

@@ -1,5 +1,304 @@
-//! TODO: being written.
-use crate::cluster::Cluster;
-use crate::object::ObjectKey;
+//! The Deployment controller (`pkg/controller/deployment`: `sync.go`, `rolling.go`, `recreate.go`).
+//!
+//! A Deployment owns one ReplicaSet per pod template, named `<deployment>-<pod-template-hash>`
+//! with the hash also added to the ReplicaSet's selector and its pods' labels. Scaling changes the
+//! current ReplicaSet; a template change starts a rolling update that surges the new ReplicaSet by
+//! `maxSurge` and scales old ones down as long as `maxUnavailable` allows (or, with `Recreate`,
+//! removes the old pods first). `ScalingReplicaSet` events say `Scaled up replica set X from 0 to 3`.
 
-pub(crate) fn sync(_c: &mut Cluster, _key: &ObjectKey) {}
+use crate::cluster::{Cluster, controller_ref};
+use crate::controllers::replicaset::nonzero;
+use crate::object::{Object, ObjectKey};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet, ReplicaSetSpec};
+use k8s_openapi::api::core::v1::PodTemplateSpec;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use std::collections::BTreeMap;
+
+/// The label carrying the template hash.
+pub const POD_TEMPLATE_HASH: &str = "pod-template-hash";
+const REVISION: &str = "deployment.kubernetes.io/revision";
+const DESIRED: &str = "deployment.kubernetes.io/desired-replicas";
+const MAX: &str = "deployment.kubernetes.io/max-replicas";
+
+/// `intstr.GetScaledValueFromIntOrPercent`.
+fn scaled(v: Option<&IntOrString>, total: i32, round_up: bool) -> i32 {
+    match v {
+        None => 0,
+        Some(IntOrString::Int(i)) => *i,
+        Some(IntOrString::String(s)) => {
+            let pct: f64 = s.trim_end_matches('%').parse().unwrap_or(0.0);
+            let x = pct * total as f64 / 100.0;
+            if round_up { x.ceil() as i32 } else { x.floor() as i32 }
+        }
+    }
+}
+
+/// (maxSurge, maxUnavailable) resolved against `replicas` (`deploymentutil.ResolveFenceposts`).
+fn fenceposts(d: &Deployment, replicas: i32) -> (i32, i32) {
+    let ru = d.spec.as_ref().and_then(|s| s.strategy.as_ref()).and_then(|s| s.rolling_update.as_ref());
+    let surge = scaled(ru.and_then(|r| r.max_surge.as_ref()), replicas, true);
+    let unavailable = scaled(ru.and_then(|r| r.max_unavailable.as_ref()), replicas, false);
+    if surge == 0 && unavailable == 0 { (0, 1) } else { (surge, unavailable) }
+}
+
+/// The template with the hash label removed, for comparing a ReplicaSet with its Deployment.
+fn strip_hash(t: &PodTemplateSpec) -> PodTemplateSpec {
+    let mut t = t.clone();
+    if let Some(l) = t.metadata.as_mut().and_then(|m| m.labels.as_mut()) {
+        l.remove(POD_TEMPLATE_HASH);
+    }
+    t
+}
+
+fn rs_replicas(rs: &ReplicaSet) -> i32 {
+    rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0)
+}
+
+fn rs_available(rs: &ReplicaSet) -> i32 {
+    rs.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0)
+}
+
+fn revision(rs: &ReplicaSet) -> i64 {
+    rs.metadata.annotations.as_ref().and_then(|a| a.get(REVISION)).and_then(|r| r.parse().ok()).unwrap_or(0)
+}
+
+/// Syncs one Deployment.
+pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
+    let Some(obj) = c.store.get(key).cloned() else { return };
+    let Object::Deployment(d) = &*obj else { return };
+    if d.metadata.deletion_timestamp.is_some() {
+        return;
+    }
+    let spec = d.spec.clone().unwrap_or_default();
+    let replicas = spec.replicas.unwrap_or(1).max(0);
+    let template = spec.template.clone();
+    let mut rss: Vec<ReplicaSet> = c
+        .store
+        .dependents_of(obj.uid())
+        .into_iter()
+        .filter_map(|k| c.store.get(&k).cloned())
+        .filter_map(|o| <&ReplicaSet>::try_from(&*o).ok().cloned())
+        .filter(|rs| rs.metadata.owner_references.iter().flatten().any(|r| r.uid == obj.uid() && r.controller == Some(true)))
+        .collect();
+    rss.sort_by_key(|rs| (rs.metadata.creation_timestamp.as_ref().map(|t| t.0.to_string()), rs.metadata.name.clone()));
+
+    let new_idx = rss.iter().position(|rs| rs.spec.as_ref().and_then(|s| s.template.as_ref()).map(strip_hash) == Some(strip_hash(&template)));
+    let max_revision = rss.iter().map(revision).max().unwrap_or(0);
+    let (surge, max_unavailable) = fenceposts(d, replicas);
+    let recreate = spec.strategy.as_ref().and_then(|s| s.type_.as_deref()) == Some("Recreate");
+
+    let mut new_rs = new_idx.map(|i| rss.remove(i));
+    let olds = rss;
+    let old_total: i32 = olds.iter().map(rs_replicas).sum();
+    let old_pods_running: i32 = olds.iter().map(|rs| rs.status.as_ref().map_or(0, |s| s.replicas)).sum();
+
+    // Create the new ReplicaSet when the template is new.
+    if new_rs.is_none() {
+        let initial = if recreate {
+            if old_pods_running > 0 || old_total > 0 { 0 } else { replicas }
+        } else if old_total == 0 {
+            replicas
+        } else {
+            // NewRSNewReplicas with no new pods yet.
+            (replicas + surge - old_total).clamp(0, replicas)
+        };
+        let json = serde_json::to_vec(&template).unwrap_or_default();
+        let collision = d.status.as_ref().and_then(|s| s.collision_count).unwrap_or(0);
+        let hash = crate::names::pod_template_hash(&json, collision);
+        let mut t = template.clone();
+        t.metadata.get_or_insert_with(Default::default).labels.get_or_insert_with(Default::default).insert(POD_TEMPLATE_HASH.into(), hash.clone());
+        let mut selector: LabelSelector = spec.selector.clone();
+        selector.match_labels.get_or_insert_with(Default::default).insert(POD_TEMPLATE_HASH.into(), hash.clone());
+        let mut labels = t.metadata.as_ref().and_then(|m| m.labels.clone()).unwrap_or_default();
+        labels.insert(POD_TEMPLATE_HASH.into(), hash.clone());
+        let annotations = BTreeMap::from([
+            (REVISION.to_string(), (max_revision + 1).to_string()),
+            (DESIRED.to_string(), replicas.to_string()),
+            (MAX.to_string(), (replicas + surge).to_string()),
+        ]);
+        let rs = ReplicaSet {
+            metadata: ObjectMeta {
+                name: Some(format!("{}-{hash}", key.name)),
+                namespace: Some(key.namespace.clone()),
+                labels: Some(labels),
+                annotations: Some(annotations),
+                owner_references: Some(vec![controller_ref(&obj)]),
+                ..Default::default()
+            },
+            spec: Some(ReplicaSetSpec { replicas: Some(initial), selector, template: Some(t), min_ready_seconds: spec.min_ready_seconds }),
+            status: None,
+        };
+        let mut rs_obj = Object::ReplicaSet(rs);
+        crate::defaults::apply_defaults(&mut rs_obj);
+        if let Some(Object::ReplicaSet(created)) = c.sys_create(rs_obj).map(|a| (*a).clone()) {
+            if initial > 0 {
+                scaled_event(c, &obj, &created, 0, initial);
+            }
+            new_rs = Some(created);
+        }
+        // The Deployment itself records the revision.
+        set_revision(c, key, max_revision + 1);
+    }
+    let Some(mut new_rs) = new_rs else { return };
+
+    // Scale the new ReplicaSet.
+    let new_replicas = rs_replicas(&new_rs);
+    let target_new = if olds.iter().all(|rs| rs_replicas(rs) == 0) && (!recreate || old_pods_running == 0) {
+        replicas
+    } else if recreate {
+        if old_pods_running == 0 { replicas } else { new_replicas }
+    } else {
+        // NewRSNewReplicas: grow up to replicas + maxSurge pods in all.
+        let current_total = old_total + new_replicas;
+        let max_total = replicas + surge;
+        if current_total >= max_total { new_replicas } else { (new_replicas + (max_total - current_total)).min(replicas).max(new_replicas) }
+    };
+    if target_new != new_replicas {
+        new_rs = scale_rs(c, &obj, new_rs, target_new, replicas, surge);
+    } else {
+        new_rs = refresh_annotations(c, new_rs, replicas, surge, max_revision);
+    }
+
+    // Scale old ReplicaSets down.
+    let mut olds = olds;
+    if recreate {
+        for rs in olds.iter_mut().filter(|rs| rs_replicas(rs) > 0) {
+            *rs = scale_rs(c, &obj, rs.clone(), 0, replicas, surge);
+        }
+    } else if olds.iter().any(|rs| rs_replicas(rs) > 0) {
+        let all_pods: i32 = olds.iter().map(rs_replicas).sum::<i32>() + rs_replicas(&new_rs);
+        let min_available = replicas - max_unavailable;
+        let new_unavailable = rs_replicas(&new_rs) - rs_available(&new_rs);
+        let max_scaled_down = all_pods - min_available - new_unavailable;
+        if max_scaled_down > 0 {
+            // First unhealthy old pods (cleanupUnhealthyReplicas), then healthy ones as long as
+            // availability stays above minAvailable.
+            let mut budget = max_scaled_down;
+            let available_total: i32 = olds.iter().map(rs_available).sum::<i32>() + rs_available(&new_rs);
+            let mut healthy_budget = (available_total - min_available).max(0);
+            for rs in olds.iter_mut() {
+                if budget <= 0 {
+                    break;
+                }
+                let cur = rs_replicas(rs);
+                let unhealthy = (cur - rs_available(rs)).max(0).min(budget);
+                let healthy = (cur - unhealthy).min(healthy_budget).min(budget - unhealthy).max(0);
+                let down = unhealthy + healthy;
+                if down > 0 {
+                    budget -= down;
+                    healthy_budget -= healthy;
+                    *rs = scale_rs(c, &obj, rs.clone(), cur - down, replicas, surge);
+                }
+            }
+        }
+    }
+
+    // Status.
+    let all: Vec<&ReplicaSet> = olds.iter().chain(std::iter::once(&new_rs)).collect();
+    let status_of = |rs: &ReplicaSet| rs.status.clone().unwrap_or_default();
+    let total: i32 = all.iter().map(|rs| status_of(rs).replicas).sum();
+    let ready: i32 = all.iter().map(|rs| status_of(rs).ready_replicas.unwrap_or(0)).sum();
+    let available: i32 = all.iter().map(|rs| status_of(rs).available_replicas.unwrap_or(0)).sum();
+    let updated = status_of(&new_rs).replicas;
+    let now = c.time();
+    let old_conditions = d.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default();
+    let cond = |type_: &str, ok: bool, reason: &str, message: String| {
+        let prev = old_conditions.iter().find(|c| c.type_ == type_);
+        let unchanged = prev.is_some_and(|p| p.status == if ok { "True" } else { "False" } && p.reason.as_deref() == Some(reason));
+        DeploymentCondition {
+            type_: type_.into(),
+            status: if ok { "True" } else { "False" }.into(),
+            reason: Some(reason.into()),
+            message: Some(message),
+            last_transition_time: if unchanged { prev.and_then(|p| p.last_transition_time.clone()) } else { Some(now.clone()) },
+            last_update_time: if unchanged { prev.and_then(|p| p.last_update_time.clone()) } else { Some(now.clone()) },
+        }
+    };
+    let rs_name = new_rs.metadata.name.clone().unwrap_or_default();
+    let is_available = available >= replicas - max_unavailable;
+    let complete = updated == replicas && available == replicas && total == replicas;
+    let available_cond = if is_available {
+        cond("Available", true, "MinimumReplicasAvailable", "Deployment has minimum availability.".into())
+    } else {
+        cond("Available", false, "MinimumReplicasUnavailable", "Deployment does not have minimum availability.".into())
+    };
+    let progressing = if complete {
+        cond("Progressing", true, "NewReplicaSetAvailable", format!("ReplicaSet {rs_name:?} has successfully progressed."))
+    } else {
+        cond("Progressing", true, "ReplicaSetUpdated", format!("ReplicaSet {rs_name:?} is progressing."))
+    };
+    let status = DeploymentStatus {
+        observed_generation: d.metadata.generation,
+        replicas: nonzero(total),
+        updated_replicas: nonzero(updated),
+        ready_replicas: nonzero(ready),
+        available_replicas: nonzero(available),
+        unavailable_replicas: nonzero((replicas - available).max(0)),
+        conditions: Some(vec![available_cond, progressing]),
+        collision_count: d.status.as_ref().and_then(|s| s.collision_count),
+        terminating_replicas: None,
+    };
+    // Re-read: set_revision may have written the Deployment.
+    if let Some(Object::Deployment(current)) = c.store.get(key).map(|a| (**a).clone()) {
+        if current.status.as_ref() != Some(&status) {
+            let mut current = current;
+            current.status = Some(status);
+            c.sys_update(Object::Deployment(current));
+        }
+    }
+}
+
+fn set_revision(c: &mut Cluster, key: &ObjectKey, revision: i64) {
+    if let Some(Object::Deployment(mut d)) = c.store.get(key).map(|a| (**a).clone()) {
+        d.metadata.annotations.get_or_insert_with(Default::default).insert(REVISION.into(), revision.to_string());
+        c.sys_update(Object::Deployment(d));
+    }
+}
+
+fn refresh_annotations(c: &mut Cluster, rs: ReplicaSet, replicas: i32, surge: i32, _max_revision: i64) -> ReplicaSet {
+    let mut updated = rs.clone();
+    let a = updated.metadata.annotations.get_or_insert_with(Default::default);
+    a.insert(DESIRED.into(), replicas.to_string());
+    a.insert(MAX.into(), (replicas + surge).to_string());
+    if updated == rs {
+        return rs;
+    }
+    match c.sys_update(Object::ReplicaSet(updated)).map(|a| (*a).clone()) {
+        Some(Object::ReplicaSet(r)) => r,
+        _ => rs,
+    }
+}
+
+fn scale_rs(c: &mut Cluster, d: &Object, rs: ReplicaSet, to: i32, replicas: i32, surge: i32) -> ReplicaSet {
+    let from = rs_replicas(&rs);
+    let mut updated = rs.clone();
+    updated.spec.get_or_insert_with(Default::default).replicas = Some(to);
+    let a = updated.metadata.annotations.get_or_insert_with(Default::default);
+    a.insert(DESIRED.into(), replicas.to_string());
+    a.insert(MAX.into(), (replicas + surge).to_string());
+    let Some(Object::ReplicaSet(stored)) = c.sys_update(Object::ReplicaSet(updated)).map(|a| (*a).clone()) else { return rs };
+    if from != to {
+        scaled_event(c, d, &stored, from, to);
+    }
+    stored
+}
+
+fn scaled_event(c: &mut Cluster, d: &Object, rs: &ReplicaSet, from: i32, to: i32) {
+    let dir = if to > from { "up" } else { "down" };
+    let name = rs.metadata.name.clone().unwrap_or_default();
+    c.record_event(d, None, "Normal", "ScalingReplicaSet", format!("Scaled {dir} replica set {name} from {from} to {to}"), "deployment-controller", None);
+}
+
+/// The ReplicaSets a Deployment controls, oldest first (for views and tests).
+pub fn replica_sets_of<'a>(c: &'a Cluster, d: &Object) -> Vec<&'a ReplicaSet> {
+    let mut out: Vec<&ReplicaSet> = c
+        .store
+        .dependents_of(d.uid())
+        .into_iter()
+        .filter_map(|k| c.store.get(&k))
+        .filter_map(|o| <&ReplicaSet>::try_from(&**o).ok())
+        .collect();
+    out.sort_by_key(|rs| rs.metadata.creation_timestamp.as_ref().map(|t| t.0.to_string()));
+    out
+}

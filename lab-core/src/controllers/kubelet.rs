@@ -1,9 +1,21 @@
-//! TODO: being written.
-use crate::cluster::Cluster;
-use crate::object::ObjectKey;
-use k8s_openapi::api::core::v1::Pod;
+//! The kubelet of every node (`pkg/kubelet`), reduced to the pod lifecycle Services depend on.
+//!
+//! A bound pod goes `Pending` (ContainerCreating) → `Running` once its containers have started
+//! (`KubeletConfig::container_start_ms` later, with `Pulling`/`Pulled`/`Created`/`Started`
+//! events), and `Ready` when its readiness probe first succeeds (`initialDelaySeconds`, then
+//! `successThreshold` periods) or after `readiness_delay_ms` without a probe. Its IP comes from the
+//! node's /24 like kindnet's host-local IPAM: the address after the last one handed out, skipping
+//! ones in use, wrapping around. A deleted pod is `Terminating` (`Killing` event) until its
+//! containers stop, then it is removed and its IP freed.
 
-pub(crate) fn sync(_c: &mut Cluster, _key: &ObjectKey) {}
+use crate::cluster::Cluster;
+use crate::config::NodeConfig;
+use crate::object::{Object, ObjectKey};
+use k8s_openapi::api::core::v1::{
+    ContainerState, ContainerStateRunning, ContainerStateWaiting, ContainerStatus, Pod, PodCondition, PodIP, PodStatus, HostIP,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use rand::Rng;
 
 /// Whether the pod's Ready condition is True.
 pub fn pod_ready(pod: &Pod) -> bool {
@@ -14,4 +26,284 @@ pub fn pod_ready(pod: &Pod) -> bool {
 pub(crate) fn ip_offset(c: &Cluster, node: &str, ip: &str) -> Option<u64> {
     let n = c.config.nodes.iter().find(|n| n.name == node)?;
     n.pod_cidr.offset(ip.parse().ok()?)
+}
+
+fn ms(t: &Time) -> i64 {
+    t.0.as_millisecond()
+}
+
+/// host-local IPAM: next free address after the last one handed out (.2 … .254 of a /24).
+fn allocate_ip(c: &mut Cluster, node: &NodeConfig) -> Option<String> {
+    let size = node.pod_cidr.size();
+    let (first, last) = (2u64, size.saturating_sub(2));
+    if last < first {
+        return None;
+    }
+    let span = last - first + 1;
+    let prev = c.state.ipam_last.get(&node.name).copied().unwrap_or(first - 1);
+    let used = c.state.ipam_used.entry(node.name.clone()).or_default();
+    let start = if prev < first || prev >= last { first } else { prev + 1 };
+    for i in 0..span {
+        let off = first + (start - first + i) % span;
+        if !used.contains(&off) {
+            used.insert(off);
+            c.state.ipam_last.insert(node.name.clone(), off);
+            return Some(node.pod_cidr.nth(off).to_string());
+        }
+    }
+    None
+}
+
+/// Virtual time at which a started pod first reports Ready.
+fn ready_at(c: &Cluster, pod: &Pod, started_ms: i64) -> i64 {
+    let probe = pod.spec.as_ref().and_then(|s| s.containers.first()).and_then(|c| c.readiness_probe.as_ref());
+    match probe {
+        Some(p) => {
+            let initial = p.initial_delay_seconds.unwrap_or(0).max(0) as i64;
+            let period = p.period_seconds.unwrap_or(10).max(1) as i64;
+            let successes = p.success_threshold.unwrap_or(1).max(1) as i64;
+            started_ms + (initial + (successes - 1) * period) * 1000
+        }
+        None => started_ms + c.config.kubelet.readiness_delay_ms as i64,
+    }
+}
+
+/// A fake but stable image size, for the `Pulled` message.
+fn image_size(image: &str) -> u64 {
+    40_000_000 + (crate::names::fnv32a(image.as_bytes()) as u64 % 60_000_000)
+}
+
+fn condition(type_: &str, status: bool, now: &Time, reason: Option<&str>, message: Option<String>) -> PodCondition {
+    PodCondition {
+        type_: type_.into(),
+        status: if status { "True" } else { "False" }.into(),
+        last_transition_time: Some(now.clone()),
+        reason: reason.map(str::to_string),
+        message,
+        ..Default::default()
+    }
+}
+
+/// Sets condition `type_` keeping `lastTransitionTime` when the status does not change.
+fn set_condition(status: &mut PodStatus, new: PodCondition) {
+    let list = status.conditions.get_or_insert_with(Vec::new);
+    if let Some(c) = list.iter_mut().find(|c| c.type_ == new.type_) {
+        if c.status != new.status || c.reason != new.reason {
+            *c = new;
+        }
+    } else {
+        list.push(new);
+    }
+}
+
+fn not_ready_message(pod: &Pod) -> Option<String> {
+    let names: Vec<String> = pod.spec.iter().flat_map(|s| s.containers.iter().map(|c| c.name.clone())).collect();
+    Some(format!("containers with unready status: [{}]", names.join(" ")))
+}
+
+/// Syncs one pod on its node.
+pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
+    let Some(obj) = c.store.get(key).cloned() else { return };
+    let Object::Pod(pod) = &*obj else { return };
+    let Some(node_name) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else { return };
+    let Some(node) = c.config.nodes.iter().find(|n| n.name == node_name).cloned() else { return };
+    let now_ms = c.now_ms;
+    let now = c.time();
+    let host_network = pod.spec.as_ref().and_then(|s| s.host_network).unwrap_or(false);
+    let containers: Vec<(String, String)> = pod.spec.iter().flat_map(|s| s.containers.iter().map(|c| (c.name.clone(), c.image.clone().unwrap_or_default()))).collect();
+
+    // Termination.
+    if let Some(deleted) = pod.metadata.deletion_timestamp.as_ref() {
+        let grace_ms = pod.metadata.deletion_grace_period_seconds.unwrap_or(30).max(0) * 1000;
+        let done_at = ms(deleted) + grace_ms.min(c.config.kubelet.termination_ms as i64);
+        if c.state.terminating_seen.insert(key.clone()) {
+            let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+            if running {
+                for (name, _) in &containers {
+                    c.record_event(&obj, Some(&format!("spec.containers{{{name}}}")), "Normal", "Killing", format!("Stopping container {name}"), "kubelet", Some(&node_name));
+                }
+            }
+        }
+        if now_ms >= done_at {
+            c.state.terminating_seen.remove(key);
+            c.remove_now(key);
+        } else {
+            c.wake_at(done_at, key.clone());
+        }
+        return;
+    }
+
+    let mut p = pod.clone();
+    let status = p.status.get_or_insert_with(Default::default);
+    let phase = status.phase.clone().unwrap_or_default();
+    let host_ip = node.ip.to_string();
+
+    if status.start_time.is_none() || phase.is_empty() {
+        // Just bound: accepted by the kubelet, sandbox and images on the way.
+        status.phase = Some("Pending".into());
+        status.start_time = Some(now.clone());
+        status.host_ip = Some(host_ip.clone());
+        status.host_ips = Some(vec![HostIP { ip: host_ip.clone() }]);
+        status.qos_class = Some("BestEffort".into());
+        set_condition(status, condition("PodReadyToStartContainers", false, &now, None, None));
+        set_condition(status, condition("Initialized", true, &now, None, None));
+        set_condition(status, condition("Ready", false, &now, Some("ContainersNotReady"), not_ready_message(pod)));
+        set_condition(status, condition("ContainersReady", false, &now, Some("ContainersNotReady"), not_ready_message(pod)));
+        set_condition(status, condition("PodScheduled", true, &now, None, None));
+        status.container_statuses = Some(
+            containers
+                .iter()
+                .map(|(name, image)| ContainerStatus {
+                    name: name.clone(),
+                    image: image.clone(),
+                    image_id: String::new(),
+                    ready: false,
+                    restart_count: 0,
+                    started: Some(false),
+                    state: Some(ContainerState { waiting: Some(ContainerStateWaiting { reason: Some("ContainerCreating".into()), message: None }), ..Default::default() }),
+                    ..Default::default()
+                })
+                .collect(),
+        );
+        let pulls: Vec<String> = pod
+            .spec
+            .iter()
+            .flat_map(|s| s.containers.iter())
+            .filter(|ct| ct.image_pull_policy.as_deref() == Some("Always") || !c.state.node_images.get(&node_name).is_some_and(|imgs| imgs.contains(ct.image.as_deref().unwrap_or(""))))
+            .map(|ct| ct.name.clone())
+            .collect();
+        let stored = c.sys_update(Object::Pod(p));
+        if let Some(stored) = stored {
+            for (name, image) in &containers {
+                if pulls.contains(name) {
+                    c.record_event(&stored, Some(&format!("spec.containers{{{name}}}")), "Normal", "Pulling", format!("Pulling image {image:?}"), "kubelet", Some(&node_name));
+                }
+            }
+        }
+        c.wake_at(now_ms + c.config.kubelet.container_start_ms as i64, key.clone());
+        return;
+    }
+
+    let started_ms = status.start_time.as_ref().map(ms).unwrap_or(now_ms);
+    if phase == "Pending" {
+        let run_at = started_ms + c.config.kubelet.container_start_ms as i64;
+        if now_ms < run_at {
+            c.wake_at(run_at, key.clone());
+            return;
+        }
+        // Containers start: the pod gets its IP and runs.
+        let ip = if host_network { Some(host_ip.clone()) } else { allocate_ip(c, &node) };
+        let Some(ip) = ip else {
+            return; // The node's range is exhausted: stays ContainerCreating, as in reality.
+        };
+        let status = p.status.get_or_insert_with(Default::default);
+        status.phase = Some("Running".into());
+        status.pod_ip = Some(ip.clone());
+        status.pod_ips = Some(vec![PodIP { ip }]);
+        set_condition(status, condition("PodReadyToStartContainers", true, &now, None, None));
+        let mut ids = Vec::new();
+        for _ in &containers {
+            let bytes: [u8; 32] = c.rng.random();
+            ids.push(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        }
+        let status = p.status.get_or_insert_with(Default::default);
+        status.container_statuses = Some(
+            containers
+                .iter()
+                .zip(&ids)
+                .map(|((name, image), id)| ContainerStatus {
+                    name: name.clone(),
+                    image: qualify_image(image),
+                    image_id: format!("{}@sha256:{}", qualify_image(image).split(':').next().unwrap_or(""), &id[..64.min(id.len())]),
+                    container_id: Some(format!("containerd://{id}")),
+                    ready: false,
+                    restart_count: 0,
+                    started: Some(true),
+                    state: Some(ContainerState { running: Some(ContainerStateRunning { started_at: Some(now.clone()) }), ..Default::default() }),
+                    ..Default::default()
+                })
+                .collect(),
+        );
+        let was_pulled: Vec<bool> = pod
+            .spec
+            .iter()
+            .flat_map(|s| s.containers.iter())
+            .map(|ct| ct.image_pull_policy.as_deref() == Some("Always") || !c.state.node_images.get(&node_name).is_some_and(|imgs| imgs.contains(ct.image.as_deref().unwrap_or(""))))
+            .collect();
+        let stored = c.sys_update(Object::Pod(p));
+        if let Some(stored) = stored {
+            let secs = c.config.kubelet.container_start_ms as f64 / 1000.0;
+            for ((name, image), pulled) in containers.iter().zip(was_pulled) {
+                let fp = format!("spec.containers{{{name}}}");
+                let msg = if pulled {
+                    format!("Successfully pulled image {image:?} in {secs:.3}s ({secs:.3}s including waiting). Image size: {} bytes.", image_size(image))
+                } else {
+                    format!("Container image {image:?} already present on machine")
+                };
+                c.record_event(&stored, Some(&fp), "Normal", "Pulled", msg, "kubelet", Some(&node_name));
+                c.record_event(&stored, Some(&fp), "Normal", "Created", format!("Created container: {name}"), "kubelet", Some(&node_name));
+                c.record_event(&stored, Some(&fp), "Normal", "Started", format!("Started container {name}"), "kubelet", Some(&node_name));
+                c.state.node_images.entry(node_name.clone()).or_default().insert(image.clone());
+            }
+        }
+        // Readiness is evaluated in the same pass below on the next sync.
+        c.queues.kubelet.insert(key.clone());
+        return;
+    }
+
+    if phase == "Running" {
+        let container_started = status
+            .container_statuses
+            .as_ref()
+            .and_then(|cs| cs.first())
+            .and_then(|cs| cs.state.as_ref())
+            .and_then(|s| s.running.as_ref())
+            .and_then(|r| r.started_at.as_ref())
+            .map(ms)
+            .unwrap_or(started_ms);
+        let at = ready_at(c, pod, container_started);
+        let probe_ok = c.readiness_overrides.get(key).copied().unwrap_or(true);
+        let ready = probe_ok && now_ms >= at;
+        if !ready && probe_ok {
+            c.wake_at(at, key.clone());
+        }
+        for cs in status.container_statuses.iter_mut().flatten() {
+            cs.ready = ready;
+        }
+        let msg = (!ready).then(|| not_ready_message(pod)).flatten();
+        let reason = (!ready).then_some("ContainersNotReady");
+        set_condition(status, condition("ContainersReady", ready, &now, reason, msg.clone()));
+        set_condition(status, condition("Ready", ready, &now, reason, msg));
+        c.sys_update(Object::Pod(p));
+    }
+}
+
+/// Images as containerd reports them: `httpd` → `docker.io/library/httpd:latest`.
+pub fn qualify_image(image: &str) -> String {
+    let (name, tag) = match image.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => (n.to_string(), t.to_string()),
+        _ => (image.to_string(), "latest".to_string()),
+    };
+    let first = name.split('/').next().unwrap_or("");
+    let name = if !name.contains('/') {
+        format!("docker.io/library/{name}")
+    } else if first.contains('.') || first.contains(':') || first == "localhost" {
+        name
+    } else {
+        format!("docker.io/{name}")
+    };
+    format!("{name}:{tag}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_names() {
+        assert_eq!(qualify_image("httpd"), "docker.io/library/httpd:latest");
+        assert_eq!(qualify_image("busybox:1.28.3"), "docker.io/library/busybox:1.28.3");
+        assert_eq!(qualify_image("registry.k8s.io/coredns/coredns:v1.12.0"), "registry.k8s.io/coredns/coredns:v1.12.0");
+        assert_eq!(qualify_image("kindest/kindnetd:v1"), "docker.io/kindest/kindnetd:v1");
+    }
 }

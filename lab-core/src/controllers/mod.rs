@@ -65,6 +65,10 @@ pub struct State {
     pub(crate) load_order: BTreeSet<(usize, String)>,
     /// Pods the scheduler could not place; retried when capacity frees up.
     pub(crate) unschedulable: BTreeSet<ObjectKey>,
+    /// Terminating pods whose `Killing` event has been recorded.
+    pub(crate) terminating_seen: BTreeSet<ObjectKey>,
+    /// Images present on each node (kind preloads its own; pulls add more).
+    pub(crate) node_images: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl State {
@@ -73,6 +77,7 @@ impl State {
         for n in &config.nodes {
             s.node_load.insert(n.name.clone(), 0);
             s.load_order.insert((0, n.name.clone()));
+            s.node_images.insert(n.name.clone(), bootstrap::PRELOADED_IMAGES.iter().map(|i| i.to_string()).collect());
         }
         s
     }
@@ -93,6 +98,19 @@ impl State {
         for o in objects {
             service::commit_allocations(cluster, None, Some(&o));
             track_pod(cluster, None, Some(&o));
+            if let Object::Pod(p) = &*o {
+                if p.metadata.deletion_timestamp.is_some() {
+                    cluster.state.terminating_seen.insert(o.key());
+                }
+                if let (Some(node), Some(spec)) = (pod_node(&o), p.spec.as_ref()) {
+                    let images = cluster.state.node_images.entry(node.to_string()).or_default();
+                    images.extend(spec.containers.iter().filter_map(|c| c.image.clone()));
+                }
+            }
+            // Every pod gets a kubelet pass, which re-arms its timers.
+            if o.kind() == Kind::Pod {
+                cluster.queues.kubelet.insert(o.key());
+            }
         }
     }
 }

@@ -1,5 +1,115 @@
-//! TODO: being written.
-use crate::cluster::Cluster;
-use crate::object::ObjectKey;
+//! The ReplicaSet controller (`pkg/controller/replicaset/replica_set.go`).
+//!
+//! Keeps `spec.replicas` active pods: creates missing ones from the template with
+//! `generateName: <rs>-` (`httpd-7c9d6b8f4-x2k8q`) and `SuccessfulCreate` events, deletes extra ones
+//! in the upstream order of preference (unscheduled, pending, not ready, newest first) with
+//! `SuccessfulDelete`. Terminating pods are not active, so a deleted pod is replaced at once. Status
+//! counts replicas, fully labelled, ready and available pods.
 
-pub(crate) fn sync(_c: &mut Cluster, _key: &ObjectKey) {}
+use crate::cluster::{Cluster, controller_ref};
+use crate::controllers::kubelet::pod_ready;
+use crate::labels::selector_matches;
+use crate::object::{Object, ObjectKey};
+use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetStatus};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use std::sync::Arc;
+
+/// Pods controlled by the object with `uid` (via the owner index).
+pub(crate) fn owned_pods(c: &Cluster, uid: &str) -> Vec<Arc<Object>> {
+    c.store
+        .dependents_of(uid)
+        .into_iter()
+        .filter_map(|k| c.store.get(&k).cloned())
+        .filter(|o| matches!(&**o, Object::Pod(_)) && o.meta().owner_references.iter().flatten().any(|r| r.uid == uid && r.controller == Some(true)))
+        .collect()
+}
+
+/// `controller.IsPodActive`: not terminal and not being deleted.
+pub fn is_active(p: &Pod) -> bool {
+    let phase = p.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("");
+    phase != "Succeeded" && phase != "Failed" && p.metadata.deletion_timestamp.is_none()
+}
+
+/// Rank for deletion: lower goes first (`controller.ActivePods` ordering, simplified).
+fn delete_rank(p: &Pod) -> (u8, u8, u8, std::cmp::Reverse<String>, std::cmp::Reverse<String>) {
+    let scheduled = p.spec.as_ref().is_some_and(|s| s.node_name.is_some());
+    let phase = match p.status.as_ref().and_then(|s| s.phase.as_deref()) {
+        Some("Pending") | None => 0,
+        Some("Running") => 2,
+        _ => 1,
+    };
+    let created = p.metadata.creation_timestamp.as_ref().map(|t| t.0.to_string()).unwrap_or_default();
+    (scheduled as u8, phase, pod_ready(p) as u8, std::cmp::Reverse(created), std::cmp::Reverse(p.metadata.name.clone().unwrap_or_default()))
+}
+
+/// Syncs one ReplicaSet.
+pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
+    let Some(obj) = c.store.get(key).cloned() else { return };
+    let Object::ReplicaSet(rs) = &*obj else { return };
+    if rs.metadata.deletion_timestamp.is_some() {
+        return;
+    }
+    let spec = rs.spec.clone().unwrap_or_default();
+    let want = spec.replicas.unwrap_or(1).max(0) as usize;
+    let pods: Vec<Pod> = owned_pods(c, obj.uid()).iter().filter_map(|o| <&Pod>::try_from(&**o).ok().cloned()).collect();
+    let mut active: Vec<Pod> = pods.iter().filter(|p| is_active(p)).cloned().collect();
+
+    if active.len() < want {
+        let template = spec.template.clone().unwrap_or_default();
+        for _ in active.len()..want {
+            let tmeta = template.metadata.clone().unwrap_or_default();
+            let mut pod = Object::Pod(Pod {
+                metadata: ObjectMeta {
+                    generate_name: Some(format!("{}-", key.name)),
+                    namespace: Some(key.namespace.clone()),
+                    labels: tmeta.labels.clone(),
+                    annotations: tmeta.annotations.clone(),
+                    owner_references: Some(vec![controller_ref(&obj)]),
+                    ..Default::default()
+                },
+                spec: template.spec.clone(),
+                status: Some(k8s_openapi::api::core::v1::PodStatus { phase: Some("Pending".into()), qos_class: Some("BestEffort".into()), ..Default::default() }),
+            });
+            crate::defaults::apply_defaults(&mut pod);
+            if let Some(created) = c.sys_create(pod) {
+                c.record_event(&obj, None, "Normal", "SuccessfulCreate", format!("Created pod: {}", created.name()), "replicaset-controller", None);
+                if let Object::Pod(p) = &*created {
+                    active.push(p.clone());
+                }
+            }
+        }
+    } else if active.len() > want {
+        active.sort_by_key(delete_rank);
+        let extra: Vec<Pod> = active.drain(..active.len() - want).collect();
+        for p in extra {
+            let name = p.metadata.name.clone().unwrap_or_default();
+            let pkey = ObjectKey::new(crate::object::Kind::Pod, &key.namespace, &name);
+            if c.delete_pod_for_controller(&pkey) {
+                c.record_event(&obj, None, "Normal", "SuccessfulDelete", format!("Deleted pod: {name}"), "replicaset-controller", None);
+            }
+        }
+    }
+
+    let labels_match = |p: &Pod| selector_matches(Some(&spec.selector), p.metadata.labels.as_ref());
+    let ready = active.iter().filter(|p| pod_ready(p)).count() as i32;
+    let status = ReplicaSetStatus {
+        replicas: active.len() as i32,
+        fully_labeled_replicas: nonzero(active.iter().filter(|p| labels_match(p)).count() as i32),
+        ready_replicas: nonzero(ready),
+        available_replicas: nonzero(ready),
+        observed_generation: rs.metadata.generation,
+        terminating_replicas: None,
+        conditions: None,
+    };
+    if rs.status.as_ref() != Some(&status) {
+        let mut updated: ReplicaSet = rs.clone();
+        updated.status = Some(status);
+        c.sys_update(Object::ReplicaSet(updated));
+    }
+}
+
+/// Go's `omitempty` on status counters: zero is left out.
+pub(crate) fn nonzero(n: i32) -> Option<i32> {
+    (n != 0).then_some(n)
+}

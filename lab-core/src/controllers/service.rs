@@ -1,12 +1,289 @@
-//! TODO: being written.
+//! Service address allocation and the LoadBalancer provider.
+//!
+//! Allocation mirrors the apiserver's Service registry (`pkg/registry/core/service/storage/alloc.go`
+//! with `ipallocator` and `portallocator`): a ClusterIP and nodePorts are picked when a Service is
+//! created, at random from the upper part of the range (the lower band is kept for static
+//! choices, KEP-3070/3668), and a requested one must be inside the range and free. On update, a
+//! manifest that leaves them out keeps the allocated values (`patchAllocatedValues`).
+//!
+//! [`sync`] is the cloud-provider service controller: with the simulated LB pool on (like kind
+//! with cloud-provider-kind) a LoadBalancer Service gets an ingress IP; without it, it stays
+//! `<pending>`.
+
 use crate::cluster::Cluster;
-use crate::errors::FieldError;
+use crate::errors::{BadValue, FieldError, go_string_slice};
 use crate::object::{Object, ObjectKey};
+use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus, Service, ServiceSpec};
+use rand::Rng;
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
 
-pub(crate) fn sync(_c: &mut Cluster, _key: &ObjectKey) {}
+/// Size of the lower (static) band of a range: `calculateRangeOffset` in the ipallocator.
+fn ip_static_band(size: u64) -> u64 {
+    (size / 16).clamp(16, 256)
+}
 
-pub(crate) fn allocate_on_create(_c: &mut Cluster, _o: &mut Object, _old: Option<&Object>) -> Result<(), Vec<FieldError>> {
+/// Size of the lower (static) band of the nodePort range (`calculateRangeOffset` in portallocator).
+fn port_static_band(size: u64) -> u64 {
+    (size / 32).clamp(16, 128)
+}
+
+fn svc_spec(o: &Object) -> Option<&ServiceSpec> {
+    match o {
+        Object::Service(s) => s.spec.as_ref(),
+        _ => None,
+    }
+}
+
+fn type_of(spec: &ServiceSpec) -> &str {
+    spec.type_.as_deref().unwrap_or("ClusterIP")
+}
+
+fn needs_cluster_ip(spec: &ServiceSpec) -> bool {
+    type_of(spec) != "ExternalName"
+}
+
+fn needs_node_ports(spec: &ServiceSpec) -> bool {
+    match type_of(spec) {
+        "NodePort" => true,
+        "LoadBalancer" => spec.allocate_load_balancer_node_ports.unwrap_or(true),
+        _ => false,
+    }
+}
+
+fn cluster_ip_of(spec: &ServiceSpec) -> Option<Ipv4Addr> {
+    spec.cluster_ip.as_deref().and_then(|ip| ip.parse().ok())
+}
+
+fn node_ports_of(spec: &ServiceSpec) -> impl Iterator<Item = u16> + '_ {
+    spec.ports.iter().flatten().filter_map(|p| p.node_port).filter(|p| *p > 0 && *p <= u16::MAX as i32).map(|p| p as u16)
+}
+
+fn lb_ips_of(s: &Service) -> Vec<Ipv4Addr> {
+    s.status
+        .as_ref()
+        .and_then(|st| st.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.ip.as_deref().and_then(|ip| ip.parse().ok()))
+        .collect()
+}
+
+/// Picks (but does not yet record) the ClusterIP and nodePorts of a Service being created or
+/// updated. Errors are the registry's allocation errors, reported on their own as upstream does.
+pub(crate) fn allocate_on_create(c: &mut Cluster, object: &mut Object, old: Option<&Object>) -> Result<(), Vec<FieldError>> {
+    let Object::Service(svc) = object else { return Ok(()) };
+    let spec = svc.spec.get_or_insert_with(Default::default);
+    let old_spec = old.and_then(svc_spec);
+
+    if let Some(old_spec) = old_spec {
+        // patchAllocatedValues: fields the manifest leaves empty keep their allocated values.
+        if needs_cluster_ip(spec) && needs_cluster_ip(old_spec) && spec.cluster_ip.as_deref().is_none_or(str::is_empty) {
+            spec.cluster_ip = old_spec.cluster_ip.clone();
+            spec.cluster_ips = old_spec.cluster_ips.clone();
+        }
+        if needs_node_ports(spec) && needs_node_ports(old_spec) {
+            for p in spec.ports.iter_mut().flatten() {
+                if p.node_port.unwrap_or(0) == 0 {
+                    let proto = p.protocol.as_deref().unwrap_or("TCP");
+                    let same = old_spec.ports.iter().flatten().find(|o| o.port == p.port && o.protocol.as_deref().unwrap_or("TCP") == proto);
+                    p.node_port = same.and_then(|o| o.node_port);
+                }
+            }
+        }
+    }
+    if !needs_cluster_ip(spec) {
+        spec.cluster_ip = None;
+        spec.cluster_ips = None;
+    } else {
+        allocate_cluster_ip(c, spec, old_spec)?;
+    }
+    if needs_node_ports(spec) {
+        allocate_node_ports(c, spec, old_spec)?;
+    } else if old_spec.is_some_and(needs_node_ports) || type_of(spec) == "ClusterIP" {
+        // Changing to ClusterIP releases nodePorts; a leftover value is a validation error, so
+        // only values the old object owned are cleared here.
+        let old_ports: BTreeSet<u16> = old_spec.map(|s| node_ports_of(s).collect()).unwrap_or_default();
+        for p in spec.ports.iter_mut().flatten() {
+            if p.node_port.is_some_and(|n| old_ports.contains(&(n as u16))) {
+                p.node_port = None;
+            }
+        }
+    }
     Ok(())
 }
 
-pub(crate) fn commit_allocations(_c: &mut Cluster, _old: Option<&Object>, _new: Option<&Object>) {}
+fn allocate_cluster_ip(c: &mut Cluster, spec: &mut ServiceSpec, old: Option<&ServiceSpec>) -> Result<(), Vec<FieldError>> {
+    let requested = spec.cluster_ip.clone().unwrap_or_default();
+    if requested == "None" {
+        spec.cluster_ips = Some(vec!["None".into()]);
+        return Ok(());
+    }
+    let old_ip = old.and_then(cluster_ip_of);
+    if old.is_some_and(|o| needs_cluster_ip(o) && o.cluster_ip.as_deref().is_some_and(|ip| !ip.is_empty())) {
+        // An existing ClusterIP is never re-allocated; a change is a validation error.
+        if spec.cluster_ips.is_none() {
+            spec.cluster_ips = spec.cluster_ip.clone().map(|ip| vec![ip]);
+        }
+        return Ok(());
+    }
+    let cidr = c.config.service_cidr;
+    if requested.is_empty() {
+        let size = cidr.size();
+        let band = ip_static_band(size);
+        // Usable offsets are 1..size-1 (network and broadcast excluded); dynamic picks try the
+        // upper band first, from a random start, like the bitmap allocator's random scan.
+        let upper: Vec<(u64, u64)> = vec![(band + 1, size - 2), (1, band)];
+        for (lo, hi) in upper {
+            if lo > hi {
+                continue;
+            }
+            let span = hi - lo + 1;
+            let start = c.rng.random_range(0..span);
+            for i in 0..span {
+                let off = lo + (start + i) % span;
+                let ip = u32::from(cidr.nth(off));
+                if !c.state.cluster_ips.contains(&ip) {
+                    let ip = Ipv4Addr::from(ip).to_string();
+                    spec.cluster_ip = Some(ip.clone());
+                    spec.cluster_ips = Some(vec![ip]);
+                    return Ok(());
+                }
+            }
+        }
+        return Err(vec![FieldError::invalid("spec.clusterIPs", BadValue::Go("[]string(nil)".into()), "failed to allocate a serviceIP: range is full")]);
+    }
+    let Ok(ip) = requested.parse::<Ipv4Addr>() else {
+        // Malformed: validation reports it.
+        return Ok(());
+    };
+    let ips = vec![requested.clone()];
+    let fail = |why: &str| vec![FieldError::invalid("spec.clusterIPs", BadValue::Go(go_string_slice(&ips)), format!("failed to allocate IP {requested}: {why}"))];
+    if !cidr.contains(ip) {
+        return Err(fail("the provided network does not match the current range"));
+    }
+    let off = cidr.offset(ip).unwrap_or(0);
+    if off == 0 || off == cidr.size() - 1 {
+        return Err(fail(&format!("the provided IP ({requested}) is not in the valid range. The range of valid IPs is {cidr}")));
+    }
+    if c.state.cluster_ips.contains(&u32::from(ip)) && old_ip != Some(ip) {
+        return Err(fail("provided IP is already allocated"));
+    }
+    spec.cluster_ips = Some(ips);
+    Ok(())
+}
+
+fn allocate_node_ports(c: &mut Cluster, spec: &mut ServiceSpec, old: Option<&ServiceSpec>) -> Result<(), Vec<FieldError>> {
+    let (lo, hi) = c.config.node_port_range;
+    let owned: BTreeSet<u16> = old.map(|o| node_ports_of(o).collect()).unwrap_or_default();
+    let mut taken_here: BTreeSet<u16> = BTreeSet::new();
+    // Requested ports first, so a dynamic pick never steals a port asked for further down.
+    for (i, p) in spec.ports.iter().flatten().enumerate() {
+        let Some(np) = p.node_port.filter(|n| *n != 0) else { continue };
+        let path = format!("spec.ports[{i}].nodePort");
+        if np < lo as i32 || np > hi as i32 {
+            return Err(vec![FieldError::invalid(
+                path,
+                BadValue::Int(np as i64),
+                format!("provided port is not in the valid range. The range of valid ports is {lo}-{hi}"),
+            )]);
+        }
+        let np = np as u16;
+        if taken_here.contains(&np) {
+            continue; // the same port twice in one Service: validation's Duplicate (or TCP+UDP).
+        }
+        if c.state.node_ports.contains(&np) && !owned.contains(&np) {
+            return Err(vec![FieldError::invalid(path, BadValue::Int(np as i64), "provided port is already allocated")]);
+        }
+        taken_here.insert(np);
+    }
+    let size = (hi - lo) as u64 + 1;
+    let band = port_static_band(size);
+    for p in spec.ports.iter_mut().flatten() {
+        if p.node_port.unwrap_or(0) != 0 {
+            continue;
+        }
+        let mut chosen = None;
+        for (blo, bhi) in [(band, size - 1), (0, band.saturating_sub(1))] {
+            if blo > bhi {
+                continue;
+            }
+            let span = bhi - blo + 1;
+            let start = c.rng.random_range(0..span);
+            chosen = (0..span).map(|i| lo + (blo + (start + i) % span) as u16).find(|n| !c.state.node_ports.contains(n) && !taken_here.contains(n));
+            if chosen.is_some() {
+                break;
+            }
+        }
+        let Some(n) = chosen else {
+            return Err(vec![FieldError::invalid("spec.ports", BadValue::Omit, "failed to allocate a nodePort: range is full")]);
+        };
+        taken_here.insert(n);
+        p.node_port = Some(n as i32);
+    }
+    Ok(())
+}
+
+/// Records the allocations of `new` and releases those of `old` (either may be None).
+pub(crate) fn commit_allocations(c: &mut Cluster, old: Option<&Object>, new: Option<&Object>) {
+    for (o, add) in [(old, false), (new, true)] {
+        let Some(Object::Service(s)) = o else { continue };
+        let Some(spec) = s.spec.as_ref() else { continue };
+        let ip = cluster_ip_of(spec).map(u32::from);
+        let ports: Vec<u16> = node_ports_of(spec).collect();
+        let lbs: Vec<u32> = lb_ips_of(s).into_iter().map(u32::from).collect();
+        if add {
+            c.state.cluster_ips.extend(ip);
+            c.state.node_ports.extend(ports);
+            c.state.lb_ips.extend(lbs);
+        } else {
+            if let Some(ip) = ip {
+                c.state.cluster_ips.remove(&ip);
+            }
+            for p in ports {
+                c.state.node_ports.remove(&p);
+            }
+            for l in lbs {
+                c.state.lb_ips.remove(&l);
+            }
+        }
+    }
+}
+
+/// The service controller's LoadBalancer sync for one Service.
+pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
+    let Some(obj) = c.store.get(key).cloned() else { return };
+    let Object::Service(svc) = &*obj else { return };
+    let is_lb = svc.spec.as_ref().is_some_and(|s| type_of(s) == "LoadBalancer");
+    let current = lb_ips_of(svc);
+    if !is_lb {
+        if !current.is_empty() {
+            let mut s = svc.clone();
+            s.status.get_or_insert_with(Default::default).load_balancer = Some(LoadBalancerStatus::default());
+            let new = Object::Service(s);
+            commit_allocations(c, Some(&obj), Some(&new));
+            c.sys_update(new);
+            c.record_event(&obj, None, "Normal", "DeletedLoadBalancer", "Deleted load balancer".into(), "service-controller", None);
+        }
+        return;
+    }
+    let Some((first, last)) = c.config.load_balancer_pool else { return };
+    if !current.is_empty() {
+        return;
+    }
+    c.record_event(&obj, None, "Normal", "EnsuringLoadBalancer", "Ensuring load balancer".into(), "service-controller", None);
+    let free = (u32::from(first)..=u32::from(last)).find(|ip| !c.state.lb_ips.contains(ip));
+    let Some(ip) = free else {
+        c.record_event(&obj, None, "Warning", "SyncLoadBalancerFailed", "Error syncing load balancer: failed to ensure load balancer: no free IP in the load balancer pool".into(), "service-controller", None);
+        return;
+    };
+    let mut s = svc.clone();
+    s.status.get_or_insert_with(Default::default).load_balancer = Some(LoadBalancerStatus {
+        ingress: Some(vec![LoadBalancerIngress { ip: Some(Ipv4Addr::from(ip).to_string()), ip_mode: Some("VIP".into()), ..Default::default() }]),
+    });
+    let new = Object::Service(s);
+    commit_allocations(c, Some(&obj), Some(&new));
+    c.sys_update(new);
+    c.record_event(&obj, None, "Normal", "EnsuredLoadBalancer", "Ensured load balancer".into(), "service-controller", None);
+}
