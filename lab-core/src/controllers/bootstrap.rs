@@ -66,7 +66,7 @@ fn labels(pairs: &[(&str, &str)]) -> Option<BTreeMap<String, String>> {
 }
 
 fn meta(ns: &str, name: &str, l: &[(&str, &str)]) -> ObjectMeta {
-    ObjectMeta { name: Some(name.into()), namespace: (!ns.is_empty()).then(|| ns.into()), labels: labels(l).filter(|m| !m.is_empty()), ..Default::default() }
+    ObjectMeta { name: (!name.is_empty()).then(|| name.into()), namespace: (!ns.is_empty()).then(|| ns.into()), labels: labels(l).filter(|m| !m.is_empty()), ..Default::default() }
 }
 
 fn must(c: &mut Cluster, o: Object) -> Object {
