@@ -15,7 +15,7 @@ use crate::object::{Kind, Object, ObjectKey, Typed};
 use crate::store::{Store, WatchEvent};
 use crate::validation;
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, OwnerReference, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use k8s_openapi::jiff::Timestamp;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -506,11 +506,6 @@ impl Cluster {
         Time(Timestamp::from_second(self.now_ms.div_euclid(1000)).expect("virtual clock within range"))
     }
 
-    /// Virtual now with microseconds (events' `eventTime`).
-    pub(crate) fn micro_time(&self) -> MicroTime {
-        MicroTime(Timestamp::from_millisecond(self.now_ms).expect("virtual clock within range"))
-    }
-
     /// A UID from the cluster's RNG, in the usual UUIDv4 layout.
     pub(crate) fn new_uid(&mut self) -> String {
         let mut b: [u8; 16] = self.rng.random();
@@ -642,6 +637,14 @@ fn merge_for_apply(existing: &Object, manifest: Object) -> Object {
         m.owner_references = m.owner_references.take().or_else(|| old_meta.owner_references.clone());
         m.finalizers = m.finalizers.take().or_else(|| old_meta.finalizers.clone());
         m.resource_version = None;
+    }
+    // The binding is the scheduler's, not the manifest's.
+    if let (Object::Pod(old), Object::Pod(new)) = (existing, &mut merged) {
+        if let (Some(os), Some(ns)) = (old.spec.as_ref(), new.spec.as_mut()) {
+            if ns.node_name.is_none() {
+                ns.node_name = os.node_name.clone();
+            }
+        }
     }
     merged
 }

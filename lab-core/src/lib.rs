@@ -32,6 +32,9 @@ pub mod snapshot;
 pub mod store;
 pub mod validation;
 
+#[cfg(test)]
+mod testutil;
+
 pub use cluster::{ApplyAction, ApplyError, ApplyOutcome, Cluster};
 pub use config::ClusterConfig;
 pub use errors::{ApiError, FieldError};

@@ -280,7 +280,9 @@ fn locate_field(text: &str, path: &str) -> Option<(u64, u64)> {
                 continue;
             }
             let indent = (raw.len() - trimmed.len()) as i64;
-            if indent <= parent_indent {
+            // Block sequences may sit at their parent key's indentation (`ports:` / `- port: 80`).
+            let same_level_item = matches!(seg, Seg::Index(_)) && indent == parent_indent && trimmed.starts_with('-');
+            if indent <= parent_indent && !same_level_item {
                 break;
             }
             match seg {

@@ -91,7 +91,15 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
     let mut new_rs = new_idx.map(|i| rss.remove(i));
     let olds = rss;
     let old_total: i32 = olds.iter().map(rs_replicas).sum();
-    let old_pods_running: i32 = olds.iter().map(|rs| rs.status.as_ref().map_or(0, |s| s.replicas)).sum();
+    // recreate.go's oldPodsRunning: terminating pods still count until they are gone.
+    let old_pods_running = olds
+        .iter()
+        .flat_map(|rs| crate::controllers::replicaset::owned_pods(c, rs.metadata.uid.as_deref().unwrap_or("")))
+        .filter(|o| match &**o {
+            Object::Pod(p) => !matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded") | Some("Failed")),
+            _ => false,
+        })
+        .count() as i32;
 
     // Create the new ReplicaSet when the template is new.
     if new_rs.is_none() {
@@ -301,4 +309,94 @@ pub fn replica_sets_of<'a>(c: &'a Cluster, d: &Object) -> Vec<&'a ReplicaSet> {
         .collect();
     out.sort_by_key(|rs| rs.metadata.creation_timestamp.as_ref().map(|t| t.0.to_string()));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::object::{Kind, Object};
+    use crate::testutil::*;
+    use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+
+    fn rs_list(c: &crate::Cluster) -> Vec<(String, i32, i32)> {
+        c.list_typed::<ReplicaSet>(Some("default"))
+            .map(|r| (r.metadata.name.clone().unwrap_or_default(), r.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0), r.status.as_ref().map_or(0, |s| s.replicas)))
+            .collect()
+    }
+
+    #[test]
+    fn creates_a_hashed_replicaset_and_scales_it() {
+        let mut c = cluster_with(&httpd_deployment(3));
+        let rs = rs_list(&c);
+        assert_eq!(rs.len(), 1);
+        let (name, want, have) = &rs[0];
+        assert_eq!((*want, *have), (3, 3));
+        let hash = name.strip_prefix("httpd-").unwrap();
+        assert!(hash.len() >= 9 && hash.bytes().all(|b| b"456789bcdf".contains(&b)), "{hash}");
+        let r = c.get_typed::<ReplicaSet>("default", name).unwrap();
+        assert_eq!(r.metadata.labels.as_ref().unwrap()["pod-template-hash"], hash);
+        assert_eq!(r.spec.as_ref().unwrap().selector.match_labels.as_ref().unwrap()["pod-template-hash"], hash);
+        assert_eq!(events_for(&c, "default", "httpd"), vec![("ScalingReplicaSet".into(), format!("Scaled up replica set {name} from 0 to 3"))]);
+        let d = c.get_typed::<Deployment>("default", "httpd").unwrap();
+        let st = d.status.as_ref().unwrap();
+        assert_eq!((st.replicas, st.ready_replicas, st.available_replicas, st.updated_replicas), (Some(3), Some(3), Some(3), Some(3)));
+
+        c.scale(Kind::Deployment, "default", "httpd", 5).unwrap();
+        c.settle();
+        assert_eq!(rs_list(&c), vec![(name.clone(), 5, 5)]);
+        assert_eq!(pods(&c, "default", "httpd-").len(), 5);
+        c.scale(Kind::Deployment, "default", "httpd", 2).unwrap();
+        c.settle();
+        assert_eq!(rs_list(&c), vec![(name.clone(), 2, 2)]);
+        assert_eq!(pods(&c, "default", "httpd-").len(), 2);
+        let evs = events_for(&c, "default", "httpd");
+        assert_eq!(evs.last().unwrap().1, format!("Scaled down replica set {name} from 5 to 2"));
+    }
+
+    #[test]
+    fn template_change_rolls_out_a_new_replicaset() {
+        let mut c = cluster_with(&httpd_deployment(4));
+        let old = rs_list(&c)[0].0.clone();
+        c.apply_manifests(&httpd_deployment(4).replace("image: httpd", "image: httpd:2.4")).unwrap();
+        // Mid-rollout: surge by 1 (25% of 4), never below 3 available.
+        let total: i32 = rs_list(&c).iter().map(|r| r.1).sum();
+        assert!(total <= 5, "{:?}", rs_list(&c));
+        c.settle();
+        let rs = rs_list(&c);
+        assert_eq!(rs.len(), 2);
+        let new = rs.iter().find(|r| r.0 != old).unwrap();
+        assert_eq!(new.1, 4);
+        assert_eq!(rs.iter().find(|r| r.0 == old).unwrap().1, 0);
+        let pods = pods(&c, "default", "httpd-");
+        assert_eq!(pods.len(), 4);
+        assert!(pods.iter().all(|p| p.metadata.name.as_deref().unwrap().starts_with(&format!("{}-", new.0))));
+        let d = c.get_typed::<Deployment>("default", "httpd").unwrap();
+        assert_eq!(d.metadata.generation, Some(2));
+        assert_eq!(d.metadata.annotations.as_ref().unwrap()["deployment.kubernetes.io/revision"], "2");
+        let reasons = events_for(&c, "default", "httpd");
+        assert!(reasons.iter().any(|(_, m)| m.starts_with(&format!("Scaled down replica set {old} from 4 to"))), "{reasons:?}");
+    }
+
+    #[test]
+    fn recreate_strategy_removes_old_pods_first() {
+        let text = httpd_deployment(2).replace("spec:\n  replicas: 2", "spec:\n  strategy:\n    type: Recreate\n  replicas: 2");
+        let mut c = cluster_with(&text);
+        c.apply_manifests(&text.replace("image: httpd", "image: httpd:2.4")).unwrap();
+        let rs = rs_list(&c);
+        assert_eq!(rs.len(), 2);
+        assert!(rs.iter().all(|r| r.1 == 0), "new ReplicaSet waits for old pods to go: {rs:?}");
+        c.settle();
+        let rs = rs_list(&c);
+        assert_eq!(rs.iter().map(|r| r.1).collect::<Vec<_>>().iter().sum::<i32>(), 2);
+        assert_eq!(pods(&c, "default", "httpd-").len(), 2);
+        let _ = Object::Deployment(Default::default());
+    }
+
+    #[test]
+    fn deleting_a_deployment_cascades() {
+        let mut c = cluster_with(&httpd_deployment(2));
+        c.delete(Kind::Deployment, "default", "httpd").unwrap();
+        assert!(rs_list(&c).is_empty());
+        c.settle();
+        assert!(pods(&c, "default", "httpd-").is_empty());
+    }
 }

@@ -213,7 +213,16 @@ fn dispatch(c: &mut Cluster, change: Change) {
             for o in [old, new].into_iter().flatten() {
                 if let Some((kind, name)) = controller_owner(o) {
                     if kind == "ReplicaSet" {
-                        c.queues.replicaset.insert(ObjectKey::new(Kind::ReplicaSet, &ns, &name));
+                        let rs_key = ObjectKey::new(Kind::ReplicaSet, &ns, &name);
+                        // The deployment controller's deletePod handler: Recreate waits for pods to go.
+                        if new.is_none() {
+                            if let Some((dkind, dname)) = c.store.get(&rs_key).and_then(|rs| controller_owner(rs)) {
+                                if dkind == "Deployment" {
+                                    c.queues.deployment.insert(ObjectKey::new(Kind::Deployment, &ns, &dname));
+                                }
+                            }
+                        }
+                        c.queues.replicaset.insert(rs_key);
                     }
                 }
             }

@@ -113,3 +113,45 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
 pub(crate) fn nonzero(n: i32) -> Option<i32> {
     (n != 0).then_some(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::object::Kind;
+    use crate::testutil::*;
+
+    #[test]
+    fn replaces_a_deleted_pod_with_a_new_name_and_ip() {
+        let mut c = cluster_with(&httpd_deployment(3));
+        let before: Vec<_> = pods(&c, "default", "httpd-").iter().map(|p| (p.metadata.name.clone().unwrap(), phase_ip_node(p).1)).collect();
+        let (victim, victim_ip) = before[0].clone();
+        c.delete(Kind::Pod, "default", &victim).unwrap();
+        // Terminating pod plus an immediate replacement.
+        let now: Vec<_> = pods(&c, "default", "httpd-");
+        assert_eq!(now.len(), 4);
+        assert!(now.iter().any(|p| p.metadata.name.as_deref() == Some(victim.as_str()) && p.metadata.deletion_timestamp.is_some()));
+        c.settle();
+        let after: Vec<_> = pods(&c, "default", "httpd-").iter().map(|p| (p.metadata.name.clone().unwrap(), phase_ip_node(p))).collect();
+        assert_eq!(after.len(), 3);
+        assert!(!after.iter().any(|(n, _)| *n == victim));
+        let new = after.iter().find(|(n, _)| !before.iter().any(|(b, _)| b == n)).unwrap();
+        assert_eq!(new.1.0, "Running");
+        assert_ne!(new.1.1, victim_ip, "host-local IPAM hands out the next address, not the freed one");
+        let rs_name = victim.rsplitn(2, '-').nth(1).unwrap().to_string();
+        let evs = events_for(&c, "default", &rs_name);
+        assert_eq!(evs.iter().filter(|(r, _)| r == "SuccessfulCreate").count(), 4);
+        let killing = events_for(&c, "default", &victim);
+        assert!(killing.contains(&("Killing".into(), "Stopping container httpd".into())), "{killing:?}");
+    }
+
+    #[test]
+    fn pod_names_look_like_kubernetes_ones() {
+        let c = cluster_with(&httpd_deployment(3));
+        for p in pods(&c, "default", "httpd-") {
+            let name = p.metadata.name.as_deref().unwrap();
+            let parts: Vec<&str> = name.split('-').collect();
+            assert_eq!(parts.len(), 3, "{name}");
+            assert_eq!(parts[2].len(), 5);
+            assert!(parts[2].bytes().all(|b| b"bcdfghjklmnpqrstvwxz2456789".contains(&b)));
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! Helpers shared by the unit tests.
+
+use crate::cluster::Cluster;
+use crate::object::{Kind, Object};
+use k8s_openapi::api::core::v1::Pod;
+
+/// The course's httpd Deployment with `replicas` replicas.
+pub fn httpd_deployment(replicas: i32) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: httpd\nspec:\n  replicas: {replicas}\n  selector:\n    matchLabels:\n      app: httpd\n  template:\n    metadata:\n      labels:\n        app: httpd\n    spec:\n      containers:\n        - name: httpd\n          image: httpd\n          ports:\n            - containerPort: 80\n"
+    )
+}
+
+/// The course's ClusterIP Service.
+pub const HTTPD_SVC: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: httpd-svc\nspec:\n  selector:\n    app: httpd\n  ports:\n  - protocol: TCP\n    port: 8080\n    targetPort: 80\n";
+
+/// A kind cluster with `yaml` applied and settled.
+pub fn cluster_with(yaml: &str) -> Cluster {
+    let mut c = Cluster::kind();
+    c.apply_manifests(yaml).expect("test manifests apply");
+    c.settle();
+    c
+}
+
+/// Pods in `ns` whose name starts with `prefix`, in name order.
+pub fn pods<'a>(c: &'a Cluster, ns: &'a str, prefix: &'a str) -> Vec<&'a Pod> {
+    c.list(Kind::Pod, Some(ns))
+        .filter_map(|o| match o {
+            Object::Pod(p) if p.metadata.name.as_deref().unwrap_or("").starts_with(prefix) => Some(p),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `(reason, message)` of the events about `name` in `ns`, in creation order.
+pub fn events_for(c: &Cluster, ns: &str, name: &str) -> Vec<(String, String)> {
+    let mut evs: Vec<(String, String, String)> = c
+        .list(Kind::Event, Some(ns))
+        .filter_map(|o| match o {
+            Object::Event(e) if e.involved_object.name.as_deref() == Some(name) => Some((
+                e.metadata.resource_version.clone().unwrap_or_default(),
+                e.reason.clone().unwrap_or_default(),
+                e.message.clone().unwrap_or_default(),
+            )),
+            _ => None,
+        })
+        .collect();
+    evs.sort_by_key(|(rv, _, _)| rv.parse::<u64>().unwrap_or(0));
+    evs.into_iter().map(|(_, r, m)| (r, m)).collect()
+}
+
+/// Pod phase, IP and node.
+pub fn phase_ip_node(p: &Pod) -> (String, String, String) {
+    let st = p.status.clone().unwrap_or_default();
+    (
+        st.phase.unwrap_or_default(),
+        st.pod_ip.unwrap_or_default(),
+        p.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default(),
+    )
+}
