@@ -307,3 +307,82 @@ mod tests {
         assert_eq!(qualify_image("kindest/kindnetd:v1"), "docker.io/kindest/kindnetd:v1");
     }
 }
+
+#[cfg(test)]
+mod lifecycle_tests {
+    use crate::config::ClusterConfig;
+    use crate::testutil::*;
+    use crate::Cluster;
+
+    #[test]
+    fn pending_then_running_then_ready_with_a_probe() {
+        let text = httpd_deployment(1).replace(
+            "          ports:\n            - containerPort: 80\n",
+            "          ports:\n            - containerPort: 80\n          readinessProbe:\n            httpGet:\n              path: /\n              port: 80\n            initialDelaySeconds: 5\n            periodSeconds: 3\n            successThreshold: 2\n",
+        );
+        let mut c = Cluster::kind();
+        c.apply_manifests(&text).unwrap();
+        let p = pods(&c, "default", "httpd-")[0].clone();
+        assert_eq!(phase_ip_node(&p).0, "Pending");
+        assert_eq!(phase_ip_node(&p).1, "", "no IP before the sandbox runs");
+        let waiting = p.status.as_ref().unwrap().container_statuses.as_ref().unwrap()[0].state.as_ref().unwrap().waiting.as_ref().unwrap().reason.clone();
+        assert_eq!(waiting.as_deref(), Some("ContainerCreating"));
+        c.advance(2_000);
+        let p = pods(&c, "default", "httpd-")[0].clone();
+        let (phase, ip, node) = phase_ip_node(&p);
+        assert_eq!(phase, "Running");
+        assert!(ip.starts_with(if node == "kind-worker" { "10.244.1." } else { "10.244.2." }), "{ip} on {node}");
+        assert_eq!(p.status.as_ref().unwrap().host_ip.as_deref(), Some(if node == "kind-worker" { "172.18.0.3" } else { "172.18.0.4" }));
+        assert!(!super::pod_ready(&p));
+        c.advance(7_999); // 5 s initial delay + one more 3 s period for the second success
+        assert!(!super::pod_ready(pods(&c, "default", "httpd-")[0]));
+        c.advance(1);
+        assert!(super::pod_ready(pods(&c, "default", "httpd-")[0]));
+        let name = p.metadata.name.clone().unwrap();
+        let reasons: Vec<String> = events_for(&c, "default", &name).into_iter().map(|e| e.0).collect();
+        assert_eq!(reasons, vec!["Scheduled", "Pulling", "Pulled", "Created", "Started"]);
+    }
+
+    #[test]
+    fn readiness_delay_and_forced_unreadiness() {
+        let mut config = ClusterConfig::kind();
+        config.kubelet.readiness_delay_ms = 10_000;
+        let mut c = Cluster::new(config);
+        c.apply_manifests(&httpd_deployment(1)).unwrap();
+        c.advance(11_000);
+        assert!(!super::pod_ready(pods(&c, "default", "httpd-")[0]));
+        c.advance(1_000);
+        let name = pods(&c, "default", "httpd-")[0].metadata.name.clone().unwrap();
+        assert!(super::pod_ready(pods(&c, "default", "httpd-")[0]));
+        c.set_pod_ready("default", &name, false).unwrap();
+        let p = pods(&c, "default", "httpd-")[0];
+        assert!(!super::pod_ready(p));
+        assert_eq!(p.status.as_ref().unwrap().phase.as_deref(), Some("Running"));
+        c.set_pod_ready("default", &name, true).unwrap();
+        assert!(super::pod_ready(pods(&c, "default", "httpd-")[0]));
+        assert!(c.set_pod_ready("default", "nope", true).is_err());
+    }
+
+    #[test]
+    fn busybox_image_present_after_first_pull() {
+        let pod = |n: &str| format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {n}\nspec:\n  nodeName: kind-worker\n  containers:\n  - name: c\n    image: busybox:1.28.3\n    args: [/bin/sh, -c, sleep 30000]\n");
+        let mut c = cluster_with(&pod("a"));
+        c.apply_manifests(&pod("b")).unwrap();
+        c.settle();
+        let a = events_for(&c, "default", "a");
+        assert!(a.iter().any(|(r, m)| r == "Pulled" && m.starts_with("Successfully pulled image \"busybox:1.28.3\"")), "{a:?}");
+        let b = events_for(&c, "default", "b");
+        assert!(b.contains(&("Pulled".into(), "Container image \"busybox:1.28.3\" already present on machine".into())), "{b:?}");
+        assert!(!b.iter().any(|(r, _)| r == "Pulling"));
+    }
+
+    #[test]
+    fn host_local_ipam_wraps_and_skips_used() {
+        let mut c = Cluster::kind();
+        let node = c.config.nodes[1].clone();
+        c.state.ipam_last.insert(node.name.clone(), 253);
+        c.state.ipam_used.entry(node.name.clone()).or_default().insert(2);
+        assert_eq!(super::allocate_ip(&mut c, &node).as_deref(), Some("10.244.1.254"));
+        assert_eq!(super::allocate_ip(&mut c, &node).as_deref(), Some("10.244.1.3"));
+    }
+}

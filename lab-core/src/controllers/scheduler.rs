@@ -155,3 +155,68 @@ fn fit_error(c: &Cluster, pod: &Pod) -> String {
     }
     format!("0/{n} nodes are available: {}. preemption: 0/{n} nodes are available: {}.", parts.join(", "), tail.join(", "))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::ClusterConfig;
+    use crate::object::Kind;
+    use crate::testutil::*;
+    use crate::Cluster;
+    use k8s_openapi::api::core::v1::Pod;
+
+    #[test]
+    fn spreads_replicas_over_workers_never_the_control_plane() {
+        let c = cluster_with(&httpd_deployment(4));
+        let nodes: Vec<String> = pods(&c, "default", "httpd-").iter().map(|p| phase_ip_node(p).2).collect();
+        assert_eq!(nodes.iter().filter(|n| *n == "kind-worker").count(), 2, "{nodes:?}");
+        assert_eq!(nodes.iter().filter(|n| *n == "kind-worker2").count(), 2, "{nodes:?}");
+        for p in pods(&c, "default", "httpd-") {
+            let name = p.metadata.name.clone().unwrap();
+            let evs = events_for(&c, "default", &name);
+            assert_eq!(evs[0], ("Scheduled".to_string(), format!("Successfully assigned default/{name} to {}", phase_ip_node(p).2)));
+        }
+        let dns: Vec<String> = pods(&c, "kube-system", "coredns-").iter().map(|p| phase_ip_node(p).2).collect();
+        assert_eq!(dns, vec!["kind-control-plane", "kind-control-plane"]);
+    }
+
+    #[test]
+    fn too_many_pods_is_failed_scheduling_and_retried_later() {
+        let mut config = ClusterConfig::kind();
+        // The control plane runs 9 system pods, each worker kube-proxy and kindnet: 8 free per worker.
+        config.max_pods = 10;
+        let mut c = Cluster::new(config);
+        c.apply_manifests(&httpd_deployment(17)).unwrap();
+        c.settle();
+        let all = pods(&c, "default", "httpd-");
+        let pending: Vec<&&Pod> = all.iter().filter(|p| p.spec.as_ref().unwrap().node_name.is_none()).collect();
+        assert_eq!(pending.len(), 1);
+        let name = pending[0].metadata.name.clone().unwrap();
+        let evs = events_for(&c, "default", &name);
+        assert_eq!(
+            evs,
+            vec![(
+                "FailedScheduling".to_string(),
+                "0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, 2 Too many pods. preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod.".to_string()
+            )]
+        );
+        let cond = pending[0].status.as_ref().unwrap().conditions.as_ref().unwrap().iter().find(|c| c.type_ == "PodScheduled").unwrap().clone();
+        assert_eq!((cond.status.as_str(), cond.reason.as_deref()), ("False", Some("Unschedulable")));
+        // Scaling down frees a slot: the pending pod (or a sibling) gets placed.
+        c.scale(Kind::Deployment, "default", "httpd", 16).unwrap();
+        c.settle();
+        let all = pods(&c, "default", "httpd-");
+        assert_eq!(all.len(), 16);
+        assert!(all.iter().all(|p| phase_ip_node(p).0 == "Running"));
+    }
+
+    #[test]
+    fn node_selector_and_tolerations() {
+        let text = httpd_deployment(2).replace(
+            "    spec:\n      containers:",
+            "    spec:\n      nodeSelector:\n        kubernetes.io/hostname: kind-control-plane\n      tolerations:\n      - key: node-role.kubernetes.io/control-plane\n        operator: Exists\n        effect: NoSchedule\n      containers:",
+        );
+        let c = cluster_with(&text);
+        let nodes: Vec<String> = pods(&c, "default", "httpd-").iter().map(|p| phase_ip_node(p).2).collect();
+        assert_eq!(nodes, vec!["kind-control-plane", "kind-control-plane"]);
+    }
+}
