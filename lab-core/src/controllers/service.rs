@@ -287,3 +287,120 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
     c.sys_update(new);
     c.record_event(&obj, None, "Normal", "EnsuredLoadBalancer", "Ensured load balancer".into(), "service-controller", None);
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{ClusterConfig, DEFAULT_LB_POOL};
+    use crate::object::Kind;
+    use crate::testutil::*;
+    use crate::{ApiError, Cluster};
+    use k8s_openapi::api::core::v1::Service;
+
+    fn svc(c: &Cluster, name: &str) -> Service {
+        c.get_typed::<Service>("default", name).cloned().unwrap()
+    }
+
+    fn nodeport_svc(name: &str, node_port: Option<u16>) -> String {
+        let np = node_port.map(|p| format!("\n    nodePort: {p}")).unwrap_or_default();
+        format!("apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  type: NodePort\n  selector:\n    app: httpd\n  ports:\n  - protocol: TCP\n    port: 8080\n    targetPort: 80{np}\n")
+    }
+
+    fn api_err(c: &mut Cluster, yaml: &str) -> ApiError {
+        match c.apply_manifests(yaml) {
+            Err(crate::ApplyError::Api { error, .. }) => error,
+            other => panic!("expected an API error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn dynamic_cluster_ips_come_from_the_upper_band() {
+        let mut c = Cluster::kind();
+        for i in 0..20 {
+            c.apply_manifests(&HTTPD_SVC.replace("httpd-svc", &format!("s{i}"))).unwrap();
+            let ip: std::net::Ipv4Addr = svc(&c, &format!("s{i}")).spec.unwrap().cluster_ip.unwrap().parse().unwrap();
+            let off = c.config.service_cidr.offset(ip).unwrap();
+            assert!(off > 256 && off < 65535, "{ip}");
+        }
+        assert_eq!(c.state.cluster_ips.len(), 22); // + kubernetes and kube-dns
+    }
+
+    #[test]
+    fn requested_cluster_ip_in_range_free_and_immutable() {
+        let mut c = Cluster::kind();
+        let with_ip = |ip: &str| HTTPD_SVC.replace("spec:\n", &format!("spec:\n  clusterIP: {ip}\n"));
+        c.apply_manifests(&with_ip("10.96.100.100")).unwrap();
+        assert_eq!(svc(&c, "httpd-svc").spec.unwrap().cluster_ips, Some(vec!["10.96.100.100".to_string()]));
+        let before = c.snapshot();
+        let e = api_err(&mut c, &with_ip("10.96.100.100").replace("httpd-svc", "other"));
+        assert_eq!(e.kubectl_message(), "The Service \"other\" is invalid: spec.clusterIPs: Invalid value: []string{\"10.96.100.100\"}: failed to allocate IP 10.96.100.100: provided IP is already allocated");
+        let e = api_err(&mut c, &with_ip("10.97.0.5").replace("httpd-svc", "other"));
+        assert_eq!(e.kubectl_message(), "The Service \"other\" is invalid: spec.clusterIPs: Invalid value: []string{\"10.97.0.5\"}: failed to allocate IP 10.97.0.5: the provided network does not match the current range");
+        assert_eq!(c.snapshot(), before, "rejected requests change nothing");
+        // Leaving clusterIP out of the manifest keeps it (patchAllocatedValues).
+        c.apply_manifests(HTTPD_SVC).unwrap();
+        assert_eq!(svc(&c, "httpd-svc").spec.unwrap().cluster_ip.as_deref(), Some("10.96.100.100"));
+        let e = api_err(&mut c, &with_ip("10.96.100.101"));
+        assert_eq!(e.to_string(), "Service \"httpd-svc\" is invalid: spec.clusterIPs[0]: Invalid value: []string{\"10.96.100.101\"}: may not change once set");
+        // Deleting the Service frees its IP.
+        c.delete(Kind::Service, "default", "httpd-svc").unwrap();
+        c.apply_manifests(&with_ip("10.96.100.100").replace("httpd-svc", "other")).unwrap();
+    }
+
+    #[test]
+    fn node_ports_range_uniqueness_and_release() {
+        let mut c = Cluster::kind();
+        c.apply_manifests(&nodeport_svc("httpd-svc", Some(30144))).unwrap();
+        let s = svc(&c, "httpd-svc");
+        assert_eq!(s.spec.as_ref().unwrap().ports.as_ref().unwrap()[0].node_port, Some(30144));
+        assert_eq!(s.spec.as_ref().unwrap().external_traffic_policy.as_deref(), Some("Cluster"));
+        let before = c.snapshot();
+        let e = api_err(&mut c, &nodeport_svc("second", Some(30144)));
+        assert_eq!(e.kubectl_message(), "The Service \"second\" is invalid: spec.ports[0].nodePort: Invalid value: 30144: provided port is already allocated");
+        let e = api_err(&mut c, &nodeport_svc("second", Some(80)));
+        assert_eq!(e.kubectl_message(), "The Service \"second\" is invalid: spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767");
+        assert_eq!(c.snapshot(), before);
+        // Dynamic nodePorts avoid the static band 30000-30085.
+        c.apply_manifests(&nodeport_svc("auto", None)).unwrap();
+        let np = svc(&c, "auto").spec.unwrap().ports.unwrap()[0].node_port.unwrap();
+        assert!((30086..=32767).contains(&np), "{np}");
+        // Re-applying without nodePort keeps it; switching to ClusterIP releases it.
+        c.apply_manifests(&nodeport_svc("auto", None)).unwrap();
+        assert_eq!(svc(&c, "auto").spec.unwrap().ports.unwrap()[0].node_port, Some(np));
+        c.apply_manifests(&HTTPD_SVC.replace("httpd-svc", "auto")).unwrap();
+        assert_eq!(svc(&c, "auto").spec.unwrap().ports.unwrap()[0].node_port, None);
+        assert!(!c.state.node_ports.contains(&(np as u16)));
+        c.delete(Kind::Service, "default", "httpd-svc").unwrap();
+        c.apply_manifests(&nodeport_svc("second", Some(30144))).unwrap();
+    }
+
+    #[test]
+    fn headless_keeps_none() {
+        let c = cluster_with(&HTTPD_SVC.replace("spec:\n", "spec:\n  clusterIP: None\n"));
+        let s = svc(&c, "httpd-svc");
+        assert_eq!(s.spec.as_ref().unwrap().cluster_ip.as_deref(), Some("None"));
+        assert_eq!(s.spec.as_ref().unwrap().cluster_ips, Some(vec!["None".to_string()]));
+    }
+
+    #[test]
+    fn load_balancer_pending_without_provider_and_ip_with_it() {
+        let lb = HTTPD_SVC.replace("spec:\n", "spec:\n  type: LoadBalancer\n");
+        let c = cluster_with(&lb);
+        let s = svc(&c, "httpd-svc");
+        assert!(s.status.unwrap().load_balancer.unwrap().ingress.is_none());
+        assert!(s.spec.unwrap().ports.unwrap()[0].node_port.is_some());
+
+        let mut config = ClusterConfig::kind();
+        config.load_balancer_pool = Some(DEFAULT_LB_POOL);
+        let mut c = Cluster::new(config);
+        c.apply_manifests(&lb).unwrap();
+        c.apply_manifests(&lb.replace("httpd-svc", "second")).unwrap();
+        let ip = |c: &Cluster, n: &str| svc(c, n).status.unwrap().load_balancer.unwrap().ingress.unwrap()[0].ip.clone().unwrap();
+        assert_eq!(ip(&c, "httpd-svc"), "172.18.255.200");
+        assert_eq!(ip(&c, "second"), "172.18.255.201");
+        let evs: Vec<String> = events_for(&c, "default", "httpd-svc").into_iter().map(|e| e.0).collect();
+        assert_eq!(evs, vec!["EnsuringLoadBalancer", "EnsuredLoadBalancer"]);
+        c.delete(Kind::Service, "default", "httpd-svc").unwrap();
+        c.apply_manifests(&lb.replace("httpd-svc", "third")).unwrap();
+        assert_eq!(ip(&c, "third"), "172.18.255.200", "released on delete");
+    }
+}
