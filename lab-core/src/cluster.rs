@@ -45,7 +45,11 @@ pub struct ApplyOutcome {
 impl std::fmt::Display for ApplyOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kind = self.key.kind;
-        let resource = if kind.group().is_empty() { kind.name().to_lowercase() } else { format!("{}.{}", kind.name().to_lowercase(), kind.group()) };
+        let resource = if kind.group().is_empty() {
+            kind.name().to_lowercase()
+        } else {
+            format!("{}.{}", kind.name().to_lowercase(), kind.group())
+        };
         let action = match self.action {
             ApplyAction::Created => "created",
             ApplyAction::Configured => "configured",
@@ -138,7 +142,9 @@ impl Cluster {
 
     /// One object.
     pub fn get(&self, kind: Kind, namespace: &str, name: &str) -> Option<&Object> {
-        self.store.get(&ObjectKey::new(kind, namespace, name)).map(|o| &**o)
+        self.store
+            .get(&ObjectKey::new(kind, namespace, name))
+            .map(|o| &**o)
     }
 
     /// One object as its concrete type: `cluster.get_typed::<Service>("default", "httpd-svc")`.
@@ -146,20 +152,29 @@ impl Cluster {
     where
         for<'a> &'a T: TryFrom<&'a Object>,
     {
-        self.get(T::KIND, namespace, name).and_then(|o| <&T>::try_from(o).ok())
+        self.get(T::KIND, namespace, name)
+            .and_then(|o| <&T>::try_from(o).ok())
     }
 
     /// Objects of a kind (in one namespace, or all), in name order.
-    pub fn list<'a>(&'a self, kind: Kind, namespace: Option<&'a str>) -> impl Iterator<Item = &'a Object> + 'a {
+    pub fn list<'a>(
+        &'a self,
+        kind: Kind,
+        namespace: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a Object> + 'a {
         self.store.list(kind, namespace).map(|o| &**o)
     }
 
     /// Objects of a type: `cluster.list_typed::<Pod>(Some("default"))`.
-    pub fn list_typed<'a, T: Typed + 'a>(&'a self, namespace: Option<&'a str>) -> impl Iterator<Item = &'a T> + 'a
+    pub fn list_typed<'a, T: Typed + 'a>(
+        &'a self,
+        namespace: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a T> + 'a
     where
         for<'b> &'b T: TryFrom<&'b Object>,
     {
-        self.list(T::KIND, namespace).filter_map(|o| <&T>::try_from(o).ok())
+        self.list(T::KIND, namespace)
+            .filter_map(|o| <&T>::try_from(o).ok())
     }
 
     /// Watch events after `resource_version` (see [`Store::events_since`]).
@@ -202,7 +217,10 @@ impl Cluster {
                 Ok(r) => out.push(r),
                 Err(error) => {
                     self.run_controllers();
-                    return Err(ApplyError::Api { document: i + 1, error });
+                    return Err(ApplyError::Api {
+                        document: i + 1,
+                        error,
+                    });
                 }
             }
         }
@@ -212,31 +230,57 @@ impl Cluster {
 
     /// `kubectl delete`: pods terminate gracefully (see the kubelet); other objects go at once and
     /// their dependents follow (background cascading deletion).
-    pub fn delete(&mut self, kind: Kind, namespace: &str, name: &str) -> Result<Arc<Object>, ApiError> {
+    pub fn delete(
+        &mut self,
+        kind: Kind,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Arc<Object>, ApiError> {
         let out = self.delete_inner(&ObjectKey::new(kind, namespace, name), None)?;
         self.run_controllers();
         Ok(out)
     }
 
     /// `kubectl delete pod NAME --grace-period=N` (0 with `--force` removes it at once).
-    pub fn delete_with_grace(&mut self, kind: Kind, namespace: &str, name: &str, grace_seconds: i64) -> Result<Arc<Object>, ApiError> {
+    pub fn delete_with_grace(
+        &mut self,
+        kind: Kind,
+        namespace: &str,
+        name: &str,
+        grace_seconds: i64,
+    ) -> Result<Arc<Object>, ApiError> {
         let out = self.delete_inner(&ObjectKey::new(kind, namespace, name), Some(grace_seconds))?;
         self.run_controllers();
         Ok(out)
     }
 
     /// `kubectl scale deployment|replicaset NAME --replicas=N`.
-    pub fn scale(&mut self, kind: Kind, namespace: &str, name: &str, replicas: i32) -> Result<Arc<Object>, ApiError> {
+    pub fn scale(
+        &mut self,
+        kind: Kind,
+        namespace: &str,
+        name: &str,
+        replicas: i32,
+    ) -> Result<Arc<Object>, ApiError> {
         let key = ObjectKey::new(kind, namespace, name);
         let Some(current) = self.store.get(&key) else {
-            return Err(ApiError::NotFound { kind, name: name.into() });
+            return Err(ApiError::NotFound {
+                kind,
+                name: name.into(),
+            });
         };
         let mut obj = (**current).clone();
         match &mut obj {
-            Object::Deployment(d) => d.spec.get_or_insert_with(Default::default).replicas = Some(replicas),
-            Object::ReplicaSet(r) => r.spec.get_or_insert_with(Default::default).replicas = Some(replicas),
+            Object::Deployment(d) => {
+                d.spec.get_or_insert_with(Default::default).replicas = Some(replicas)
+            }
+            Object::ReplicaSet(r) => {
+                r.spec.get_or_insert_with(Default::default).replicas = Some(replicas)
+            }
             _ => {
-                return Err(ApiError::BadRequest { message: format!("{} {:?} cannot be scaled", kind.qualified_resource(), name) });
+                return Err(ApiError::BadRequest {
+                    message: format!("{} {:?} cannot be scaled", kind.qualified_resource(), name),
+                });
             }
         }
         let out = self.admit_update(obj, false)?;
@@ -245,10 +289,18 @@ impl Cluster {
     }
 
     /// Makes a pod's readiness probe start failing (`false`) or succeed again (`true`).
-    pub fn set_pod_ready(&mut self, namespace: &str, name: &str, ready: bool) -> Result<(), ApiError> {
+    pub fn set_pod_ready(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        ready: bool,
+    ) -> Result<(), ApiError> {
         let key = ObjectKey::new(Kind::Pod, namespace, name);
         if self.store.get(&key).is_none() {
-            return Err(ApiError::NotFound { kind: Kind::Pod, name: name.into() });
+            return Err(ApiError::NotFound {
+                kind: Kind::Pod,
+                name: name.into(),
+            });
         }
         self.readiness_overrides.insert(key.clone(), ready);
         self.queues.kubelet.insert(key);
@@ -300,12 +352,19 @@ impl Cluster {
         let key = object.key();
         let Some(existing) = self.store.get(&key).cloned() else {
             self.admit_create(object)?;
-            return Ok(ApplyOutcome { key, action: ApplyAction::Created });
+            return Ok(ApplyOutcome {
+                key,
+                action: ApplyAction::Created,
+            });
         };
         let merged = merge_for_apply(&existing, object);
         let rv_before = self.store.resource_version();
         self.admit_update(merged, false)?;
-        let action = if self.store.resource_version() == rv_before { ApplyAction::Unchanged } else { ApplyAction::Configured };
+        let action = if self.store.resource_version() == rv_before {
+            ApplyAction::Unchanged
+        } else {
+            ApplyAction::Configured
+        };
         Ok(ApplyOutcome { key, action })
     }
 
@@ -324,7 +383,10 @@ impl Cluster {
         }
         let ns = object.namespace();
         match self.get(Kind::Namespace, "", ns) {
-            None => Err(ApiError::NotFound { kind: Kind::Namespace, name: ns.into() }),
+            None => Err(ApiError::NotFound {
+                kind: Kind::Namespace,
+                name: ns.into(),
+            }),
             Some(n) if n.meta().deletion_timestamp.is_some() => Err(ApiError::Forbidden {
                 message: format!(
                     "{} {:?} is forbidden: unable to create new content in namespace {ns} because it is being terminated",
@@ -352,21 +414,30 @@ impl Cluster {
         self.check_namespace(&object)?;
         // generateName: the apiserver appends 5 random characters.
         if object.name().is_empty() {
-            if let Some(prefix) = object.meta().generate_name.clone().filter(|p| !p.is_empty()) {
+            if let Some(prefix) = object
+                .meta()
+                .generate_name
+                .clone()
+                .filter(|p| !p.is_empty())
+            {
                 let name = crate::names::generate_name(&mut self.rng, &prefix);
                 object.meta_mut().name = Some(name);
             }
         }
         // The Service registry allocates before validation runs, so its errors come alone.
         let mut allocated = object.clone();
-        controllers::service::allocate_on_create(self, &mut allocated, None).map_err(|e| invalid(&object, e))?;
+        controllers::service::allocate_on_create(self, &mut allocated, None)
+            .map_err(|e| invalid(&object, e))?;
         let errors = validation::validate_create(&object);
         if !errors.is_empty() {
             return Err(invalid(&object, errors));
         }
         let mut object = allocated;
         if self.store.get(&object.key()).is_some() {
-            return Err(ApiError::AlreadyExists { kind: object.kind(), name: object.name().into() });
+            return Err(ApiError::AlreadyExists {
+                kind: object.kind(),
+                name: object.name().into(),
+            });
         }
         crate::defaults::apply_defaults(&mut object);
         self.stamp_new(&mut object);
@@ -375,7 +446,11 @@ impl Cluster {
         Ok(stored)
     }
 
-    pub(crate) fn admit_update(&mut self, object: Object, check_rv: bool) -> Result<Arc<Object>, ApiError> {
+    pub(crate) fn admit_update(
+        &mut self,
+        object: Object,
+        check_rv: bool,
+    ) -> Result<Arc<Object>, ApiError> {
         let rng = self.rng.clone();
         let out = self.admit_update_inner(object, check_rv);
         if out.is_err() {
@@ -384,16 +459,31 @@ impl Cluster {
         out
     }
 
-    fn admit_update_inner(&mut self, mut object: Object, check_rv: bool) -> Result<Arc<Object>, ApiError> {
+    fn admit_update_inner(
+        &mut self,
+        mut object: Object,
+        check_rv: bool,
+    ) -> Result<Arc<Object>, ApiError> {
         self.default_namespace(&mut object);
         let key = object.key();
         let Some(old) = self.store.get(&key).cloned() else {
-            return Err(ApiError::NotFound { kind: key.kind, name: key.name });
+            return Err(ApiError::NotFound {
+                kind: key.kind,
+                name: key.name,
+            });
         };
         if check_rv {
-            if let Some(rv) = object.meta().resource_version.as_deref().filter(|r| !r.is_empty()) {
+            if let Some(rv) = object
+                .meta()
+                .resource_version
+                .as_deref()
+                .filter(|r| !r.is_empty())
+            {
                 if old.meta().resource_version.as_deref() != Some(rv) {
-                    return Err(ApiError::Conflict { kind: key.kind, name: key.name });
+                    return Err(ApiError::Conflict {
+                        kind: key.kind,
+                        name: key.name,
+                    });
                 }
             }
         }
@@ -412,7 +502,8 @@ impl Cluster {
         }
         keep_status(&old, &mut object);
         crate::defaults::apply_defaults(&mut object);
-        controllers::service::allocate_on_create(self, &mut object, Some(&old)).map_err(|e| invalid(&object, e))?;
+        controllers::service::allocate_on_create(self, &mut object, Some(&old))
+            .map_err(|e| invalid(&object, e))?;
         let errors = validation::validate_update(&object, &old);
         if !errors.is_empty() {
             return Err(invalid(&object, errors));
@@ -425,19 +516,39 @@ impl Cluster {
         Ok(stored)
     }
 
-    fn delete_inner(&mut self, key: &ObjectKey, grace_seconds: Option<i64>) -> Result<Arc<Object>, ApiError> {
+    fn delete_inner(
+        &mut self,
+        key: &ObjectKey,
+        grace_seconds: Option<i64>,
+    ) -> Result<Arc<Object>, ApiError> {
         let Some(current) = self.store.get(key).cloned() else {
-            return Err(ApiError::NotFound { kind: key.kind, name: key.name.clone() });
+            return Err(ApiError::NotFound {
+                kind: key.kind,
+                name: key.name.clone(),
+            });
         };
         match &*current {
             Object::Namespace(_) => {
                 if matches!(key.name.as_str(), "default" | "kube-system" | "kube-public") {
-                    return Err(ApiError::Forbidden { message: format!("namespaces {:?} is forbidden: this namespace may not be deleted", key.name) });
+                    return Err(ApiError::Forbidden {
+                        message: format!(
+                            "namespaces {:?} is forbidden: this namespace may not be deleted",
+                            key.name
+                        ),
+                    });
                 }
                 // The namespace controller empties the namespace, then the namespace goes.
-                let kinds: Vec<Kind> = Kind::ALL.iter().copied().filter(|k| k.namespaced()).collect();
+                let kinds: Vec<Kind> = Kind::ALL
+                    .iter()
+                    .copied()
+                    .filter(|k| k.namespaced())
+                    .collect();
                 for kind in kinds {
-                    let keys: Vec<ObjectKey> = self.store.list(kind, Some(&key.name)).map(|o| o.key()).collect();
+                    let keys: Vec<ObjectKey> = self
+                        .store
+                        .list(kind, Some(&key.name))
+                        .map(|o| o.key())
+                        .collect();
                     for k in keys {
                         self.remove_now(&k);
                     }
@@ -446,7 +557,13 @@ impl Cluster {
                 Ok(current)
             }
             Object::Pod(p) => {
-                let grace = grace_seconds.or_else(|| p.spec.as_ref().and_then(|s| s.termination_grace_period_seconds)).unwrap_or(30);
+                let grace = grace_seconds
+                    .or_else(|| {
+                        p.spec
+                            .as_ref()
+                            .and_then(|s| s.termination_grace_period_seconds)
+                    })
+                    .unwrap_or(30);
                 let unscheduled = p.spec.as_ref().is_none_or(|s| s.node_name.is_none());
                 if grace <= 0 || unscheduled {
                     self.remove_now(key);
@@ -470,7 +587,9 @@ impl Cluster {
     /// Removes an object at once and cascades to its dependents (the garbage collector's
     /// background propagation); pods among the dependents terminate gracefully.
     pub(crate) fn remove_now(&mut self, key: &ObjectKey) {
-        let Ok(old) = self.store.remove(key) else { return };
+        let Ok(old) = self.store.remove(key) else {
+            return;
+        };
         controllers::service::commit_allocations(self, Some(&old), None);
         self.readiness_overrides.remove(key);
         let uid = old.uid().to_string();
@@ -478,7 +597,13 @@ impl Cluster {
             return;
         }
         for dep in self.store.dependents_of(&uid) {
-            let only_owner = self.store.get(&dep).is_some_and(|d| d.meta().owner_references.iter().flatten().all(|o| o.uid == uid));
+            let only_owner = self.store.get(&dep).is_some_and(|d| {
+                d.meta()
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .all(|o| o.uid == uid)
+            });
             if !only_owner {
                 // Other owners keep it alive; drop the dangling reference.
                 if let Some(d) = self.store.get(&dep) {
@@ -503,7 +628,10 @@ impl Cluster {
 
     /// Virtual now as a metav1.Time (second precision, as the apiserver stores it).
     pub(crate) fn time(&self) -> Time {
-        Time(Timestamp::from_second(self.now_ms.div_euclid(1000)).expect("virtual clock within range"))
+        Time(
+            Timestamp::from_second(self.now_ms.div_euclid(1000))
+                .expect("virtual clock within range"),
+        )
     }
 
     /// A UID from the cluster's RNG, in the usual UUIDv4 layout.
@@ -512,7 +640,14 @@ impl Cluster {
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
         let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-        format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+        format!(
+            "{}-{}-{}-{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..32]
+        )
     }
 
     fn stamp_new(&mut self, object: &mut Object) {
@@ -557,27 +692,50 @@ impl Cluster {
     }
 
     /// Records a core/v1 Event about `involved`, as the named component does.
-    pub(crate) fn record_event(&mut self, involved: &Object, field_path: Option<&str>, type_: &str, reason: &str, message: String, component: &str, host: Option<&str>) {
+    pub(crate) fn record_event(
+        &mut self,
+        involved: &Object,
+        field_path: Option<&str>,
+        type_: &str,
+        reason: &str,
+        message: String,
+        component: &str,
+        host: Option<&str>,
+    ) {
         self.event_seq += 1;
-        let ns = if involved.namespace().is_empty() { "default".to_string() } else { involved.namespace().to_string() };
+        let ns = if involved.namespace().is_empty() {
+            "default".to_string()
+        } else {
+            involved.namespace().to_string()
+        };
         // Real event names are "<object>.<unix nanos in hex>"; the sequence keeps ours unique.
-        let nanos = (self.now_ms as u64).wrapping_mul(1_000_000).wrapping_add(self.event_seq);
+        let nanos = (self.now_ms as u64)
+            .wrapping_mul(1_000_000)
+            .wrapping_add(self.event_seq);
         let name = format!("{}.{:x}", involved.name(), nanos);
         let now = self.time();
         let event = Event {
-            metadata: ObjectMeta { name: Some(name), namespace: Some(ns), ..Default::default() },
+            metadata: ObjectMeta {
+                name: Some(name),
+                namespace: Some(ns),
+                ..Default::default()
+            },
             involved_object: ObjectReference {
                 api_version: Some(involved.kind().api_version()),
                 kind: Some(involved.kind().name().into()),
                 name: Some(involved.name().into()),
-                namespace: (!involved.namespace().is_empty()).then(|| involved.namespace().to_string()),
+                namespace: (!involved.namespace().is_empty())
+                    .then(|| involved.namespace().to_string()),
                 uid: Some(involved.uid().to_string()),
                 resource_version: involved.meta().resource_version.clone(),
                 field_path: field_path.map(str::to_string),
             },
             reason: Some(reason.into()),
             message: Some(message),
-            source: Some(EventSource { component: Some(component.into()), host: host.map(str::to_string) }),
+            source: Some(EventSource {
+                component: Some(component.into()),
+                host: host.map(str::to_string),
+            }),
             first_timestamp: Some(now.clone()),
             last_timestamp: Some(now),
             count: Some(1),
@@ -587,7 +745,7 @@ impl Cluster {
             reporting_instance: Some(host.unwrap_or("").to_string()),
             ..Default::default()
         };
-        let _ = self.sys_create(Object::Event(event));
+        let _ = self.sys_create(Object::Event(Box::new(event)));
     }
 }
 
@@ -604,7 +762,11 @@ pub(crate) fn controller_ref(owner: &Object) -> OwnerReference {
 }
 
 fn invalid(object: &Object, causes: Vec<FieldError>) -> ApiError {
-    ApiError::Invalid { kind: object.kind(), name: object.name().to_string(), causes }
+    ApiError::Invalid {
+        kind: object.kind(),
+        name: object.name().to_string(),
+        causes,
+    }
 }
 
 /// Status is owned by the controllers: a spec write never changes it.
@@ -634,7 +796,10 @@ fn merge_for_apply(existing: &Object, manifest: Object) -> Object {
     let old_meta = existing.meta();
     {
         let m = merged.meta_mut();
-        m.owner_references = m.owner_references.take().or_else(|| old_meta.owner_references.clone());
+        m.owner_references = m
+            .owner_references
+            .take()
+            .or_else(|| old_meta.owner_references.clone());
         m.finalizers = m.finalizers.take().or_else(|| old_meta.finalizers.clone());
         m.resource_version = None;
     }

@@ -23,8 +23,15 @@ impl Cidr {
         let (ip, len) = s.split_once('/')?;
         let ip: Ipv4Addr = ip.parse().ok()?;
         let prefix: u8 = len.parse().ok().filter(|p| *p <= 32)?;
-        let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
-        Some(Cidr { network: Ipv4Addr::from(u32::from(ip) & mask), prefix })
+        let mask = if prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - prefix)
+        };
+        Some(Cidr {
+            network: Ipv4Addr::from(u32::from(ip) & mask),
+            prefix,
+        })
     }
     /// Number of addresses in the block.
     pub fn size(&self) -> u64 {
@@ -41,7 +48,8 @@ impl Cidr {
     }
     /// The offset of `ip` in the block, if inside.
     pub fn offset(&self, ip: Ipv4Addr) -> Option<u64> {
-        self.contains(ip).then(|| (u32::from(ip) - u32::from(self.network)) as u64)
+        self.contains(ip)
+            .then(|| (u32::from(ip) - u32::from(self.network)) as u64)
     }
 }
 
@@ -90,7 +98,11 @@ pub struct KubeletConfig {
 
 impl Default for KubeletConfig {
     fn default() -> Self {
-        KubeletConfig { container_start_ms: 2_000, readiness_delay_ms: 0, termination_ms: 1_000 }
+        KubeletConfig {
+            container_start_ms: 2_000,
+            readiness_delay_ms: 0,
+            termination_ms: 1_000,
+        }
     }
 }
 
@@ -153,7 +165,10 @@ pub struct ClusterConfig {
 }
 
 /// The default LoadBalancer pool of DESIGN.md.
-pub const DEFAULT_LB_POOL: (Ipv4Addr, Ipv4Addr) = (Ipv4Addr::new(172, 18, 255, 200), Ipv4Addr::new(172, 18, 255, 250));
+pub const DEFAULT_LB_POOL: (Ipv4Addr, Ipv4Addr) = (
+    Ipv4Addr::new(172, 18, 255, 200),
+    Ipv4Addr::new(172, 18, 255, 250),
+);
 
 impl Default for ClusterConfig {
     fn default() -> Self {
@@ -170,7 +185,8 @@ impl ClusterConfig {
     /// The benchmark profile: `workers` workers on a 10.0.0.0/8 pod network, /24 per node, no
     /// system pods.
     pub fn scale(workers: usize) -> ClusterConfig {
-        let mut c = ClusterConfig::with_workers(workers, Cidr::parse("10.0.0.0/8").expect("static CIDR"));
+        let mut c =
+            ClusterConfig::with_workers(workers, Cidr::parse("10.0.0.0/8").expect("static CIDR"));
         c.system_pods = false;
         c.watch_log_capacity = 1_000;
         c
@@ -180,12 +196,22 @@ impl ClusterConfig {
         let node = |i: usize, name: String| NodeConfig {
             name,
             ip: Ipv4Addr::from(u32::from(Ipv4Addr::new(172, 18, 0, 2)) + i as u32),
-            pod_cidr: Cidr { network: cluster_cidr.nth(i as u64 * 256), prefix: 24 },
+            pod_cidr: Cidr {
+                network: cluster_cidr.nth(i as u64 * 256),
+                prefix: 24,
+            },
             control_plane: i == 0,
         };
         let mut nodes = vec![node(0, "kind-control-plane".into())];
         for w in 1..=workers {
-            nodes.push(node(w, if w == 1 { "kind-worker".into() } else { format!("kind-worker{w}") }));
+            nodes.push(node(
+                w,
+                if w == 1 {
+                    "kind-worker".into()
+                } else {
+                    format!("kind-worker{w}")
+                },
+            ));
         }
         ClusterConfig {
             seed: 1,
@@ -214,18 +240,34 @@ mod tests {
     #[test]
     fn kind_defaults() {
         let c = ClusterConfig::kind();
-        let names: Vec<_> = c.nodes.iter().map(|n| (n.name.as_str(), n.ip.to_string(), n.pod_cidr.to_string())).collect();
+        let names: Vec<_> = c
+            .nodes
+            .iter()
+            .map(|n| (n.name.as_str(), n.ip.to_string(), n.pod_cidr.to_string()))
+            .collect();
         assert_eq!(
             names,
             vec![
-                ("kind-control-plane", "172.18.0.2".into(), "10.244.0.0/24".into()),
+                (
+                    "kind-control-plane",
+                    "172.18.0.2".into(),
+                    "10.244.0.0/24".into()
+                ),
                 ("kind-worker", "172.18.0.3".into(), "10.244.1.0/24".into()),
                 ("kind-worker2", "172.18.0.4".into(), "10.244.2.0/24".into()),
             ]
         );
         let s = ClusterConfig::scale(1000);
         assert_eq!(s.nodes[1000].pod_cidr.to_string(), "10.3.232.0/24");
-        assert!(Cidr::parse("10.96.0.0/16").unwrap().contains("10.96.255.254".parse().unwrap()));
-        assert!(!Cidr::parse("10.96.0.0/16").unwrap().contains("10.97.0.1".parse().unwrap()));
+        assert!(
+            Cidr::parse("10.96.0.0/16")
+                .unwrap()
+                .contains("10.96.255.254".parse().unwrap())
+        );
+        assert!(
+            !Cidr::parse("10.96.0.0/16")
+                .unwrap()
+                .contains("10.97.0.1".parse().unwrap())
+        );
     }
 }

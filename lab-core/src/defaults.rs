@@ -4,7 +4,9 @@
 
 use crate::object::Object;
 use k8s_openapi::api::apps::v1::{DeploymentStrategy, RollingUpdateDeployment};
-use k8s_openapi::api::core::v1::{NamespaceSpec, NamespaceStatus, PodSpec, PodTemplateSpec, Toleration};
+use k8s_openapi::api::core::v1::{
+    NamespaceSpec, NamespaceStatus, PodSpec, PodTemplateSpec, Toleration,
+};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 /// Fills the defaults of `object` in place. ClusterIPs and nodePorts are allocated elsewhere.
@@ -21,12 +23,15 @@ pub fn apply_defaults(object: &mut Object) {
                 }
             }
             if ty != "ExternalName" {
-                spec.internal_traffic_policy.get_or_insert_with(|| "Cluster".into());
-                spec.ip_family_policy.get_or_insert_with(|| "SingleStack".into());
+                spec.internal_traffic_policy
+                    .get_or_insert_with(|| "Cluster".into());
+                spec.ip_family_policy
+                    .get_or_insert_with(|| "SingleStack".into());
                 spec.ip_families.get_or_insert_with(|| vec!["IPv4".into()]);
             }
             if ty == "NodePort" || ty == "LoadBalancer" {
-                spec.external_traffic_policy.get_or_insert_with(|| "Cluster".into());
+                spec.external_traffic_policy
+                    .get_or_insert_with(|| "Cluster".into());
             }
             if ty == "LoadBalancer" {
                 spec.allocate_load_balancer_node_ports.get_or_insert(true);
@@ -42,10 +47,12 @@ pub fn apply_defaults(object: &mut Object) {
             if let Some(spec) = p.spec.as_mut() {
                 default_pod_spec(spec);
                 // Admission: ServiceAccount and DefaultTolerationSeconds.
-                spec.service_account_name.get_or_insert_with(|| "default".into());
+                spec.service_account_name
+                    .get_or_insert_with(|| "default".into());
                 spec.enable_service_links.get_or_insert(true);
                 spec.priority.get_or_insert(0);
-                spec.preemption_policy.get_or_insert_with(|| "PreemptLowerPriority".into());
+                spec.preemption_policy
+                    .get_or_insert_with(|| "PreemptLowerPriority".into());
                 default_tolerations(&mut spec.tolerations);
             }
         }
@@ -54,12 +61,21 @@ pub fn apply_defaults(object: &mut Object) {
             spec.replicas.get_or_insert(1);
             spec.revision_history_limit.get_or_insert(10);
             spec.progress_deadline_seconds.get_or_insert(600);
-            let strategy = spec.strategy.get_or_insert_with(DeploymentStrategy::default);
-            let ty = strategy.type_.get_or_insert_with(|| "RollingUpdate".into()).clone();
+            let strategy = spec
+                .strategy
+                .get_or_insert_with(DeploymentStrategy::default);
+            let ty = strategy
+                .type_
+                .get_or_insert_with(|| "RollingUpdate".into())
+                .clone();
             if ty == "RollingUpdate" {
-                let ru = strategy.rolling_update.get_or_insert_with(RollingUpdateDeployment::default);
-                ru.max_surge.get_or_insert_with(|| IntOrString::String("25%".into()));
-                ru.max_unavailable.get_or_insert_with(|| IntOrString::String("25%".into()));
+                let ru = strategy
+                    .rolling_update
+                    .get_or_insert_with(RollingUpdateDeployment::default);
+                ru.max_surge
+                    .get_or_insert_with(|| IntOrString::String("25%".into()));
+                ru.max_unavailable
+                    .get_or_insert_with(|| IntOrString::String("25%".into()));
             }
             default_template(&mut spec.template);
         }
@@ -72,9 +88,17 @@ pub fn apply_defaults(object: &mut Object) {
         }
         Object::Namespace(n) => {
             let name = n.metadata.name.clone().unwrap_or_default();
-            n.metadata.labels.get_or_insert_with(Default::default).insert("kubernetes.io/metadata.name".into(), name);
-            n.spec.get_or_insert_with(|| NamespaceSpec { finalizers: Some(vec!["kubernetes".into()]) });
-            n.status.get_or_insert_with(|| NamespaceStatus { phase: Some("Active".into()), ..Default::default() });
+            n.metadata
+                .labels
+                .get_or_insert_with(Default::default)
+                .insert("kubernetes.io/metadata.name".into(), name);
+            n.spec.get_or_insert_with(|| NamespaceSpec {
+                finalizers: Some(vec!["kubernetes".into()]),
+            });
+            n.status.get_or_insert_with(|| NamespaceStatus {
+                phase: Some("Active".into()),
+                ..Default::default()
+            });
         }
         Object::Endpoints(e) => {
             for s in e.subsets.iter_mut().flatten() {
@@ -102,14 +126,22 @@ fn default_template(t: &mut PodTemplateSpec) {
 pub fn default_pod_spec(spec: &mut PodSpec) {
     spec.restart_policy.get_or_insert_with(|| "Always".into());
     spec.dns_policy.get_or_insert_with(|| "ClusterFirst".into());
-    spec.scheduler_name.get_or_insert_with(|| "default-scheduler".into());
+    spec.scheduler_name
+        .get_or_insert_with(|| "default-scheduler".into());
     spec.termination_grace_period_seconds.get_or_insert(30);
     spec.security_context.get_or_insert_with(Default::default);
-    for c in spec.containers.iter_mut().chain(spec.init_containers.iter_mut().flatten()) {
+    for c in spec
+        .containers
+        .iter_mut()
+        .chain(spec.init_containers.iter_mut().flatten())
+    {
         let image = c.image.clone().unwrap_or_default();
-        c.image_pull_policy.get_or_insert_with(|| default_pull_policy(&image).into());
-        c.termination_message_path.get_or_insert_with(|| "/dev/termination-log".into());
-        c.termination_message_policy.get_or_insert_with(|| "File".into());
+        c.image_pull_policy
+            .get_or_insert_with(|| default_pull_policy(&image).into());
+        c.termination_message_path
+            .get_or_insert_with(|| "/dev/termination-log".into());
+        c.termination_message_policy
+            .get_or_insert_with(|| "File".into());
         c.resources.get_or_insert_with(Default::default);
         for p in c.ports.iter_mut().flatten() {
             p.protocol.get_or_insert_with(|| "TCP".into());
@@ -133,7 +165,10 @@ pub fn default_pull_policy(image: &str) -> &'static str {
 /// The tolerations the DefaultTolerationSeconds admission plugin adds to every pod.
 pub fn default_tolerations(existing: &mut Option<Vec<Toleration>>) {
     let list = existing.get_or_insert_with(Vec::new);
-    for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
+    for key in [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ] {
         if !list.iter().any(|t| t.key.as_deref() == Some(key)) {
             list.push(Toleration {
                 effect: Some("NoExecute".into()),

@@ -85,19 +85,39 @@ pub struct FieldError {
 impl FieldError {
     /// `field.Invalid(path, value, detail)`.
     pub fn invalid(field: impl Into<String>, value: BadValue, detail: impl Into<String>) -> Self {
-        FieldError { kind: FieldErrorType::Invalid, field: field.into(), value, detail: detail.into() }
+        FieldError {
+            kind: FieldErrorType::Invalid,
+            field: field.into(),
+            value,
+            detail: detail.into(),
+        }
     }
     /// `field.Required(path, detail)`.
     pub fn required(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        FieldError { kind: FieldErrorType::Required, field: field.into(), value: BadValue::Omit, detail: detail.into() }
+        FieldError {
+            kind: FieldErrorType::Required,
+            field: field.into(),
+            value: BadValue::Omit,
+            detail: detail.into(),
+        }
     }
     /// `field.Duplicate(path, value)`.
     pub fn duplicate(field: impl Into<String>, value: BadValue) -> Self {
-        FieldError { kind: FieldErrorType::Duplicate, field: field.into(), value, detail: String::new() }
+        FieldError {
+            kind: FieldErrorType::Duplicate,
+            field: field.into(),
+            value,
+            detail: String::new(),
+        }
     }
     /// `field.Forbidden(path, detail)`.
     pub fn forbidden(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        FieldError { kind: FieldErrorType::Forbidden, field: field.into(), value: BadValue::Omit, detail: detail.into() }
+        FieldError {
+            kind: FieldErrorType::Forbidden,
+            field: field.into(),
+            value: BadValue::Omit,
+            detail: detail.into(),
+        }
     }
     /// `field.NotSupported(path, value, supported)`.
     pub fn not_supported(field: impl Into<String>, value: BadValue, supported: &[&str]) -> Self {
@@ -124,7 +144,11 @@ impl FieldError {
         let mut s = self.kind.as_str().to_string();
         let show_value = matches!(
             self.kind,
-            FieldErrorType::Invalid | FieldErrorType::Duplicate | FieldErrorType::NotSupported | FieldErrorType::NotFound | FieldErrorType::TooMany
+            FieldErrorType::Invalid
+                | FieldErrorType::Duplicate
+                | FieldErrorType::NotSupported
+                | FieldErrorType::NotFound
+                | FieldErrorType::TooMany
         );
         if show_value {
             match &self.value {
@@ -177,7 +201,10 @@ pub fn go_string_slice(items: &[String]) -> String {
 pub fn go_string_map<'a>(items: impl IntoIterator<Item = (&'a String, &'a String)>) -> String {
     let mut pairs: Vec<(&String, &String)> = items.into_iter().collect();
     pairs.sort();
-    let inner: Vec<String> = pairs.iter().map(|(k, v)| format!("{}:{}", go_quote(k), go_quote(v))).collect();
+    let inner: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{}:{}", go_quote(k), go_quote(v)))
+        .collect();
     format!("map[string]string{{{}}}", inner.join(", "))
 }
 
@@ -241,9 +268,17 @@ pub enum ApiError {
 }
 
 fn invalid_message(kind: Kind, name: &str, causes: &[FieldError]) -> String {
-    let qualified = if kind.group().is_empty() { kind.name().to_string() } else { format!("{}.{}", kind.name(), kind.group()) };
+    let qualified = if kind.group().is_empty() {
+        kind.name().to_string()
+    } else {
+        format!("{}.{}", kind.name(), kind.group())
+    };
     let errs: Vec<String> = causes.iter().map(|c| c.to_string()).collect();
-    let list = if errs.len() == 1 { errs[0].clone() } else { format!("[{}]", errs.join(", ")) };
+    let list = if errs.len() == 1 {
+        errs[0].clone()
+    } else {
+        format!("[{}]", errs.join(", "))
+    };
     format!("{qualified} {} is invalid: {list}", go_quote(name))
 }
 
@@ -299,12 +334,18 @@ impl ApiError {
                 causes: Some(
                     causes
                         .iter()
-                        .map(|c| StatusCause { field: Some(c.field.clone()), message: Some(c.body()), reason: Some(c.kind.cause_reason().to_string()) })
+                        .map(|c| StatusCause {
+                            field: Some(c.field.clone()),
+                            message: Some(c.body()),
+                            reason: Some(c.kind.cause_reason().to_string()),
+                        })
                         .collect(),
                 ),
                 ..Default::default()
             }),
-            ApiError::NotFound { kind, name } | ApiError::AlreadyExists { kind, name } | ApiError::Conflict { kind, name } => Some(StatusDetails {
+            ApiError::NotFound { kind, name }
+            | ApiError::AlreadyExists { kind, name }
+            | ApiError::Conflict { kind, name } => Some(StatusDetails {
                 group: Some(kind.group().to_string()),
                 kind: Some(kind.resource().to_string()),
                 name: Some(name.clone()),

@@ -11,7 +11,9 @@ pub type Labels = BTreeMap<String, String>;
 /// Whether every `key=value` of `selector` is in `labels` (a Service selector). An empty selector
 /// matches everything, which is why the controllers treat an empty Service selector as "none".
 pub fn map_matches(selector: &BTreeMap<String, String>, labels: Option<&Labels>) -> bool {
-    selector.iter().all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+    selector
+        .iter()
+        .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
 }
 
 /// Whether a `LabelSelector` matches `labels` (`metav1.LabelSelectorAsSelector`).
@@ -20,7 +22,11 @@ pub fn selector_matches(selector: Option<&LabelSelector>, labels: Option<&Labels
     let Some(sel) = selector else { return false };
     let empty = Labels::new();
     let labels = labels.unwrap_or(&empty);
-    if !sel.match_labels.as_ref().is_none_or(|m| map_matches(m, Some(labels))) {
+    if !sel
+        .match_labels
+        .as_ref()
+        .is_none_or(|m| map_matches(m, Some(labels)))
+    {
         return false;
     }
     sel.match_expressions.iter().flatten().all(|e| {
@@ -38,12 +44,21 @@ pub fn selector_matches(selector: Option<&LabelSelector>, labels: Option<&Labels
 
 /// `app=httpd,tier=web`, as kubectl prints selectors (keys sorted).
 pub fn format_map(selector: &BTreeMap<String, String>) -> String {
-    selector.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+    selector
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// A `LabelSelector` in kubectl's text form: `app=httpd,tier in (a,b),!gone`.
 pub fn format_selector(selector: &LabelSelector) -> String {
-    let mut parts: Vec<String> = selector.match_labels.iter().flatten().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut parts: Vec<String> = selector
+        .match_labels
+        .iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     for e in selector.match_expressions.iter().flatten() {
         let values = e.values.clone().unwrap_or_default().join(",");
         parts.push(match e.operator.as_str() {
@@ -63,7 +78,10 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -74,8 +92,16 @@ mod tests {
         let sel = LabelSelector {
             match_labels: Some(labels(&[("app", "httpd")])),
             match_expressions: Some(vec![
-                LabelSelectorRequirement { key: "tier".into(), operator: "In".into(), values: Some(vec!["web".into(), "api".into()]) },
-                LabelSelectorRequirement { key: "gone".into(), operator: "DoesNotExist".into(), values: None },
+                LabelSelectorRequirement {
+                    key: "tier".into(),
+                    operator: "In".into(),
+                    values: Some(vec!["web".into(), "api".into()]),
+                },
+                LabelSelectorRequirement {
+                    key: "gone".into(),
+                    operator: "DoesNotExist".into(),
+                    values: None,
+                },
             ]),
         };
         assert!(selector_matches(Some(&sel), Some(&l)));

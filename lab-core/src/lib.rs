@@ -28,6 +28,8 @@ pub mod labels;
 pub mod manifest;
 pub mod names;
 pub mod object;
+pub mod printers;
+pub mod scale;
 pub mod snapshot;
 pub mod store;
 pub mod validation;

@@ -91,7 +91,14 @@ pub fn decode_object(value: Value) -> Result<Object, DecodeError> {
             }
             return Err(DecodeError {
                 kind: ManifestErrorKind::MissingTypeInfo,
-                field: Some(if k.is_none_or(str::is_empty) { "kind" } else { "apiVersion" }.into()),
+                field: Some(
+                    if k.is_none_or(str::is_empty) {
+                        "kind"
+                    } else {
+                        "apiVersion"
+                    }
+                    .into(),
+                ),
                 message: format!("error validating data: [{}]", missing.join(", ")),
             });
         }
@@ -101,10 +108,18 @@ pub fn decode_object(value: Value) -> Result<Object, DecodeError> {
         return Err(DecodeError {
             kind: ManifestErrorKind::UnknownKind,
             field: Some("kind".into()),
-            message: format!("no matches for kind {kind_name:?} in version {api_version:?} (svclab serves {}; version {version})", served_kinds()),
+            message: format!(
+                "no matches for kind {kind_name:?} in version {api_version:?} (svclab serves {}; version {version})",
+                served_kinds()
+            ),
         });
     };
-    let prefix = format!("{} in version {:?} cannot be handled as a {}", kind.name(), kind.version(), kind.name());
+    let prefix = format!(
+        "{} in version {:?} cannot be handled as a {}",
+        kind.name(),
+        kind.version(),
+        kind.name()
+    );
     let object = Object::from_json(kind, value.clone()).map_err(|e| {
         let path = e.path().to_string();
         DecodeError {
@@ -116,7 +131,10 @@ pub fn decode_object(value: Value) -> Result<Object, DecodeError> {
     let mut unknown = Vec::new();
     unknown_fields(&value, &object.to_json(), &mut String::new(), &mut unknown);
     if !unknown.is_empty() {
-        let list: Vec<String> = unknown.iter().map(|f| format!("unknown field {f:?}")).collect();
+        let list: Vec<String> = unknown
+            .iter()
+            .map(|f| format!("unknown field {f:?}"))
+            .collect();
         return Err(DecodeError {
             kind: ManifestErrorKind::UnknownField,
             field: unknown.first().cloned(),
@@ -127,7 +145,10 @@ pub fn decode_object(value: Value) -> Result<Object, DecodeError> {
 }
 
 fn served_kinds() -> String {
-    let names: Vec<String> = Kind::ALL.iter().map(|k| format!("{}/{}", k.api_version(), k.name())).collect();
+    let names: Vec<String> = Kind::ALL
+        .iter()
+        .map(|k| format!("{}/{}", k.api_version(), k.name()))
+        .collect();
     names.join(", ")
 }
 
@@ -179,7 +200,11 @@ fn split_documents(input: &str) -> Vec<Document<'_>> {
         let lineno = i as u64 + 1;
         let is_marker = line == "---" || line.starts_with("--- ") || line.starts_with("---\t");
         if is_marker || line == "..." {
-            docs.push(Document { text: std::mem::take(&mut current), first_line, _src: Default::default() });
+            docs.push(Document {
+                text: std::mem::take(&mut current),
+                first_line,
+                _src: Default::default(),
+            });
             // Keep line numbers aligned: the marker line becomes an empty first line.
             current.push('\n');
             first_line = lineno;
@@ -194,11 +219,17 @@ fn split_documents(input: &str) -> Vec<Document<'_>> {
         current.push_str(line);
         current.push('\n');
     }
-    docs.push(Document { text: current, first_line, _src: Default::default() });
-    docs.retain(|d| d.text.lines().any(|l| {
-        let t = l.trim();
-        !t.is_empty() && !t.starts_with('#')
-    }));
+    docs.push(Document {
+        text: current,
+        first_line,
+        _src: Default::default(),
+    });
+    docs.retain(|d| {
+        d.text.lines().any(|l| {
+            let t = l.trim();
+            !t.is_empty() && !t.starts_with('#')
+        })
+    });
     docs
 }
 
@@ -218,12 +249,23 @@ pub fn parse_manifests(input: &str) -> Result<Vec<Object>, ManifestError> {
                 line: loc.map(|l| l.line() + doc.first_line - 1),
                 column: loc.map(|l| l.column()),
                 field: None,
-                message: format!("error converting YAML to JSON: {}", first_line_of(&e.to_string())),
+                message: format!(
+                    "error converting YAML to JSON: {}",
+                    first_line_of(&e.to_string())
+                ),
             }
         })?;
         let items = match &value {
-            Value::Object(m) if m.get("kind").and_then(Value::as_str).is_some_and(|k| k == "List" || k.ends_with("List")) && m.contains_key("items") => {
-                m.get("items").and_then(Value::as_array).cloned().unwrap_or_default()
+            Value::Object(m)
+                if m.get("kind")
+                    .and_then(Value::as_str)
+                    .is_some_and(|k| k == "List" || k.ends_with("List"))
+                    && m.contains_key("items") =>
+            {
+                m.get("items")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
             }
             Value::Null => continue,
             _ => vec![value],
@@ -262,7 +304,12 @@ fn locate_field(text: &str, path: &str) -> Option<(u64, u64)> {
             segments.push(Seg::Key(key));
         }
         for idx in rest.split('[') {
-            if let Some(n) = idx.trim_end_matches(']').parse::<usize>().ok().filter(|_| !idx.is_empty()) {
+            if let Some(n) = idx
+                .trim_end_matches(']')
+                .parse::<usize>()
+                .ok()
+                .filter(|_| !idx.is_empty())
+            {
                 segments.push(Seg::Index(n));
             }
         }
@@ -281,7 +328,8 @@ fn locate_field(text: &str, path: &str) -> Option<(u64, u64)> {
             }
             let indent = (raw.len() - trimmed.len()) as i64;
             // Block sequences may sit at their parent key's indentation (`ports:` / `- port: 80`).
-            let same_level_item = matches!(seg, Seg::Index(_)) && indent == parent_indent && trimmed.starts_with('-');
+            let same_level_item =
+                matches!(seg, Seg::Index(_)) && indent == parent_indent && trimmed.starts_with('-');
             if indent <= parent_indent && !same_level_item {
                 break;
             }
@@ -289,11 +337,16 @@ fn locate_field(text: &str, path: &str) -> Option<(u64, u64)> {
                 Seg::Key(k) => {
                     // Keys of a mapping that is itself a list item start after "- ".
                     let (indent, body) = match trimmed.strip_prefix("- ") {
-                        Some(b) if child_indent.is_none() || child_indent == Some(indent + 2) => (indent + 2, b),
+                        Some(b) if child_indent.is_none() || child_indent == Some(indent + 2) => {
+                            (indent + 2, b)
+                        }
                         _ => (indent, trimmed),
                     };
                     let ci = *child_indent.get_or_insert(indent);
-                    if indent == ci && (body.starts_with(&format!("{k}:")) || body.starts_with(&format!("\"{k}\":"))) {
+                    if indent == ci
+                        && (body.starts_with(&format!("{k}:"))
+                            || body.starts_with(&format!("\"{k}\":")))
+                    {
                         hit = Some((i, indent));
                         break;
                     }
@@ -314,8 +367,16 @@ fn locate_field(text: &str, path: &str) -> Option<(u64, u64)> {
         found = Some((line as u64 + 1, indent as u64 + 1));
         // Children of this node: following lines indented deeper than it (a list item's keys sit at
         // indent + 2, which is still deeper than the dash).
-        start = if matches!(seg, Seg::Index(_)) { line } else { line + 1 };
-        parent_indent = if matches!(seg, Seg::Index(_)) { indent - 1 } else { indent };
+        start = if matches!(seg, Seg::Index(_)) {
+            line
+        } else {
+            line + 1
+        };
+        parent_indent = if matches!(seg, Seg::Index(_)) {
+            indent - 1
+        } else {
+            indent
+        };
         end = lines.len();
         if matches!(seg, Seg::Index(_)) {
             // The item runs until the next dash at the same indentation.
@@ -372,14 +433,21 @@ mod tests {
         assert_eq!(err.kind, ManifestErrorKind::Syntax);
         assert_eq!(err.document, 2);
         assert!(err.line.unwrap() >= 9, "{err:?}");
-        assert!(err.message.starts_with("error converting YAML to JSON: "), "{err}");
+        assert!(
+            err.message.starts_with("error converting YAML to JSON: "),
+            "{err}"
+        );
     }
 
     #[test]
     fn unknown_kind_and_missing_kind() {
         let err = parse_manifests("apiVersion: v1\nkind: Foo\nmetadata: {name: x}\n").unwrap_err();
         assert_eq!(err.kind, ManifestErrorKind::UnknownKind);
-        assert!(err.message.starts_with("no matches for kind \"Foo\" in version \"v1\""), "{err}");
+        assert!(
+            err.message
+                .starts_with("no matches for kind \"Foo\" in version \"v1\""),
+            "{err}"
+        );
         assert_eq!(err.line, Some(2));
         let err = parse_manifests("apiVersion: v1\nmetadata: {name: x}\n").unwrap_err();
         assert_eq!(err.kind, ManifestErrorKind::MissingTypeInfo);
@@ -393,7 +461,11 @@ mod tests {
         assert_eq!(err.kind, ManifestErrorKind::FieldType);
         assert_eq!(err.field.as_deref(), Some("spec.replicas"));
         assert_eq!(err.line, Some(6));
-        assert!(err.message.contains("spec.replicas: invalid type: string \"three\""), "{err}");
+        assert!(
+            err.message
+                .contains("spec.replicas: invalid type: string \"three\""),
+            "{err}"
+        );
     }
 
     #[test]

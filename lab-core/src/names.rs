@@ -21,7 +21,9 @@ pub fn generate_name(rng: &mut impl Rng, prefix: &str) -> String {
 
 /// `rand.SafeEncodeString`: maps each byte onto the safe alphabet.
 pub fn safe_encode(s: &str) -> String {
-    s.bytes().map(|b| ALPHANUMS[b as usize % ALPHANUMS.len()] as char).collect()
+    s.bytes()
+        .map(|b| ALPHANUMS[b as usize % ALPHANUMS.len()] as char)
+        .collect()
 }
 
 /// FNV-1a, 32 bits (Go's `hash/fnv.New32a`), which `controller.ComputeHash` uses.

@@ -5,9 +5,7 @@
 //! messages and REST paths come from one table.
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{
-    ConfigMap, Endpoints, Event, Namespace, Node, Pod, Service,
-};
+use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Event, Namespace, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Serialize};
@@ -56,7 +54,7 @@ macro_rules! kinds {
         /// One stored Kubernetes object.
         #[derive(Clone, Debug, PartialEq)]
         #[allow(clippy::large_enum_variant)]
-        pub enum Object { $(#[doc = concat!("A `", stringify!($kind), "`")] $kind($ty)),* }
+        pub enum Object { $(#[doc = concat!("A `", stringify!($kind), "` (boxed: the variants differ in size by 6×)")] $kind(Box<$ty>)),* }
 
         impl Object {
             /// The object's kind.
@@ -78,18 +76,18 @@ macro_rules! kinds {
             }
             /// Decodes a JSON value of a known kind into the typed object.
             pub fn from_json(kind: Kind, value: serde_json::Value) -> Result<Object, serde_path_to_error::Error<serde_json::Error>> {
-                Ok(match kind { $(Kind::$kind => Object::$kind(serde_path_to_error::deserialize(value)?)),* })
+                Ok(match kind { $(Kind::$kind => Object::$kind(Box::new(serde_path_to_error::deserialize(value)?))),* })
             }
         }
 
         $(
             impl From<$ty> for Object {
-                fn from(o: $ty) -> Object { Object::$kind(o) }
+                fn from(o: $ty) -> Object { Object::$kind(Box::new(o)) }
             }
             impl TryFrom<Object> for $ty {
                 type Error = Object;
                 fn try_from(o: Object) -> Result<$ty, Object> {
-                    match o { Object::$kind(x) => Ok(x), other => Err(other) }
+                    match o { Object::$kind(x) => Ok(*x), other => Err(other) }
                 }
             }
             impl<'a> TryFrom<&'a Object> for &'a $ty {
@@ -165,7 +163,11 @@ impl ObjectKey {
     pub fn new(kind: Kind, namespace: &str, name: &str) -> ObjectKey {
         ObjectKey {
             kind,
-            namespace: if kind.namespaced() { namespace.to_string() } else { String::new() },
+            namespace: if kind.namespaced() {
+                namespace.to_string()
+            } else {
+                String::new()
+            },
             name: name.to_string(),
         }
     }
@@ -180,7 +182,13 @@ impl fmt::Display for ObjectKey {
         if self.namespace.is_empty() {
             write!(f, "{}/{}", self.kind.qualified_resource(), self.name)
         } else {
-            write!(f, "{}/{}/{}", self.kind.qualified_resource(), self.namespace, self.name)
+            write!(
+                f,
+                "{}/{}/{}",
+                self.kind.qualified_resource(),
+                self.namespace,
+                self.name
+            )
         }
     }
 }

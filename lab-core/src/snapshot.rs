@@ -44,7 +44,9 @@ pub struct Snapshot {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SnapshotError {
     /// Written by another format version.
-    #[error("snapshot version {found} is not supported (this build reads version {SNAPSHOT_VERSION})")]
+    #[error(
+        "snapshot version {found} is not supported (this build reads version {SNAPSHOT_VERSION})"
+    )]
     Version {
         /// The version found.
         found: u32,
@@ -85,7 +87,11 @@ impl Cluster {
             rng: self.rng.clone(),
             event_seq: self.event_seq,
             ipam_last: self.state.ipam_last.clone(),
-            readiness_overrides: self.readiness_overrides.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            readiness_overrides: self
+                .readiness_overrides
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
             objects: self.store.iter().map(|o| o.to_json()).collect(),
         }
     }
@@ -94,11 +100,15 @@ impl Cluster {
     /// an apiserver restart); timers and allocator state are derived again from the objects.
     pub fn from_snapshot(snapshot: Snapshot) -> Result<Cluster, SnapshotError> {
         if snapshot.version != SNAPSHOT_VERSION {
-            return Err(SnapshotError::Version { found: snapshot.version });
+            return Err(SnapshotError::Version {
+                found: snapshot.version,
+            });
         }
         let mut objects = Vec::with_capacity(snapshot.objects.len());
         for (index, value) in snapshot.objects.into_iter().enumerate() {
-            objects.push(decode_object(value).map_err(|error| SnapshotError::Object { index, error })?);
+            objects.push(
+                decode_object(value).map_err(|error| SnapshotError::Object { index, error })?,
+            );
         }
         let mut c = Cluster::empty(snapshot.config);
         c.now_ms = snapshot.now_ms;

@@ -115,11 +115,21 @@ impl Store {
     }
 
     /// All objects of a kind, optionally in one namespace, in key order.
-    pub fn list<'a>(&'a self, kind: Kind, namespace: Option<&'a str>) -> impl Iterator<Item = &'a Arc<Object>> + 'a {
-        let lo = ObjectKey { kind, namespace: namespace.unwrap_or("").to_string(), name: String::new() };
+    pub fn list<'a>(
+        &'a self,
+        kind: Kind,
+        namespace: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a Arc<Object>> + 'a {
+        let lo = ObjectKey {
+            kind,
+            namespace: namespace.unwrap_or("").to_string(),
+            name: String::new(),
+        };
         self.objects
             .range(lo..)
-            .take_while(move |(k, _)| k.kind == kind && namespace.is_none_or(|ns| k.namespace == ns))
+            .take_while(move |(k, _)| {
+                k.kind == kind && namespace.is_none_or(|ns| k.namespace == ns)
+            })
             .map(|(_, v)| v)
     }
 
@@ -129,18 +139,33 @@ impl Store {
     }
 
     /// Names of pods in `namespace` whose labels contain `key=value`.
-    pub fn pods_with_label(&self, namespace: &str, key: &str, value: &str) -> Option<&BTreeSet<String>> {
-        self.pod_labels.get(&(namespace.to_string(), key.to_string(), value.to_string()))
+    pub fn pods_with_label(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &str,
+    ) -> Option<&BTreeSet<String>> {
+        self.pod_labels
+            .get(&(namespace.to_string(), key.to_string(), value.to_string()))
     }
 
     /// Names of services in `namespace` whose selector contains `key=value`.
-    pub fn services_selecting(&self, namespace: &str, key: &str, value: &str) -> Option<&BTreeSet<String>> {
-        self.service_selectors.get(&(namespace.to_string(), key.to_string(), value.to_string()))
+    pub fn services_selecting(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &str,
+    ) -> Option<&BTreeSet<String>> {
+        self.service_selectors
+            .get(&(namespace.to_string(), key.to_string(), value.to_string()))
     }
 
     /// Objects whose ownerReferences name `uid`.
     pub fn dependents_of(&self, uid: &str) -> Vec<ObjectKey> {
-        self.dependents.get(uid).map(|s| s.iter().cloned().collect()).unwrap_or_default()
+        self.dependents
+            .get(uid)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Stores a new object. The caller has already validated it and filled its metadata
@@ -148,7 +173,10 @@ impl Store {
     pub fn create(&mut self, mut object: Object) -> Result<Arc<Object>, ApiError> {
         let key = object.key();
         if self.objects.contains_key(&key) {
-            return Err(ApiError::AlreadyExists { kind: key.kind, name: key.name });
+            return Err(ApiError::AlreadyExists {
+                kind: key.kind,
+                name: key.name,
+            });
         }
         self.resource_version += 1;
         object.meta_mut().resource_version = Some(self.resource_version.to_string());
@@ -156,19 +184,33 @@ impl Store {
         self.index(&object, true);
         self.objects.insert(key.clone(), object.clone());
         self.record(EventType::Added, object.clone());
-        self.pending.push(Change { key, old: None, new: Some(object.clone()) });
+        self.pending.push(Change {
+            key,
+            old: None,
+            new: Some(object.clone()),
+        });
         Ok(object)
     }
 
     /// Replaces an object. With `expected_rv`, fails with 409 Conflict when it is stale.
-    pub fn update(&mut self, mut object: Object, expected_rv: Option<&str>) -> Result<Arc<Object>, ApiError> {
+    pub fn update(
+        &mut self,
+        mut object: Object,
+        expected_rv: Option<&str>,
+    ) -> Result<Arc<Object>, ApiError> {
         let key = object.key();
         let Some(old) = self.objects.get(&key).cloned() else {
-            return Err(ApiError::NotFound { kind: key.kind, name: key.name });
+            return Err(ApiError::NotFound {
+                kind: key.kind,
+                name: key.name,
+            });
         };
         if let Some(rv) = expected_rv.filter(|rv| !rv.is_empty()) {
             if old.meta().resource_version.as_deref() != Some(rv) {
-                return Err(ApiError::Conflict { kind: key.kind, name: key.name });
+                return Err(ApiError::Conflict {
+                    kind: key.kind,
+                    name: key.name,
+                });
             }
         }
         if *old == {
@@ -185,14 +227,21 @@ impl Store {
         self.index(&object, true);
         self.objects.insert(key.clone(), object.clone());
         self.record(EventType::Modified, object.clone());
-        self.pending.push(Change { key, old: Some(old), new: Some(object.clone()) });
+        self.pending.push(Change {
+            key,
+            old: Some(old),
+            new: Some(object.clone()),
+        });
         Ok(object)
     }
 
     /// Removes an object for good.
     pub fn remove(&mut self, key: &ObjectKey) -> Result<Arc<Object>, ApiError> {
         let Some(old) = self.objects.remove(key) else {
-            return Err(ApiError::NotFound { kind: key.kind, name: key.name.clone() });
+            return Err(ApiError::NotFound {
+                kind: key.kind,
+                name: key.name.clone(),
+            });
         };
         self.index(&old, false);
         self.resource_version += 1;
@@ -200,7 +249,11 @@ impl Store {
         let mut last = (*old).clone();
         last.meta_mut().resource_version = Some(self.resource_version.to_string());
         self.record(EventType::Deleted, Arc::new(last));
-        self.pending.push(Change { key: key.clone(), old: Some(old.clone()), new: None });
+        self.pending.push(Change {
+            key: key.clone(),
+            old: Some(old.clone()),
+            new: None,
+        });
         Ok(old)
     }
 
@@ -217,11 +270,19 @@ impl Store {
     /// Watch events after `resource_version` (exclusive), oldest first. `0` means "from the start
     /// of the log". Fails with 410 Expired when events after `resource_version` have been dropped.
     pub fn events_since(&self, resource_version: u64) -> Result<Vec<WatchEvent>, ApiError> {
-        let oldest = self.log.front().map_or(self.resource_version + 1, |e| e.resource_version);
+        let oldest = self
+            .log
+            .front()
+            .map_or(self.resource_version + 1, |e| e.resource_version);
         if resource_version != 0 && resource_version + 1 < oldest {
-            return Err(ApiError::Expired { requested: resource_version, oldest: oldest - 1 });
+            return Err(ApiError::Expired {
+                requested: resource_version,
+                oldest: oldest - 1,
+            });
         }
-        let start = self.log.partition_point(|e| e.resource_version <= resource_version);
+        let start = self
+            .log
+            .partition_point(|e| e.resource_version <= resource_version);
         Ok(self.log.iter().skip(start).cloned().collect())
     }
 
@@ -229,13 +290,22 @@ impl Store {
         if self.log.len() == self.log_capacity {
             self.log.pop_front();
         }
-        self.log.push_back(WatchEvent { event_type, object, resource_version: self.resource_version });
+        self.log.push_back(WatchEvent {
+            event_type,
+            object,
+            resource_version: self.resource_version,
+        });
     }
 
     fn index(&mut self, object: &Object, add: bool) {
         let ns = object.namespace().to_string();
         let name = object.name().to_string();
-        fn touch(map: &mut BTreeMap<(String, String, String), BTreeSet<String>>, k: (String, String, String), name: &str, add: bool) {
+        fn touch(
+            map: &mut BTreeMap<(String, String, String), BTreeSet<String>>,
+            k: (String, String, String),
+            name: &str,
+            add: bool,
+        ) {
             if add {
                 map.entry(k).or_default().insert(name.to_string());
             } else if let Some(set) = map.get_mut(&k) {
@@ -248,12 +318,28 @@ impl Store {
         match object {
             Object::Pod(_) => {
                 for (k, v) in object.meta().labels.iter().flatten() {
-                    touch(&mut self.pod_labels, (ns.clone(), k.clone(), v.clone()), &name, add);
+                    touch(
+                        &mut self.pod_labels,
+                        (ns.clone(), k.clone(), v.clone()),
+                        &name,
+                        add,
+                    );
                 }
             }
             Object::Service(s) => {
-                for (k, v) in s.spec.as_ref().and_then(|s| s.selector.as_ref()).into_iter().flatten() {
-                    touch(&mut self.service_selectors, (ns.clone(), k.clone(), v.clone()), &name, add);
+                for (k, v) in s
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.selector.as_ref())
+                    .into_iter()
+                    .flatten()
+                {
+                    touch(
+                        &mut self.service_selectors,
+                        (ns.clone(), k.clone(), v.clone()),
+                        &name,
+                        add,
+                    );
                 }
             }
             _ => {}
@@ -261,7 +347,10 @@ impl Store {
         for owner in object.meta().owner_references.iter().flatten() {
             let key = object.key();
             if add {
-                self.dependents.entry(owner.uid.clone()).or_default().insert(key);
+                self.dependents
+                    .entry(owner.uid.clone())
+                    .or_default()
+                    .insert(key);
             } else if let Some(set) = self.dependents.get_mut(&owner.uid) {
                 set.remove(&key);
                 if set.is_empty() {
@@ -288,7 +377,13 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
     fn ns(name: &str) -> Object {
-        Object::Namespace(Namespace { metadata: ObjectMeta { name: Some(name.into()), ..Default::default() }, ..Default::default() })
+        Object::Namespace(Box::new(Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        }))
     }
 
     #[test]
@@ -302,10 +397,18 @@ mod tests {
         assert_eq!(s.resource_version(), 3);
         // Stale resourceVersion → Conflict; state unchanged.
         let err = s.update(b, Some("2")).unwrap_err();
-        assert_eq!(err.to_string(), "Operation cannot be fulfilled on namespaces \"b\": the object has been modified; please apply your changes to the latest version and try again");
+        assert_eq!(
+            err.to_string(),
+            "Operation cannot be fulfilled on namespaces \"b\": the object has been modified; please apply your changes to the latest version and try again"
+        );
         s.remove(&ObjectKey::cluster(Kind::Namespace, "a")).unwrap();
         let ev = s.events_since(2).unwrap();
-        assert_eq!(ev.iter().map(|e| (e.event_type, e.resource_version)).collect::<Vec<_>>(), vec![(EventType::Modified, 3), (EventType::Deleted, 4)]);
+        assert_eq!(
+            ev.iter()
+                .map(|e| (e.event_type, e.resource_version))
+                .collect::<Vec<_>>(),
+            vec![(EventType::Modified, 3), (EventType::Deleted, 4)]
+        );
         // Capacity 3: event 1 is gone.
         assert!(matches!(s.events_since(0), Ok(v) if v.len() == 3));
         assert_eq!(s.events_since(1).unwrap().len(), 3);
@@ -314,7 +417,10 @@ mod tests {
             s2.create(ns("c"))?;
             s2.events_since(1)
         });
-        assert_eq!(expired.unwrap_err().to_string(), "too old resource version: 1 (2)");
+        assert_eq!(
+            expired.unwrap_err().to_string(),
+            "too old resource version: 1 (2)"
+        );
     }
 
     #[test]

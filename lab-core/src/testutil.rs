@@ -26,7 +26,9 @@ pub fn cluster_with(yaml: &str) -> Cluster {
 pub fn pods<'a>(c: &'a Cluster, ns: &'a str, prefix: &'a str) -> Vec<&'a Pod> {
     c.list(Kind::Pod, Some(ns))
         .filter_map(|o| match o {
-            Object::Pod(p) if p.metadata.name.as_deref().unwrap_or("").starts_with(prefix) => Some(p),
+            Object::Pod(p) if p.metadata.name.as_deref().unwrap_or("").starts_with(prefix) => {
+                Some(&**p)
+            }
             _ => None,
         })
         .collect()
@@ -55,6 +57,9 @@ pub fn phase_ip_node(p: &Pod) -> (String, String, String) {
     (
         st.phase.unwrap_or_default(),
         st.pod_ip.unwrap_or_default(),
-        p.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default(),
+        p.spec
+            .as_ref()
+            .and_then(|s| s.node_name.clone())
+            .unwrap_or_default(),
     )
 }

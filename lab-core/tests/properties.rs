@@ -10,14 +10,30 @@ use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Debug)]
 enum Op {
-    Deploy { app: usize, replicas: i32, image: usize, named_port: bool },
-    Service { svc: usize, app: usize, kind: usize, named_target: bool },
+    Deploy {
+        app: usize,
+        replicas: i32,
+        image: usize,
+        named_port: bool,
+    },
+    Service {
+        svc: usize,
+        app: usize,
+        kind: usize,
+        named_target: bool,
+    },
     DeleteService(usize),
     DeleteDeployment(usize),
     DeletePod(usize),
-    Scale { app: usize, replicas: i32 },
+    Scale {
+        app: usize,
+        replicas: i32,
+    },
     Advance(u64),
-    SetReady { pod: usize, ready: bool },
+    SetReady {
+        pod: usize,
+        ready: bool,
+    },
     Settle,
     Invalid(usize),
 }
@@ -27,7 +43,11 @@ const APPS: [&str; 3] = ["web", "api", "db"];
 fn deployment(app: usize, replicas: i32, image: usize, named_port: bool) -> String {
     let name = APPS[app];
     let image = ["httpd", "httpd:2.4", "nginx"][image];
-    let port_name = if named_port { "\n              name: http" } else { "" };
+    let port_name = if named_port {
+        "\n              name: http"
+    } else {
+        ""
+    };
     format!(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: {replicas}\n  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      labels:\n        app: {name}\n    spec:\n      containers:\n        - name: c\n          image: {image}\n          ports:\n            - containerPort: 80{port_name}\n"
     )
@@ -58,8 +78,22 @@ fn invalid(i: usize) -> String {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        (0..3usize, 0..5i32, 0..3usize, any::<bool>()).prop_map(|(app, replicas, image, named_port)| Op::Deploy { app, replicas, image, named_port }),
-        (0..3usize, 0..3usize, 0..4usize, any::<bool>()).prop_map(|(svc, app, kind, named_target)| Op::Service { svc, app, kind, named_target }),
+        (0..3usize, 0..5i32, 0..3usize, any::<bool>()).prop_map(
+            |(app, replicas, image, named_port)| Op::Deploy {
+                app,
+                replicas,
+                image,
+                named_port
+            }
+        ),
+        (0..3usize, 0..3usize, 0..4usize, any::<bool>()).prop_map(
+            |(svc, app, kind, named_target)| Op::Service {
+                svc,
+                app,
+                kind,
+                named_target
+            }
+        ),
         (0..3usize).prop_map(Op::DeleteService),
         (0..3usize).prop_map(Op::DeleteDeployment),
         (0..20usize).prop_map(Op::DeletePod),
@@ -72,15 +106,28 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn user_pods(c: &Cluster) -> Vec<String> {
-    c.list_typed::<Pod>(Some("default")).filter_map(|p| p.metadata.name.clone()).collect()
+    c.list_typed::<Pod>(Some("default"))
+        .filter_map(|p| p.metadata.name.clone())
+        .collect()
 }
 
 fn apply(c: &mut Cluster, op: &Op) {
     match op {
-        Op::Deploy { app, replicas, image, named_port } => {
-            c.apply_manifests(&deployment(*app, *replicas, *image, *named_port)).unwrap();
+        Op::Deploy {
+            app,
+            replicas,
+            image,
+            named_port,
+        } => {
+            c.apply_manifests(&deployment(*app, *replicas, *image, *named_port))
+                .unwrap();
         }
-        Op::Service { svc, app, kind, named_target } => {
+        Op::Service {
+            svc,
+            app,
+            kind,
+            named_target,
+        } => {
             // Changing a Service between headless and not is rejected (clusterIP immutable): fine.
             let _ = c.apply_manifests(&service(*svc, *app, *kind, *named_target));
         }
@@ -93,7 +140,8 @@ fn apply(c: &mut Cluster, op: &Op) {
         Op::DeletePod(i) => {
             let pods = user_pods(c);
             if !pods.is_empty() {
-                c.delete(Kind::Pod, "default", &pods[i % pods.len()]).unwrap();
+                c.delete(Kind::Pod, "default", &pods[i % pods.len()])
+                    .unwrap();
             }
         }
         Op::Scale { app, replicas } => {
@@ -103,7 +151,8 @@ fn apply(c: &mut Cluster, op: &Op) {
         Op::SetReady { pod, ready } => {
             let pods = user_pods(c);
             if !pods.is_empty() {
-                c.set_pod_ready("default", &pods[pod % pods.len()], *ready).unwrap();
+                c.set_pod_ready("default", &pods[pod % pods.len()], *ready)
+                    .unwrap();
             }
         }
         Op::Settle => {
@@ -112,7 +161,11 @@ fn apply(c: &mut Cluster, op: &Op) {
         Op::Invalid(i) => {
             let before = c.snapshot();
             assert!(c.apply_manifests(&invalid(*i)).is_err());
-            assert_eq!(c.snapshot(), before, "a rejected request changed the cluster");
+            assert_eq!(
+                c.snapshot(),
+                before,
+                "a rejected request changed the cluster"
+            );
         }
     }
 }
@@ -129,7 +182,9 @@ fn expected(c: &Cluster, svc: &Service) -> Expected {
         if !lab_core::labels::map_matches(&selector, p.metadata.labels.as_ref()) {
             continue;
         }
-        let Some(ip) = p.status.as_ref().and_then(|s| s.pod_ip.clone()) else { continue };
+        let Some(ip) = p.status.as_ref().and_then(|s| s.pod_ip.clone()) else {
+            continue;
+        };
         let port = match sp.target_port.as_ref().unwrap() {
             k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(i) => Some(*i),
             k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(name) => p
@@ -179,20 +234,34 @@ fn check_invariants(c: &Cluster) {
         if p.spec.as_ref().unwrap().host_network == Some(true) {
             continue;
         }
-        let Some(ip) = p.status.as_ref().and_then(|s| s.pod_ip.clone()) else { continue };
+        let Some(ip) = p.status.as_ref().and_then(|s| s.pod_ip.clone()) else {
+            continue;
+        };
         assert!(pod_ips.insert(ip.clone()), "pod IP {ip} used twice");
         let node = p.spec.as_ref().unwrap().node_name.clone().unwrap();
         let cfg = c.config().nodes.iter().find(|n| n.name == node).unwrap();
-        assert!(cfg.pod_cidr.contains(ip.parse().unwrap()), "{ip} outside {node}'s {}", cfg.pod_cidr);
+        assert!(
+            cfg.pod_cidr.contains(ip.parse().unwrap()),
+            "{ip} outside {node}'s {}",
+            cfg.pod_cidr
+        );
     }
     // Endpoints and EndpointSlices of every selector Service in default.
     for s in c.list_typed::<Service>(Some("default")) {
-        if s.spec.as_ref().unwrap().selector.as_ref().is_none_or(|m| m.is_empty()) {
+        if s.spec
+            .as_ref()
+            .unwrap()
+            .selector
+            .as_ref()
+            .is_none_or(|m| m.is_empty())
+        {
             continue;
         }
         let name = s.metadata.name.clone().unwrap();
         let (ready, not_ready, slice_expected) = expected(c, s);
-        let ep = c.get_typed::<Endpoints>("default", &name).unwrap_or_else(|| panic!("no Endpoints for {name}"));
+        let ep = c
+            .get_typed::<Endpoints>("default", &name)
+            .unwrap_or_else(|| panic!("no Endpoints for {name}"));
         let (mut got_ready, mut got_not_ready) = (BTreeSet::new(), BTreeSet::new());
         for sub in ep.subsets.iter().flatten() {
             for p in sub.ports.iter().flatten() {
@@ -216,7 +285,12 @@ fn check_invariants(c: &Cluster) {
                 for e in &sl.endpoints {
                     for a in &e.addresses {
                         let ready = e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(false);
-                        assert!(got_slice.insert(format!("{a}:{}", p.port.unwrap()), ready).is_none(), "{a} twice in {name}'s slices");
+                        assert!(
+                            got_slice
+                                .insert(format!("{a}:{}", p.port.unwrap()), ready)
+                                .is_none(),
+                            "{a} twice in {name}'s slices"
+                        );
                     }
                 }
             }

@@ -12,11 +12,20 @@ const HEADLESS: &str = include_str!("data/headless-service.yaml");
 const CLIENT: &str = include_str!("data/clientpod.yaml");
 
 fn httpd_pods(c: &Cluster) -> Vec<&Pod> {
-    c.list_typed::<Pod>(Some("default")).filter(|p| p.metadata.labels.as_ref().is_some_and(|l| l.get("app").map(String::as_str) == Some("httpd"))).collect()
+    c.list_typed::<Pod>(Some("default"))
+        .filter(|p| {
+            p.metadata
+                .labels
+                .as_ref()
+                .is_some_and(|l| l.get("app").map(String::as_str) == Some("httpd"))
+        })
+        .collect()
 }
 
 fn endpoint_strings(c: &Cluster, name: &str) -> Vec<String> {
-    let ep = c.get_typed::<Endpoints>("default", name).expect("endpoints exist");
+    let ep = c
+        .get_typed::<Endpoints>("default", name)
+        .expect("endpoints exist");
     let mut out = vec![];
     for s in ep.subsets.iter().flatten() {
         for a in s.addresses.iter().flatten() {
@@ -34,19 +43,56 @@ fn chapter_experiments_in_order() {
 
     // The system as kind leaves it.
     let kubernetes = c.get_typed::<Service>("default", "kubernetes").unwrap();
-    assert_eq!(kubernetes.spec.as_ref().unwrap().cluster_ip.as_deref(), Some("10.96.0.1"));
-    assert_eq!(kubernetes.spec.as_ref().unwrap().ports.as_ref().unwrap()[0].port, 443);
+    assert_eq!(
+        kubernetes.spec.as_ref().unwrap().cluster_ip.as_deref(),
+        Some("10.96.0.1")
+    );
+    assert_eq!(
+        kubernetes.spec.as_ref().unwrap().ports.as_ref().unwrap()[0].port,
+        443
+    );
     let dns = c.get_typed::<Service>("kube-system", "kube-dns").unwrap();
-    assert_eq!(dns.spec.as_ref().unwrap().cluster_ip.as_deref(), Some("10.96.0.10"));
-    let ports: Vec<(String, i32, String)> =
-        dns.spec.as_ref().unwrap().ports.iter().flatten().map(|p| (p.name.clone().unwrap(), p.port, p.protocol.clone().unwrap())).collect();
-    assert_eq!(ports, vec![("dns".into(), 53, "UDP".into()), ("dns-tcp".into(), 53, "TCP".into()), ("metrics".into(), 9153, "TCP".into())]);
-    let coredns: Vec<&Pod> = c.list_typed::<Pod>(Some("kube-system")).filter(|p| p.metadata.name.as_deref().unwrap().starts_with("coredns-")).collect();
+    assert_eq!(
+        dns.spec.as_ref().unwrap().cluster_ip.as_deref(),
+        Some("10.96.0.10")
+    );
+    let ports: Vec<(String, i32, String)> = dns
+        .spec
+        .as_ref()
+        .unwrap()
+        .ports
+        .iter()
+        .flatten()
+        .map(|p| (p.name.clone().unwrap(), p.port, p.protocol.clone().unwrap()))
+        .collect();
+    assert_eq!(
+        ports,
+        vec![
+            ("dns".into(), 53, "UDP".into()),
+            ("dns-tcp".into(), 53, "TCP".into()),
+            ("metrics".into(), 9153, "TCP".into())
+        ]
+    );
+    let coredns: Vec<&Pod> = c
+        .list_typed::<Pod>(Some("kube-system"))
+        .filter(|p| p.metadata.name.as_deref().unwrap().starts_with("coredns-"))
+        .collect();
     assert_eq!(coredns.len(), 2);
-    assert!(coredns.iter().all(|p| lab_core::controllers::kubelet::pod_ready(p)));
+    assert!(
+        coredns
+            .iter()
+            .all(|p| lab_core::controllers::kubelet::pod_ready(p))
+    );
     assert_eq!(endpoint_strings(&c, "kubernetes"), vec!["172.18.0.2:6443"]);
     let dns_eps = c.get_typed::<Endpoints>("kube-system", "kube-dns").unwrap();
-    assert_eq!(dns_eps.subsets.as_ref().unwrap()[0].addresses.as_ref().unwrap().len(), 2);
+    assert_eq!(
+        dns_eps.subsets.as_ref().unwrap()[0]
+            .addresses
+            .as_ref()
+            .unwrap()
+            .len(),
+        2
+    );
 
     // 2.x: the Deployment and the ClusterIP Service.
     let out = c.apply_manifests(DEPLOYMENT).unwrap();
@@ -56,7 +102,10 @@ fn chapter_experiments_in_order() {
     c.settle();
     let pods = httpd_pods(&c);
     assert_eq!(pods.len(), 3);
-    assert!(pods.iter().all(|p| p.status.as_ref().unwrap().phase.as_deref() == Some("Running")));
+    assert!(
+        pods.iter()
+            .all(|p| p.status.as_ref().unwrap().phase.as_deref() == Some("Running"))
+    );
     let svc = c.get_typed::<Service>("default", "httpd-svc").unwrap();
     let spec = svc.spec.as_ref().unwrap();
     assert_eq!(spec.type_.as_deref(), Some("ClusterIP"));
@@ -66,16 +115,38 @@ fn chapter_experiments_in_order() {
     let mut eps = endpoint_strings(&c, "httpd-svc");
     assert_eq!(eps.len(), 3);
     assert!(eps.iter().all(|e| e.ends_with(":80")), "{eps:?}");
-    let mut pod_ips: Vec<String> = pods.iter().map(|p| format!("{}:80", p.status.as_ref().unwrap().pod_ip.as_deref().unwrap())).collect();
+    let mut pod_ips: Vec<String> = pods
+        .iter()
+        .map(|p| {
+            format!(
+                "{}:80",
+                p.status.as_ref().unwrap().pod_ip.as_deref().unwrap()
+            )
+        })
+        .collect();
     pod_ips.sort();
     eps.sort();
     assert_eq!(eps, pod_ips);
     let slices: Vec<&EndpointSlice> = c
         .list_typed::<EndpointSlice>(Some("default"))
-        .filter(|s| s.metadata.labels.as_ref().and_then(|l| l.get("kubernetes.io/service-name")).map(String::as_str) == Some("httpd-svc"))
+        .filter(|s| {
+            s.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("kubernetes.io/service-name"))
+                .map(String::as_str)
+                == Some("httpd-svc")
+        })
         .collect();
     assert_eq!(slices.len(), 1);
-    assert!(slices[0].metadata.name.as_deref().unwrap().starts_with("httpd-svc-"));
+    assert!(
+        slices[0]
+            .metadata
+            .name
+            .as_deref()
+            .unwrap()
+            .starts_with("httpd-svc-")
+    );
     assert_eq!(slices[0].endpoints.len(), 3);
     assert_eq!(slices[0].ports.as_ref().unwrap()[0].port, Some(80));
 
@@ -86,23 +157,50 @@ fn chapter_experiments_in_order() {
     let spec = svc.spec.as_ref().unwrap();
     assert_eq!(spec.type_.as_deref(), Some("NodePort"));
     assert_eq!(spec.ports.as_ref().unwrap()[0].node_port, Some(30144));
-    assert_eq!(spec.cluster_ip.as_deref().unwrap().parse::<std::net::Ipv4Addr>().unwrap(), ip);
-    assert_eq!(c.apply_manifests(NODEPORT).unwrap()[0].action, ApplyAction::Unchanged);
+    assert_eq!(
+        spec.cluster_ip
+            .as_deref()
+            .unwrap()
+            .parse::<std::net::Ipv4Addr>()
+            .unwrap(),
+        ip
+    );
+    assert_eq!(
+        c.apply_manifests(NODEPORT).unwrap()[0].action,
+        ApplyAction::Unchanged
+    );
 
     // The headless Service: no ClusterIP, the same three pods behind it.
     c.apply_manifests(HEADLESS).unwrap();
     let headless = c.get_typed::<Service>("default", "headless-svc").unwrap();
-    assert_eq!(headless.spec.as_ref().unwrap().cluster_ip.as_deref(), Some("None"));
+    assert_eq!(
+        headless.spec.as_ref().unwrap().cluster_ip.as_deref(),
+        Some("None")
+    );
     assert_eq!(endpoint_strings(&c, "headless-svc").len(), 3);
     let ep = c.get_typed::<Endpoints>("default", "headless-svc").unwrap();
-    assert_eq!(ep.metadata.labels.as_ref().unwrap().get("service.kubernetes.io/headless").map(String::as_str), Some(""));
+    assert_eq!(
+        ep.metadata
+            .labels
+            .as_ref()
+            .unwrap()
+            .get("service.kubernetes.io/headless")
+            .map(String::as_str),
+        Some("")
+    );
 
     // The client pod.
     c.apply_manifests(CLIENT).unwrap();
     c.settle();
     let client = c.get_typed::<Pod>("default", "clientpod").unwrap();
-    assert_eq!(client.status.as_ref().unwrap().phase.as_deref(), Some("Running"));
-    assert_ne!(client.spec.as_ref().unwrap().node_name.as_deref(), Some("kind-control-plane"));
+    assert_eq!(
+        client.status.as_ref().unwrap().phase.as_deref(),
+        Some("Running")
+    );
+    assert_ne!(
+        client.spec.as_ref().unwrap().node_name.as_deref(),
+        Some("kind-control-plane")
+    );
 
     // Scale to 5: the endpoints follow.
     c.scale(Kind::Deployment, "default", "httpd", 5).unwrap();
@@ -137,15 +235,23 @@ fn snapshot_round_trip_resumes_where_it_was() {
     c.advance(1_000); // mid-start: pods Pending, timers armed
     let snap = c.snapshot();
     let text = snap.to_json();
-    let mut restored = Cluster::from_snapshot(lab_core::snapshot::Snapshot::from_json(&text).unwrap()).unwrap();
+    let mut restored =
+        Cluster::from_snapshot(lab_core::snapshot::Snapshot::from_json(&text).unwrap()).unwrap();
     assert_eq!(restored.snapshot(), snap);
     restored.settle();
     c.settle();
-    assert_eq!(restored.snapshot(), c.snapshot(), "a restored cluster continues exactly like the original");
+    assert_eq!(
+        restored.snapshot(),
+        c.snapshot(),
+        "a restored cluster continues exactly like the original"
+    );
     assert!(lab_core::snapshot::Snapshot::from_json("{").is_err());
     let mut bad = snap.clone();
     bad.version = 99;
-    assert_eq!(Cluster::from_snapshot(bad).unwrap_err().to_string(), "snapshot version 99 is not supported (this build reads version 1)");
+    assert_eq!(
+        Cluster::from_snapshot(bad).unwrap_err().to_string(),
+        "snapshot version 99 is not supported (this build reads version 1)"
+    );
 }
 
 #[test]
@@ -155,13 +261,28 @@ fn watch_replays_changes_from_any_resource_version() {
     c.apply_manifests(SERVICE).unwrap();
     let events = c.watch(rv).unwrap();
     assert!(!events.is_empty());
-    assert!(events.windows(2).all(|w| w[0].resource_version < w[1].resource_version));
-    let added = events.iter().find(|e| e.object.kind() == Kind::Service).unwrap();
+    assert!(
+        events
+            .windows(2)
+            .all(|w| w[0].resource_version < w[1].resource_version)
+    );
+    let added = events
+        .iter()
+        .find(|e| e.object.kind() == Kind::Service)
+        .unwrap();
     assert_eq!(added.event_type, lab_core::store::EventType::Added);
     assert_eq!(added.object.name(), "httpd-svc");
-    assert_eq!(added.object.meta().resource_version.as_deref(), Some(added.resource_version.to_string().as_str()));
+    assert_eq!(
+        added.object.meta().resource_version.as_deref(),
+        Some(added.resource_version.to_string().as_str())
+    );
     c.delete(Kind::Service, "default", "httpd-svc").unwrap();
     let later = c.watch(added.resource_version).unwrap();
-    assert!(later.iter().any(|e| e.event_type == lab_core::store::EventType::Deleted && e.object.name() == "httpd-svc"));
+    assert!(
+        later
+            .iter()
+            .any(|e| e.event_type == lab_core::store::EventType::Deleted
+                && e.object.name() == "httpd-svc")
+    );
     assert!(c.watch(c.resource_version()).unwrap().is_empty());
 }

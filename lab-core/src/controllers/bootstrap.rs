@@ -8,10 +8,14 @@ use crate::config::NodeConfig;
 use crate::object::Object;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, ContainerPort, EndpointAddress, EndpointPort, EndpointSubset, Endpoints, HTTPGetAction, Namespace, Node, NodeAddress, NodeCondition,
-    NodeSpec, NodeStatus, NodeSystemInfo, Pod, PodSpec, PodTemplateSpec, Probe, Service, ServicePort, ServiceSpec, Taint, Toleration,
+    ConfigMap, Container, ContainerPort, EndpointAddress, EndpointPort, EndpointSubset, Endpoints,
+    HTTPGetAction, Namespace, Node, NodeAddress, NodeCondition, NodeSpec, NodeStatus,
+    NodeSystemInfo, Pod, PodSpec, PodTemplateSpec, Probe, Service, ServicePort, ServiceSpec, Taint,
+    Toleration,
 };
-use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort as SlicePort, EndpointSlice};
+use k8s_openapi::api::discovery::v1::{
+    Endpoint, EndpointConditions, EndpointPort as SlicePort, EndpointSlice,
+};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -62,11 +66,21 @@ pub const COREFILE: &str = ".:53 {
 ";
 
 fn labels(pairs: &[(&str, &str)]) -> Option<BTreeMap<String, String>> {
-    Some(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    Some(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
 }
 
 fn meta(ns: &str, name: &str, l: &[(&str, &str)]) -> ObjectMeta {
-    ObjectMeta { name: (!name.is_empty()).then(|| name.into()), namespace: (!ns.is_empty()).then(|| ns.into()), labels: labels(l).filter(|m| !m.is_empty()), ..Default::default() }
+    ObjectMeta {
+        name: (!name.is_empty()).then(|| name.into()),
+        namespace: (!ns.is_empty()).then(|| ns.into()),
+        labels: labels(l).filter(|m| !m.is_empty()),
+        ..Default::default()
+    }
 }
 
 fn must(c: &mut Cluster, o: Object) -> Object {
@@ -87,35 +101,85 @@ fn node(c: &Cluster, n: &NodeConfig) -> Object {
     ];
     if n.control_plane {
         l.push(("node-role.kubernetes.io/control-plane", ""));
-        l.push(("node.kubernetes.io/exclude-from-external-load-balancers", ""));
+        l.push((
+            "node.kubernetes.io/exclude-from-external-load-balancers",
+            "",
+        ));
     }
-    let capacity: BTreeMap<String, Quantity> = [("cpu", "2"), ("ephemeral-storage", "263174212Ki"), ("hugepages-2Mi", "0"), ("memory", "24567412Ki"), ("pods", "110")]
-        .iter()
-        .map(|(k, v)| (k.to_string(), Quantity(if *k == "pods" { c.config.max_pods.to_string() } else { v.to_string() })))
-        .collect();
+    let capacity: BTreeMap<String, Quantity> = [
+        ("cpu", "2"),
+        ("ephemeral-storage", "263174212Ki"),
+        ("hugepages-2Mi", "0"),
+        ("memory", "24567412Ki"),
+        ("pods", "110"),
+    ]
+    .iter()
+    .map(|(k, v)| {
+        (
+            k.to_string(),
+            Quantity(if *k == "pods" {
+                c.config.max_pods.to_string()
+            } else {
+                v.to_string()
+            }),
+        )
+    })
+    .collect();
     let now = c.time();
-    Object::Node(Node {
+    Object::Node(Box::new(Node {
         metadata: meta("", &n.name, &l),
         spec: Some(NodeSpec {
             pod_cidr: Some(n.pod_cidr.to_string()),
             pod_cidrs: Some(vec![n.pod_cidr.to_string()]),
             provider_id: Some(format!("kind://docker/kind/{}", n.name)),
-            taints: n.control_plane.then(|| vec![Taint { key: "node-role.kubernetes.io/control-plane".into(), effect: "NoSchedule".into(), ..Default::default() }]),
+            taints: n.control_plane.then(|| {
+                vec![Taint {
+                    key: "node-role.kubernetes.io/control-plane".into(),
+                    effect: "NoSchedule".into(),
+                    ..Default::default()
+                }]
+            }),
             ..Default::default()
         }),
         status: Some(NodeStatus {
             addresses: Some(vec![
-                NodeAddress { type_: "InternalIP".into(), address: n.ip.to_string() },
-                NodeAddress { type_: "Hostname".into(), address: n.name.clone() },
+                NodeAddress {
+                    type_: "InternalIP".into(),
+                    address: n.ip.to_string(),
+                },
+                NodeAddress {
+                    type_: "Hostname".into(),
+                    address: n.name.clone(),
+                },
             ]),
             allocatable: Some(capacity.clone()),
             capacity: Some(capacity),
             conditions: Some(
                 [
-                    ("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-                    ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-                    ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-                    ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+                    (
+                        "MemoryPressure",
+                        "False",
+                        "KubeletHasSufficientMemory",
+                        "kubelet has sufficient memory available",
+                    ),
+                    (
+                        "DiskPressure",
+                        "False",
+                        "KubeletHasNoDiskPressure",
+                        "kubelet has no disk pressure",
+                    ),
+                    (
+                        "PIDPressure",
+                        "False",
+                        "KubeletHasSufficientPID",
+                        "kubelet has sufficient PID available",
+                    ),
+                    (
+                        "Ready",
+                        "True",
+                        "KubeletReady",
+                        "kubelet is posting ready status",
+                    ),
                 ]
                 .iter()
                 .map(|(t, s, r, m)| NodeCondition {
@@ -143,7 +207,7 @@ fn node(c: &Cluster, n: &NodeConfig) -> Object {
             }),
             ..Default::default()
         }),
-    })
+    }))
 }
 
 fn kube_proxy_config(c: &Cluster) -> String {
@@ -155,27 +219,60 @@ fn kube_proxy_config(c: &Cluster) -> String {
 }
 
 fn system_container(name: &str, image: &str) -> Container {
-    Container { name: name.into(), image: Some(image.into()), image_pull_policy: Some("IfNotPresent".into()), ..Default::default() }
+    Container {
+        name: name.into(),
+        image: Some(image.into()),
+        image_pull_policy: Some("IfNotPresent".into()),
+        ..Default::default()
+    }
 }
 
 fn control_plane_tolerations() -> Vec<Toleration> {
     vec![
-        Toleration { key: Some("CriticalAddonsOnly".into()), operator: Some("Exists".into()), ..Default::default() },
-        Toleration { key: Some("node-role.kubernetes.io/control-plane".into()), effect: Some("NoSchedule".into()), ..Default::default() },
+        Toleration {
+            key: Some("CriticalAddonsOnly".into()),
+            operator: Some("Exists".into()),
+            ..Default::default()
+        },
+        Toleration {
+            key: Some("node-role.kubernetes.io/control-plane".into()),
+            effect: Some("NoSchedule".into()),
+            ..Default::default()
+        },
     ]
 }
 
 fn coredns(c: &Cluster) -> Object {
     let ports = vec![
-        ContainerPort { container_port: 53, name: Some("dns".into()), protocol: Some("UDP".into()), ..Default::default() },
-        ContainerPort { container_port: 53, name: Some("dns-tcp".into()), protocol: Some("TCP".into()), ..Default::default() },
-        ContainerPort { container_port: 9153, name: Some("metrics".into()), protocol: Some("TCP".into()), ..Default::default() },
+        ContainerPort {
+            container_port: 53,
+            name: Some("dns".into()),
+            protocol: Some("UDP".into()),
+            ..Default::default()
+        },
+        ContainerPort {
+            container_port: 53,
+            name: Some("dns-tcp".into()),
+            protocol: Some("TCP".into()),
+            ..Default::default()
+        },
+        ContainerPort {
+            container_port: 9153,
+            name: Some("metrics".into()),
+            protocol: Some("TCP".into()),
+            ..Default::default()
+        },
     ];
     let container = Container {
         args: Some(vec!["-conf".into(), "/etc/coredns/Corefile".into()]),
         ports: Some(ports),
         readiness_probe: Some(Probe {
-            http_get: Some(HTTPGetAction { path: Some("/ready".into()), port: IntOrString::Int(8181), scheme: Some("HTTP".into()), ..Default::default() }),
+            http_get: Some(HTTPGetAction {
+                path: Some("/ready".into()),
+                port: IntOrString::Int(8181),
+                scheme: Some("HTTP".into()),
+                ..Default::default()
+            }),
             period_seconds: Some(10),
             success_threshold: Some(1),
             failure_threshold: Some(3),
@@ -185,11 +282,14 @@ fn coredns(c: &Cluster) -> Object {
         ..system_container("coredns", COREDNS_IMAGE)
     };
     let _ = c;
-    Object::Deployment(Deployment {
+    Object::Deployment(Box::new(Deployment {
         metadata: meta("kube-system", "coredns", &[("k8s-app", "kube-dns")]),
         spec: Some(DeploymentSpec {
             replicas: Some(2),
-            selector: LabelSelector { match_labels: labels(&[("k8s-app", "kube-dns")]), ..Default::default() },
+            selector: LabelSelector {
+                match_labels: labels(&[("k8s-app", "kube-dns")]),
+                ..Default::default()
+            },
             template: PodTemplateSpec {
                 metadata: Some(meta("", "", &[("k8s-app", "kube-dns")])),
                 spec: Some(PodSpec {
@@ -205,15 +305,18 @@ fn coredns(c: &Cluster) -> Object {
             ..Default::default()
         }),
         status: None,
-    })
+    }))
 }
 
 fn local_path_provisioner() -> Object {
-    Object::Deployment(Deployment {
+    Object::Deployment(Box::new(Deployment {
         metadata: meta("local-path-storage", "local-path-provisioner", &[]),
         spec: Some(DeploymentSpec {
             replicas: Some(1),
-            selector: LabelSelector { match_labels: labels(&[("app", "local-path-provisioner")]), ..Default::default() },
+            selector: LabelSelector {
+                match_labels: labels(&[("app", "local-path-provisioner")]),
+                ..Default::default()
+            },
             template: PodTemplateSpec {
                 metadata: Some(meta("", "", &[("app", "local-path-provisioner")])),
                 spec: Some(PodSpec {
@@ -227,22 +330,35 @@ fn local_path_provisioner() -> Object {
             ..Default::default()
         }),
         status: None,
-    })
+    }))
 }
 
-fn host_pod(name: String, ns: &str, l: &[(&str, &str)], node: &str, container: Container, owner: OwnerReference) -> Object {
-    Object::Pod(Pod {
-        metadata: ObjectMeta { owner_references: Some(vec![owner]), ..meta(ns, &name, l) },
+fn host_pod(
+    name: String,
+    ns: &str,
+    l: &[(&str, &str)],
+    node: &str,
+    container: Container,
+    owner: OwnerReference,
+) -> Object {
+    Object::Pod(Box::new(Pod {
+        metadata: ObjectMeta {
+            owner_references: Some(vec![owner]),
+            ..meta(ns, &name, l)
+        },
         spec: Some(PodSpec {
             containers: vec![container],
             host_network: Some(true),
             node_name: Some(node.into()),
             priority_class_name: Some("system-node-critical".into()),
-            tolerations: Some(vec![Toleration { operator: Some("Exists".into()), ..Default::default() }]),
+            tolerations: Some(vec![Toleration {
+                operator: Some("Exists".into()),
+                ..Default::default()
+            }]),
             ..Default::default()
         }),
         status: None,
-    })
+    }))
 }
 
 fn add_node_pods(c: &mut Cluster, n: &NodeConfig, ds_uids: &(String, String)) {
@@ -256,9 +372,28 @@ fn add_node_pods(c: &mut Cluster, n: &NodeConfig, ds_uids: &(String, String)) {
     };
     let proxy_name = crate::names::generate_name(&mut c.rng, "kube-proxy-");
     let kindnet_name = crate::names::generate_name(&mut c.rng, "kindnet-");
-    let p = host_pod(proxy_name, "kube-system", &[("k8s-app", "kube-proxy"), ("pod-template-generation", "1")], &n.name, system_container("kube-proxy", KUBE_PROXY_IMAGE), ds("kube-proxy", &ds_uids.0));
+    let p = host_pod(
+        proxy_name,
+        "kube-system",
+        &[("k8s-app", "kube-proxy"), ("pod-template-generation", "1")],
+        &n.name,
+        system_container("kube-proxy", KUBE_PROXY_IMAGE),
+        ds("kube-proxy", &ds_uids.0),
+    );
     must(c, p);
-    let k = host_pod(kindnet_name, "kube-system", &[("app", "kindnet"), ("k8s-app", "kindnet"), ("pod-template-generation", "1"), ("tier", "node")], &n.name, system_container("kindnet-cni", KINDNET_IMAGE), ds("kindnet", &ds_uids.1));
+    let k = host_pod(
+        kindnet_name,
+        "kube-system",
+        &[
+            ("app", "kindnet"),
+            ("k8s-app", "kindnet"),
+            ("pod-template-generation", "1"),
+            ("tier", "node"),
+        ],
+        &n.name,
+        system_container("kindnet-cni", KINDNET_IMAGE),
+        ds("kindnet", &ds_uids.1),
+    );
     must(c, k);
 }
 
@@ -266,88 +401,203 @@ fn add_node_pods(c: &mut Cluster, n: &NodeConfig, ds_uids: &(String, String)) {
 /// exists, so CoreDNS lands there, then joins the workers.
 pub(crate) fn bootstrap(c: &mut Cluster) {
     let nodes = c.config.nodes.clone();
-    for ns in ["default", "kube-node-lease", "kube-public", "kube-system", "local-path-storage"] {
-        must(c, Object::Namespace(Namespace { metadata: meta("", ns, &[]), ..Default::default() }));
+    for ns in [
+        "default",
+        "kube-node-lease",
+        "kube-public",
+        "kube-system",
+        "local-path-storage",
+    ] {
+        must(
+            c,
+            Object::Namespace(Box::new(Namespace {
+                metadata: meta("", ns, &[]),
+                ..Default::default()
+            })),
+        );
     }
-    let cp = nodes.iter().find(|n| n.control_plane).cloned().unwrap_or_else(|| nodes[0].clone());
+    let cp = nodes
+        .iter()
+        .find(|n| n.control_plane)
+        .cloned()
+        .unwrap_or_else(|| nodes[0].clone());
     let n = node(c, &cp);
     let cp_node = must(c, n);
 
     let proxy_conf = kube_proxy_config(c);
-    must(c, Object::ConfigMap(ConfigMap {
+    must(c, Object::ConfigMap(Box::new(ConfigMap {
         metadata: meta("kube-system", "kube-proxy", &[("app", "kube-proxy")]),
         data: Some(BTreeMap::from([
             ("config.conf".to_string(), proxy_conf),
             ("kubeconfig.conf".to_string(), "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority: /var/lib/kube-proxy/ca.crt\n    server: https://kind-control-plane:6443\n  name: default\ncontexts:\n- context:\n    cluster: default\n    namespace: default\n    user: default\n  name: default\ncurrent-context: default\nusers:\n- name: default\n  user:\n    tokenFile: /var/lib/kube-proxy/token\n".to_string()),
         ])),
         ..Default::default()
-    }));
-    must(c, Object::ConfigMap(ConfigMap {
-        metadata: meta("kube-system", "coredns", &[]),
-        data: Some(BTreeMap::from([("Corefile".to_string(), COREFILE.to_string())])),
-        ..Default::default()
-    }));
+    })));
+    must(
+        c,
+        Object::ConfigMap(Box::new(ConfigMap {
+            metadata: meta("kube-system", "coredns", &[]),
+            data: Some(BTreeMap::from([(
+                "Corefile".to_string(),
+                COREFILE.to_string(),
+            )])),
+            ..Default::default()
+        })),
+    );
 
     // default/kubernetes: selectorless, its endpoints written by the apiserver itself.
     let api_ip = cp.ip.to_string();
-    must(c, Object::Service(Service {
-        metadata: meta("default", "kubernetes", &[("component", "apiserver"), ("provider", "kubernetes")]),
-        spec: Some(ServiceSpec {
-            cluster_ip: Some(c.config.service_cidr.nth(1).to_string()),
-            ports: Some(vec![ServicePort { name: Some("https".into()), port: 443, protocol: Some("TCP".into()), target_port: Some(IntOrString::Int(6443)), ..Default::default() }]),
-            ..Default::default()
-        }),
-        status: None,
-    }));
-    must(c, Object::Endpoints(Endpoints {
-        metadata: meta("default", "kubernetes", &[("endpointslice.kubernetes.io/skip-mirror", "true")]),
-        subsets: Some(vec![EndpointSubset {
-            addresses: Some(vec![EndpointAddress { ip: api_ip.clone(), ..Default::default() }]),
-            ports: Some(vec![EndpointPort { name: Some("https".into()), port: 6443, protocol: Some("TCP".into()), ..Default::default() }]),
-            ..Default::default()
-        }]),
-    }));
-    must(c, Object::EndpointSlice(EndpointSlice {
-        metadata: meta("default", "kubernetes", &[("kubernetes.io/service-name", "kubernetes")]),
-        address_type: "IPv4".into(),
-        endpoints: vec![Endpoint {
-            addresses: vec![api_ip],
-            conditions: Some(EndpointConditions { ready: Some(true), serving: Some(true), terminating: Some(false) }),
-            ..Default::default()
-        }],
-        ports: Some(vec![SlicePort { name: Some("https".into()), port: Some(6443), protocol: Some("TCP".into()), app_protocol: None }]),
-    }));
+    must(
+        c,
+        Object::Service(Box::new(Service {
+            metadata: meta(
+                "default",
+                "kubernetes",
+                &[("component", "apiserver"), ("provider", "kubernetes")],
+            ),
+            spec: Some(ServiceSpec {
+                cluster_ip: Some(c.config.service_cidr.nth(1).to_string()),
+                ports: Some(vec![ServicePort {
+                    name: Some("https".into()),
+                    port: 443,
+                    protocol: Some("TCP".into()),
+                    target_port: Some(IntOrString::Int(6443)),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            status: None,
+        })),
+    );
+    must(
+        c,
+        Object::Endpoints(Box::new(Endpoints {
+            metadata: meta(
+                "default",
+                "kubernetes",
+                &[("endpointslice.kubernetes.io/skip-mirror", "true")],
+            ),
+            subsets: Some(vec![EndpointSubset {
+                addresses: Some(vec![EndpointAddress {
+                    ip: api_ip.clone(),
+                    ..Default::default()
+                }]),
+                ports: Some(vec![EndpointPort {
+                    name: Some("https".into()),
+                    port: 6443,
+                    protocol: Some("TCP".into()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }]),
+        })),
+    );
+    must(
+        c,
+        Object::EndpointSlice(Box::new(EndpointSlice {
+            metadata: meta(
+                "default",
+                "kubernetes",
+                &[("kubernetes.io/service-name", "kubernetes")],
+            ),
+            address_type: "IPv4".into(),
+            endpoints: vec![Endpoint {
+                addresses: vec![api_ip],
+                conditions: Some(EndpointConditions {
+                    ready: Some(true),
+                    serving: Some(true),
+                    terminating: Some(false),
+                }),
+                ..Default::default()
+            }],
+            ports: Some(vec![SlicePort {
+                name: Some("https".into()),
+                port: Some(6443),
+                protocol: Some("TCP".into()),
+                app_protocol: None,
+            }]),
+        })),
+    );
 
-    must(c, Object::Service(Service {
-        metadata: ObjectMeta {
-            annotations: labels(&[("prometheus.io/port", "9153"), ("prometheus.io/scrape", "true")]),
-            ..meta("kube-system", "kube-dns", &[("k8s-app", "kube-dns"), ("kubernetes.io/cluster-service", "true"), ("kubernetes.io/name", "CoreDNS")])
-        },
-        spec: Some(ServiceSpec {
-            cluster_ip: Some(c.config.service_cidr.nth(10).to_string()),
-            selector: labels(&[("k8s-app", "kube-dns")]),
-            ports: Some(vec![
-                ServicePort { name: Some("dns".into()), port: 53, protocol: Some("UDP".into()), target_port: Some(IntOrString::Int(53)), ..Default::default() },
-                ServicePort { name: Some("dns-tcp".into()), port: 53, protocol: Some("TCP".into()), target_port: Some(IntOrString::Int(53)), ..Default::default() },
-                ServicePort { name: Some("metrics".into()), port: 9153, protocol: Some("TCP".into()), target_port: Some(IntOrString::Int(9153)), ..Default::default() },
-            ]),
-            ..Default::default()
-        }),
-        status: None,
-    }));
+    must(
+        c,
+        Object::Service(Box::new(Service {
+            metadata: ObjectMeta {
+                annotations: labels(&[
+                    ("prometheus.io/port", "9153"),
+                    ("prometheus.io/scrape", "true"),
+                ]),
+                ..meta(
+                    "kube-system",
+                    "kube-dns",
+                    &[
+                        ("k8s-app", "kube-dns"),
+                        ("kubernetes.io/cluster-service", "true"),
+                        ("kubernetes.io/name", "CoreDNS"),
+                    ],
+                )
+            },
+            spec: Some(ServiceSpec {
+                cluster_ip: Some(c.config.service_cidr.nth(10).to_string()),
+                selector: labels(&[("k8s-app", "kube-dns")]),
+                ports: Some(vec![
+                    ServicePort {
+                        name: Some("dns".into()),
+                        port: 53,
+                        protocol: Some("UDP".into()),
+                        target_port: Some(IntOrString::Int(53)),
+                        ..Default::default()
+                    },
+                    ServicePort {
+                        name: Some("dns-tcp".into()),
+                        port: 53,
+                        protocol: Some("TCP".into()),
+                        target_port: Some(IntOrString::Int(53)),
+                        ..Default::default()
+                    },
+                    ServicePort {
+                        name: Some("metrics".into()),
+                        port: 9153,
+                        protocol: Some("TCP".into()),
+                        target_port: Some(IntOrString::Int(9153)),
+                        ..Default::default()
+                    },
+                ]),
+                ..Default::default()
+            }),
+            status: None,
+        })),
+    );
     let cd = coredns(c);
     must(c, cd);
 
     let ds_uids = (c.new_uid(), c.new_uid());
     if c.config.system_pods {
-        let node_owner = OwnerReference { api_version: "v1".into(), kind: "Node".into(), name: cp.name.clone(), uid: cp_node.uid().into(), controller: Some(true), block_owner_deletion: None };
+        let node_owner = OwnerReference {
+            api_version: "v1".into(),
+            kind: "Node".into(),
+            name: cp.name.clone(),
+            uid: cp_node.uid().into(),
+            controller: Some(true),
+            block_owner_deletion: None,
+        };
         for (component, image) in [
             ("etcd", "registry.k8s.io/etcd:3.5.21-0"),
             ("kube-apiserver", "registry.k8s.io/kube-apiserver:v1.33.1"),
-            ("kube-controller-manager", "registry.k8s.io/kube-controller-manager:v1.33.1"),
+            (
+                "kube-controller-manager",
+                "registry.k8s.io/kube-controller-manager:v1.33.1",
+            ),
             ("kube-scheduler", "registry.k8s.io/kube-scheduler:v1.33.1"),
         ] {
-            let p = host_pod(format!("{component}-{}", cp.name), "kube-system", &[("component", component), ("tier", "control-plane")], &cp.name, system_container(component, image), node_owner.clone());
+            let p = host_pod(
+                format!("{component}-{}", cp.name),
+                "kube-system",
+                &[("component", component), ("tier", "control-plane")],
+                &cp.name,
+                system_container(component, image),
+                node_owner.clone(),
+            );
             must(c, p);
         }
         must(c, local_path_provisioner());

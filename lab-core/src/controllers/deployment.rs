@@ -9,7 +9,9 @@
 use crate::cluster::{Cluster, controller_ref};
 use crate::controllers::replicaset::nonzero;
 use crate::object::{Object, ObjectKey};
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet, ReplicaSetSpec};
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet, ReplicaSetSpec,
+};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -29,17 +31,29 @@ fn scaled(v: Option<&IntOrString>, total: i32, round_up: bool) -> i32 {
         Some(IntOrString::String(s)) => {
             let pct: f64 = s.trim_end_matches('%').parse().unwrap_or(0.0);
             let x = pct * total as f64 / 100.0;
-            if round_up { x.ceil() as i32 } else { x.floor() as i32 }
+            if round_up {
+                x.ceil() as i32
+            } else {
+                x.floor() as i32
+            }
         }
     }
 }
 
 /// (maxSurge, maxUnavailable) resolved against `replicas` (`deploymentutil.ResolveFenceposts`).
 fn fenceposts(d: &Deployment, replicas: i32) -> (i32, i32) {
-    let ru = d.spec.as_ref().and_then(|s| s.strategy.as_ref()).and_then(|s| s.rolling_update.as_ref());
+    let ru = d
+        .spec
+        .as_ref()
+        .and_then(|s| s.strategy.as_ref())
+        .and_then(|s| s.rolling_update.as_ref());
     let surge = scaled(ru.and_then(|r| r.max_surge.as_ref()), replicas, true);
     let unavailable = scaled(ru.and_then(|r| r.max_unavailable.as_ref()), replicas, false);
-    if surge == 0 && unavailable == 0 { (0, 1) } else { (surge, unavailable) }
+    if surge == 0 && unavailable == 0 {
+        (0, 1)
+    } else {
+        (surge, unavailable)
+    }
 }
 
 /// The template with the hash label removed, for comparing a ReplicaSet with its Deployment.
@@ -56,16 +70,26 @@ fn rs_replicas(rs: &ReplicaSet) -> i32 {
 }
 
 fn rs_available(rs: &ReplicaSet) -> i32 {
-    rs.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0)
+    rs.status
+        .as_ref()
+        .and_then(|s| s.available_replicas)
+        .unwrap_or(0)
 }
 
 fn revision(rs: &ReplicaSet) -> i64 {
-    rs.metadata.annotations.as_ref().and_then(|a| a.get(REVISION)).and_then(|r| r.parse().ok()).unwrap_or(0)
+    rs.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(REVISION))
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Syncs one Deployment.
 pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
-    let Some(obj) = c.store.get(key).cloned() else { return };
+    let Some(obj) = c.store.get(key).cloned() else {
+        return;
+    };
     let Object::Deployment(d) = &*obj else { return };
     if d.metadata.deletion_timestamp.is_some() {
         return;
@@ -79,11 +103,31 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
         .into_iter()
         .filter_map(|k| c.store.get(&k).cloned())
         .filter_map(|o| <&ReplicaSet>::try_from(&*o).ok().cloned())
-        .filter(|rs| rs.metadata.owner_references.iter().flatten().any(|r| r.uid == obj.uid() && r.controller == Some(true)))
+        .filter(|rs| {
+            rs.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|r| r.uid == obj.uid() && r.controller == Some(true))
+        })
         .collect();
-    rss.sort_by_key(|rs| (rs.metadata.creation_timestamp.as_ref().map(|t| t.0.to_string()), rs.metadata.name.clone()));
+    rss.sort_by_key(|rs| {
+        (
+            rs.metadata
+                .creation_timestamp
+                .as_ref()
+                .map(|t| t.0.to_string()),
+            rs.metadata.name.clone(),
+        )
+    });
 
-    let new_idx = rss.iter().position(|rs| rs.spec.as_ref().and_then(|s| s.template.as_ref()).map(strip_hash) == Some(strip_hash(&template)));
+    let new_idx = rss.iter().position(|rs| {
+        rs.spec
+            .as_ref()
+            .and_then(|s| s.template.as_ref())
+            .map(strip_hash)
+            == Some(strip_hash(&template))
+    });
     let max_revision = rss.iter().map(revision).max().unwrap_or(0);
     let (surge, max_unavailable) = fenceposts(d, replicas);
     let recreate = spec.strategy.as_ref().and_then(|s| s.type_.as_deref()) == Some("Recreate");
@@ -94,9 +138,14 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
     // recreate.go's oldPodsRunning: terminating pods still count until they are gone.
     let old_pods_running = olds
         .iter()
-        .flat_map(|rs| crate::controllers::replicaset::owned_pods(c, rs.metadata.uid.as_deref().unwrap_or("")))
+        .flat_map(|rs| {
+            crate::controllers::replicaset::owned_pods(c, rs.metadata.uid.as_deref().unwrap_or(""))
+        })
         .filter(|o| match &**o {
-            Object::Pod(p) => !matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded") | Some("Failed")),
+            Object::Pod(p) => !matches!(
+                p.status.as_ref().and_then(|s| s.phase.as_deref()),
+                Some("Succeeded") | Some("Failed")
+            ),
             _ => false,
         })
         .count() as i32;
@@ -104,7 +153,11 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
     // Create the new ReplicaSet when the template is new.
     if new_rs.is_none() {
         let initial = if recreate {
-            if old_pods_running > 0 || old_total > 0 { 0 } else { replicas }
+            if old_pods_running > 0 || old_total > 0 {
+                0
+            } else {
+                replicas
+            }
         } else if old_total == 0 {
             replicas
         } else {
@@ -112,13 +165,28 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
             (replicas + surge - old_total).clamp(0, replicas)
         };
         let json = serde_json::to_vec(&template).unwrap_or_default();
-        let collision = d.status.as_ref().and_then(|s| s.collision_count).unwrap_or(0);
+        let collision = d
+            .status
+            .as_ref()
+            .and_then(|s| s.collision_count)
+            .unwrap_or(0);
         let hash = crate::names::pod_template_hash(&json, collision);
         let mut t = template.clone();
-        t.metadata.get_or_insert_with(Default::default).labels.get_or_insert_with(Default::default).insert(POD_TEMPLATE_HASH.into(), hash.clone());
+        t.metadata
+            .get_or_insert_with(Default::default)
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert(POD_TEMPLATE_HASH.into(), hash.clone());
         let mut selector: LabelSelector = spec.selector.clone();
-        selector.match_labels.get_or_insert_with(Default::default).insert(POD_TEMPLATE_HASH.into(), hash.clone());
-        let mut labels = t.metadata.as_ref().and_then(|m| m.labels.clone()).unwrap_or_default();
+        selector
+            .match_labels
+            .get_or_insert_with(Default::default)
+            .insert(POD_TEMPLATE_HASH.into(), hash.clone());
+        let mut labels = t
+            .metadata
+            .as_ref()
+            .and_then(|m| m.labels.clone())
+            .unwrap_or_default();
         labels.insert(POD_TEMPLATE_HASH.into(), hash.clone());
         let annotations = BTreeMap::from([
             (REVISION.to_string(), (max_revision + 1).to_string()),
@@ -134,16 +202,21 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
                 owner_references: Some(vec![controller_ref(&obj)]),
                 ..Default::default()
             },
-            spec: Some(ReplicaSetSpec { replicas: Some(initial), selector, template: Some(t), min_ready_seconds: spec.min_ready_seconds }),
+            spec: Some(ReplicaSetSpec {
+                replicas: Some(initial),
+                selector,
+                template: Some(t),
+                min_ready_seconds: spec.min_ready_seconds,
+            }),
             status: None,
         };
-        let mut rs_obj = Object::ReplicaSet(rs);
+        let mut rs_obj = Object::ReplicaSet(Box::new(rs));
         crate::defaults::apply_defaults(&mut rs_obj);
         if let Some(Object::ReplicaSet(created)) = c.sys_create(rs_obj).map(|a| (*a).clone()) {
             if initial > 0 {
                 scaled_event(c, &obj, &created, 0, initial);
             }
-            new_rs = Some(created);
+            new_rs = Some(*created);
         }
         // The Deployment itself records the revision.
         set_revision(c, key, max_revision + 1);
@@ -152,16 +225,27 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
 
     // Scale the new ReplicaSet.
     let new_replicas = rs_replicas(&new_rs);
-    let target_new = if olds.iter().all(|rs| rs_replicas(rs) == 0) && (!recreate || old_pods_running == 0) {
-        replicas
-    } else if recreate {
-        if old_pods_running == 0 { replicas } else { new_replicas }
-    } else {
-        // NewRSNewReplicas: grow up to replicas + maxSurge pods in all.
-        let current_total = old_total + new_replicas;
-        let max_total = replicas + surge;
-        if current_total >= max_total { new_replicas } else { (new_replicas + (max_total - current_total)).min(replicas).max(new_replicas) }
-    };
+    let target_new =
+        if olds.iter().all(|rs| rs_replicas(rs) == 0) && (!recreate || old_pods_running == 0) {
+            replicas
+        } else if recreate {
+            if old_pods_running == 0 {
+                replicas
+            } else {
+                new_replicas
+            }
+        } else {
+            // NewRSNewReplicas: grow up to replicas + maxSurge pods in all.
+            let current_total = old_total + new_replicas;
+            let max_total = replicas + surge;
+            if current_total >= max_total {
+                new_replicas
+            } else {
+                (new_replicas + (max_total - current_total))
+                    .min(replicas)
+                    .max(new_replicas)
+            }
+        };
     if target_new != new_replicas {
         new_rs = scale_rs(c, &obj, new_rs, target_new, replicas, surge);
     } else {
@@ -183,7 +267,8 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
             // First unhealthy old pods (cleanupUnhealthyReplicas), then healthy ones as long as
             // availability stays above minAvailable.
             let mut budget = max_scaled_down;
-            let available_total: i32 = olds.iter().map(rs_available).sum::<i32>() + rs_available(&new_rs);
+            let available_total: i32 =
+                olds.iter().map(rs_available).sum::<i32>() + rs_available(&new_rs);
             let mut healthy_budget = (available_total - min_available).max(0);
             for rs in olds.iter_mut() {
                 if budget <= 0 {
@@ -191,7 +276,10 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
                 }
                 let cur = rs_replicas(rs);
                 let unhealthy = (cur - rs_available(rs)).max(0).min(budget);
-                let healthy = (cur - unhealthy).min(healthy_budget).min(budget - unhealthy).max(0);
+                let healthy = (cur - unhealthy)
+                    .min(healthy_budget)
+                    .min(budget - unhealthy)
+                    .max(0);
                 let down = unhealthy + healthy;
                 if down > 0 {
                     budget -= down;
@@ -206,35 +294,75 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
     let all: Vec<&ReplicaSet> = olds.iter().chain(std::iter::once(&new_rs)).collect();
     let status_of = |rs: &ReplicaSet| rs.status.clone().unwrap_or_default();
     let total: i32 = all.iter().map(|rs| status_of(rs).replicas).sum();
-    let ready: i32 = all.iter().map(|rs| status_of(rs).ready_replicas.unwrap_or(0)).sum();
-    let available: i32 = all.iter().map(|rs| status_of(rs).available_replicas.unwrap_or(0)).sum();
+    let ready: i32 = all
+        .iter()
+        .map(|rs| status_of(rs).ready_replicas.unwrap_or(0))
+        .sum();
+    let available: i32 = all
+        .iter()
+        .map(|rs| status_of(rs).available_replicas.unwrap_or(0))
+        .sum();
     let updated = status_of(&new_rs).replicas;
     let now = c.time();
-    let old_conditions = d.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default();
+    let old_conditions = d
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default();
     let cond = |type_: &str, ok: bool, reason: &str, message: String| {
         let prev = old_conditions.iter().find(|c| c.type_ == type_);
-        let unchanged = prev.is_some_and(|p| p.status == if ok { "True" } else { "False" } && p.reason.as_deref() == Some(reason));
+        let unchanged = prev.is_some_and(|p| {
+            p.status == if ok { "True" } else { "False" } && p.reason.as_deref() == Some(reason)
+        });
         DeploymentCondition {
             type_: type_.into(),
             status: if ok { "True" } else { "False" }.into(),
             reason: Some(reason.into()),
             message: Some(message),
-            last_transition_time: if unchanged { prev.and_then(|p| p.last_transition_time.clone()) } else { Some(now.clone()) },
-            last_update_time: if unchanged { prev.and_then(|p| p.last_update_time.clone()) } else { Some(now.clone()) },
+            last_transition_time: if unchanged {
+                prev.and_then(|p| p.last_transition_time.clone())
+            } else {
+                Some(now.clone())
+            },
+            last_update_time: if unchanged {
+                prev.and_then(|p| p.last_update_time.clone())
+            } else {
+                Some(now.clone())
+            },
         }
     };
     let rs_name = new_rs.metadata.name.clone().unwrap_or_default();
     let is_available = available >= replicas - max_unavailable;
     let complete = updated == replicas && available == replicas && total == replicas;
     let available_cond = if is_available {
-        cond("Available", true, "MinimumReplicasAvailable", "Deployment has minimum availability.".into())
+        cond(
+            "Available",
+            true,
+            "MinimumReplicasAvailable",
+            "Deployment has minimum availability.".into(),
+        )
     } else {
-        cond("Available", false, "MinimumReplicasUnavailable", "Deployment does not have minimum availability.".into())
+        cond(
+            "Available",
+            false,
+            "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.".into(),
+        )
     };
     let progressing = if complete {
-        cond("Progressing", true, "NewReplicaSetAvailable", format!("ReplicaSet {rs_name:?} has successfully progressed."))
+        cond(
+            "Progressing",
+            true,
+            "NewReplicaSetAvailable",
+            format!("ReplicaSet {rs_name:?} has successfully progressed."),
+        )
     } else {
-        cond("Progressing", true, "ReplicaSetUpdated", format!("ReplicaSet {rs_name:?} is progressing."))
+        cond(
+            "Progressing",
+            true,
+            "ReplicaSetUpdated",
+            format!("ReplicaSet {rs_name:?} is progressing."),
+        )
     };
     let status = DeploymentStatus {
         observed_generation: d.metadata.generation,
@@ -259,43 +387,81 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
 
 fn set_revision(c: &mut Cluster, key: &ObjectKey, revision: i64) {
     if let Some(Object::Deployment(mut d)) = c.store.get(key).map(|a| (**a).clone()) {
-        d.metadata.annotations.get_or_insert_with(Default::default).insert(REVISION.into(), revision.to_string());
+        d.metadata
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(REVISION.into(), revision.to_string());
         c.sys_update(Object::Deployment(d));
     }
 }
 
-fn refresh_annotations(c: &mut Cluster, rs: ReplicaSet, replicas: i32, surge: i32, _max_revision: i64) -> ReplicaSet {
+fn refresh_annotations(
+    c: &mut Cluster,
+    rs: ReplicaSet,
+    replicas: i32,
+    surge: i32,
+    _max_revision: i64,
+) -> ReplicaSet {
     let mut updated = rs.clone();
-    let a = updated.metadata.annotations.get_or_insert_with(Default::default);
+    let a = updated
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default);
     a.insert(DESIRED.into(), replicas.to_string());
     a.insert(MAX.into(), (replicas + surge).to_string());
     if updated == rs {
         return rs;
     }
-    match c.sys_update(Object::ReplicaSet(updated)).map(|a| (*a).clone()) {
-        Some(Object::ReplicaSet(r)) => r,
+    match c
+        .sys_update(Object::ReplicaSet(Box::new(updated)))
+        .map(|a| (*a).clone())
+    {
+        Some(Object::ReplicaSet(r)) => *r,
         _ => rs,
     }
 }
 
-fn scale_rs(c: &mut Cluster, d: &Object, rs: ReplicaSet, to: i32, replicas: i32, surge: i32) -> ReplicaSet {
+fn scale_rs(
+    c: &mut Cluster,
+    d: &Object,
+    rs: ReplicaSet,
+    to: i32,
+    replicas: i32,
+    surge: i32,
+) -> ReplicaSet {
     let from = rs_replicas(&rs);
     let mut updated = rs.clone();
     updated.spec.get_or_insert_with(Default::default).replicas = Some(to);
-    let a = updated.metadata.annotations.get_or_insert_with(Default::default);
+    let a = updated
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default);
     a.insert(DESIRED.into(), replicas.to_string());
     a.insert(MAX.into(), (replicas + surge).to_string());
-    let Some(Object::ReplicaSet(stored)) = c.sys_update(Object::ReplicaSet(updated)).map(|a| (*a).clone()) else { return rs };
+    let Some(Object::ReplicaSet(stored)) = c
+        .sys_update(Object::ReplicaSet(Box::new(updated)))
+        .map(|a| (*a).clone())
+    else {
+        return rs;
+    };
     if from != to {
         scaled_event(c, d, &stored, from, to);
     }
-    stored
+    *stored
 }
 
 fn scaled_event(c: &mut Cluster, d: &Object, rs: &ReplicaSet, from: i32, to: i32) {
     let dir = if to > from { "up" } else { "down" };
     let name = rs.metadata.name.clone().unwrap_or_default();
-    c.record_event(d, None, "Normal", "ScalingReplicaSet", format!("Scaled {dir} replica set {name} from {from} to {to}"), "deployment-controller", None);
+    c.record_event(
+        d,
+        None,
+        "Normal",
+        "ScalingReplicaSet",
+        format!("Scaled {dir} replica set {name} from {from} to {to}"),
+        "deployment-controller",
+        None,
+    );
 }
 
 /// The ReplicaSets a Deployment controls, oldest first (for views and tests).
@@ -307,7 +473,12 @@ pub fn replica_sets_of<'a>(c: &'a Cluster, d: &Object) -> Vec<&'a ReplicaSet> {
         .filter_map(|k| c.store.get(&k))
         .filter_map(|o| <&ReplicaSet>::try_from(&**o).ok())
         .collect();
-    out.sort_by_key(|rs| rs.metadata.creation_timestamp.as_ref().map(|t| t.0.to_string()));
+    out.sort_by_key(|rs| {
+        rs.metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| t.0.to_string())
+    });
     out
 }
 
@@ -319,7 +490,13 @@ mod tests {
 
     fn rs_list(c: &crate::Cluster) -> Vec<(String, i32, i32)> {
         c.list_typed::<ReplicaSet>(Some("default"))
-            .map(|r| (r.metadata.name.clone().unwrap_or_default(), r.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0), r.status.as_ref().map_or(0, |s| s.replicas)))
+            .map(|r| {
+                (
+                    r.metadata.name.clone().unwrap_or_default(),
+                    r.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0),
+                    r.status.as_ref().map_or(0, |s| s.replicas),
+                )
+            })
             .collect()
     }
 
@@ -331,14 +508,43 @@ mod tests {
         let (name, want, have) = &rs[0];
         assert_eq!((*want, *have), (3, 3));
         let hash = name.strip_prefix("httpd-").unwrap();
-        assert!(hash.len() >= 9 && hash.bytes().all(|b| b"456789bcdf".contains(&b)), "{hash}");
+        assert!(
+            hash.len() >= 9 && hash.bytes().all(|b| b"456789bcdf".contains(&b)),
+            "{hash}"
+        );
         let r = c.get_typed::<ReplicaSet>("default", name).unwrap();
-        assert_eq!(r.metadata.labels.as_ref().unwrap()["pod-template-hash"], hash);
-        assert_eq!(r.spec.as_ref().unwrap().selector.match_labels.as_ref().unwrap()["pod-template-hash"], hash);
-        assert_eq!(events_for(&c, "default", "httpd"), vec![("ScalingReplicaSet".into(), format!("Scaled up replica set {name} from 0 to 3"))]);
+        assert_eq!(
+            r.metadata.labels.as_ref().unwrap()["pod-template-hash"],
+            hash
+        );
+        assert_eq!(
+            r.spec
+                .as_ref()
+                .unwrap()
+                .selector
+                .match_labels
+                .as_ref()
+                .unwrap()["pod-template-hash"],
+            hash
+        );
+        assert_eq!(
+            events_for(&c, "default", "httpd"),
+            vec![(
+                "ScalingReplicaSet".into(),
+                format!("Scaled up replica set {name} from 0 to 3")
+            )]
+        );
         let d = c.get_typed::<Deployment>("default", "httpd").unwrap();
         let st = d.status.as_ref().unwrap();
-        assert_eq!((st.replicas, st.ready_replicas, st.available_replicas, st.updated_replicas), (Some(3), Some(3), Some(3), Some(3)));
+        assert_eq!(
+            (
+                st.replicas,
+                st.ready_replicas,
+                st.available_replicas,
+                st.updated_replicas
+            ),
+            (Some(3), Some(3), Some(3), Some(3))
+        );
 
         c.scale(Kind::Deployment, "default", "httpd", 5).unwrap();
         c.settle();
@@ -349,14 +555,18 @@ mod tests {
         assert_eq!(rs_list(&c), vec![(name.clone(), 2, 2)]);
         assert_eq!(pods(&c, "default", "httpd-").len(), 2);
         let evs = events_for(&c, "default", "httpd");
-        assert_eq!(evs.last().unwrap().1, format!("Scaled down replica set {name} from 5 to 2"));
+        assert_eq!(
+            evs.last().unwrap().1,
+            format!("Scaled down replica set {name} from 5 to 2")
+        );
     }
 
     #[test]
     fn template_change_rolls_out_a_new_replicaset() {
         let mut c = cluster_with(&httpd_deployment(4));
         let old = rs_list(&c)[0].0.clone();
-        c.apply_manifests(&httpd_deployment(4).replace("image: httpd", "image: httpd:2.4")).unwrap();
+        c.apply_manifests(&httpd_deployment(4).replace("image: httpd", "image: httpd:2.4"))
+            .unwrap();
         // Mid-rollout: surge by 1 (25% of 4), never below 3 available.
         let total: i32 = rs_list(&c).iter().map(|r| r.1).sum();
         assert!(total <= 5, "{:?}", rs_list(&c));
@@ -368,25 +578,53 @@ mod tests {
         assert_eq!(rs.iter().find(|r| r.0 == old).unwrap().1, 0);
         let pods = pods(&c, "default", "httpd-");
         assert_eq!(pods.len(), 4);
-        assert!(pods.iter().all(|p| p.metadata.name.as_deref().unwrap().starts_with(&format!("{}-", new.0))));
+        assert!(pods.iter().all(|p| {
+            p.metadata
+                .name
+                .as_deref()
+                .unwrap()
+                .starts_with(&format!("{}-", new.0))
+        }));
         let d = c.get_typed::<Deployment>("default", "httpd").unwrap();
         assert_eq!(d.metadata.generation, Some(2));
-        assert_eq!(d.metadata.annotations.as_ref().unwrap()["deployment.kubernetes.io/revision"], "2");
+        assert_eq!(
+            d.metadata.annotations.as_ref().unwrap()["deployment.kubernetes.io/revision"],
+            "2"
+        );
         let reasons = events_for(&c, "default", "httpd");
-        assert!(reasons.iter().any(|(_, m)| m.starts_with(&format!("Scaled down replica set {old} from 4 to"))), "{reasons:?}");
+        assert!(
+            reasons
+                .iter()
+                .any(|(_, m)| m.starts_with(&format!("Scaled down replica set {old} from 4 to"))),
+            "{reasons:?}"
+        );
     }
 
     #[test]
     fn recreate_strategy_removes_old_pods_first() {
-        let text = httpd_deployment(2).replace("spec:\n  replicas: 2", "spec:\n  strategy:\n    type: Recreate\n  replicas: 2");
+        let text = httpd_deployment(2).replace(
+            "spec:\n  replicas: 2",
+            "spec:\n  strategy:\n    type: Recreate\n  replicas: 2",
+        );
         let mut c = cluster_with(&text);
-        c.apply_manifests(&text.replace("image: httpd", "image: httpd:2.4")).unwrap();
+        c.apply_manifests(&text.replace("image: httpd", "image: httpd:2.4"))
+            .unwrap();
         let rs = rs_list(&c);
         assert_eq!(rs.len(), 2);
-        assert!(rs.iter().all(|r| r.1 == 0), "new ReplicaSet waits for old pods to go: {rs:?}");
+        assert!(
+            rs.iter().all(|r| r.1 == 0),
+            "new ReplicaSet waits for old pods to go: {rs:?}"
+        );
         c.settle();
         let rs = rs_list(&c);
-        assert_eq!(rs.iter().map(|r| r.1).collect::<Vec<_>>().iter().sum::<i32>(), 2);
+        assert_eq!(
+            rs.iter()
+                .map(|r| r.1)
+                .collect::<Vec<_>>()
+                .iter()
+                .sum::<i32>(),
+            2
+        );
         assert_eq!(pods(&c, "default", "httpd-").len(), 2);
         let _ = Object::Deployment(Default::default());
     }

@@ -12,14 +12,18 @@ use crate::cluster::Cluster;
 use crate::config::NodeConfig;
 use crate::object::{Object, ObjectKey};
 use k8s_openapi::api::core::v1::{
-    ContainerState, ContainerStateRunning, ContainerStateWaiting, ContainerStatus, Pod, PodCondition, PodIP, PodStatus, HostIP,
+    ContainerState, ContainerStateRunning, ContainerStateWaiting, ContainerStatus, HostIP, Pod,
+    PodCondition, PodIP, PodStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use rand::Rng;
 
 /// Whether the pod's Ready condition is True.
 pub fn pod_ready(pod: &Pod) -> bool {
-    pod.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 /// Offset of `ip` inside `node`'s pod range.
@@ -40,9 +44,18 @@ fn allocate_ip(c: &mut Cluster, node: &NodeConfig) -> Option<String> {
         return None;
     }
     let span = last - first + 1;
-    let prev = c.state.ipam_last.get(&node.name).copied().unwrap_or(first - 1);
+    let prev = c
+        .state
+        .ipam_last
+        .get(&node.name)
+        .copied()
+        .unwrap_or(first - 1);
     let used = c.state.ipam_used.entry(node.name.clone()).or_default();
-    let start = if prev < first || prev >= last { first } else { prev + 1 };
+    let start = if prev < first || prev >= last {
+        first
+    } else {
+        prev + 1
+    };
     for i in 0..span {
         let off = first + (start - first + i) % span;
         if !used.contains(&off) {
@@ -56,7 +69,11 @@ fn allocate_ip(c: &mut Cluster, node: &NodeConfig) -> Option<String> {
 
 /// Virtual time at which a started pod first reports Ready.
 fn ready_at(c: &Cluster, pod: &Pod, started_ms: i64) -> i64 {
-    let probe = pod.spec.as_ref().and_then(|s| s.containers.first()).and_then(|c| c.readiness_probe.as_ref());
+    let probe = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.containers.first())
+        .and_then(|c| c.readiness_probe.as_ref());
     match probe {
         Some(p) => {
             let initial = p.initial_delay_seconds.unwrap_or(0).max(0) as i64;
@@ -73,7 +90,13 @@ fn image_size(image: &str) -> u64 {
     40_000_000 + (crate::names::fnv32a(image.as_bytes()) as u64 % 60_000_000)
 }
 
-fn condition(type_: &str, status: bool, now: &Time, reason: Option<&str>, message: Option<String>) -> PodCondition {
+fn condition(
+    type_: &str,
+    status: bool,
+    now: &Time,
+    reason: Option<&str>,
+    message: Option<String>,
+) -> PodCondition {
     PodCondition {
         type_: type_.into(),
         status: if status { "True" } else { "False" }.into(),
@@ -97,30 +120,68 @@ fn set_condition(status: &mut PodStatus, new: PodCondition) {
 }
 
 fn not_ready_message(pod: &Pod) -> Option<String> {
-    let names: Vec<String> = pod.spec.iter().flat_map(|s| s.containers.iter().map(|c| c.name.clone())).collect();
-    Some(format!("containers with unready status: [{}]", names.join(" ")))
+    let names: Vec<String> = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.containers.iter().map(|c| c.name.clone()))
+        .collect();
+    Some(format!(
+        "containers with unready status: [{}]",
+        names.join(" ")
+    ))
 }
 
 /// Syncs one pod on its node.
 pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
-    let Some(obj) = c.store.get(key).cloned() else { return };
+    let Some(obj) = c.store.get(key).cloned() else {
+        return;
+    };
     let Object::Pod(pod) = &*obj else { return };
-    let Some(node_name) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else { return };
-    let Some(node) = c.config.nodes.iter().find(|n| n.name == node_name).cloned() else { return };
+    let Some(node_name) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else {
+        return;
+    };
+    let Some(node) = c.config.nodes.iter().find(|n| n.name == node_name).cloned() else {
+        return;
+    };
     let now_ms = c.now_ms;
     let now = c.time();
-    let host_network = pod.spec.as_ref().and_then(|s| s.host_network).unwrap_or(false);
-    let containers: Vec<(String, String)> = pod.spec.iter().flat_map(|s| s.containers.iter().map(|c| (c.name.clone(), c.image.clone().unwrap_or_default()))).collect();
+    let host_network = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.host_network)
+        .unwrap_or(false);
+    let containers: Vec<(String, String)> = pod
+        .spec
+        .iter()
+        .flat_map(|s| {
+            s.containers
+                .iter()
+                .map(|c| (c.name.clone(), c.image.clone().unwrap_or_default()))
+        })
+        .collect();
 
     // Termination.
     if let Some(deleted) = pod.metadata.deletion_timestamp.as_ref() {
-        let grace_ms = pod.metadata.deletion_grace_period_seconds.unwrap_or(30).max(0) * 1000;
+        let grace_ms = pod
+            .metadata
+            .deletion_grace_period_seconds
+            .unwrap_or(30)
+            .max(0)
+            * 1000;
         let done_at = ms(deleted) + grace_ms.min(c.config.kubelet.termination_ms as i64);
         if c.state.terminating_seen.insert(key.clone()) {
             let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
             if running {
                 for (name, _) in &containers {
-                    c.record_event(&obj, Some(&format!("spec.containers{{{name}}}")), "Normal", "Killing", format!("Stopping container {name}"), "kubelet", Some(&node_name));
+                    c.record_event(
+                        &obj,
+                        Some(&format!("spec.containers{{{name}}}")),
+                        "Normal",
+                        "Killing",
+                        format!("Stopping container {name}"),
+                        "kubelet",
+                        Some(&node_name),
+                    );
                 }
             }
         }
@@ -143,12 +204,35 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
         status.phase = Some("Pending".into());
         status.start_time = Some(now.clone());
         status.host_ip = Some(host_ip.clone());
-        status.host_ips = Some(vec![HostIP { ip: host_ip.clone() }]);
+        status.host_ips = Some(vec![HostIP {
+            ip: host_ip.clone(),
+        }]);
         status.qos_class = Some("BestEffort".into());
-        set_condition(status, condition("PodReadyToStartContainers", false, &now, None, None));
+        set_condition(
+            status,
+            condition("PodReadyToStartContainers", false, &now, None, None),
+        );
         set_condition(status, condition("Initialized", true, &now, None, None));
-        set_condition(status, condition("Ready", false, &now, Some("ContainersNotReady"), not_ready_message(pod)));
-        set_condition(status, condition("ContainersReady", false, &now, Some("ContainersNotReady"), not_ready_message(pod)));
+        set_condition(
+            status,
+            condition(
+                "Ready",
+                false,
+                &now,
+                Some("ContainersNotReady"),
+                not_ready_message(pod),
+            ),
+        );
+        set_condition(
+            status,
+            condition(
+                "ContainersReady",
+                false,
+                &now,
+                Some("ContainersNotReady"),
+                not_ready_message(pod),
+            ),
+        );
         set_condition(status, condition("PodScheduled", true, &now, None, None));
         status.container_statuses = Some(
             containers
@@ -160,7 +244,13 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
                     ready: false,
                     restart_count: 0,
                     started: Some(false),
-                    state: Some(ContainerState { waiting: Some(ContainerStateWaiting { reason: Some("ContainerCreating".into()), message: None }), ..Default::default() }),
+                    state: Some(ContainerState {
+                        waiting: Some(ContainerStateWaiting {
+                            reason: Some("ContainerCreating".into()),
+                            message: None,
+                        }),
+                        ..Default::default()
+                    }),
                     ..Default::default()
                 })
                 .collect(),
@@ -169,18 +259,36 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
             .spec
             .iter()
             .flat_map(|s| s.containers.iter())
-            .filter(|ct| ct.image_pull_policy.as_deref() == Some("Always") || !c.state.node_images.get(&node_name).is_some_and(|imgs| imgs.contains(ct.image.as_deref().unwrap_or(""))))
+            .filter(|ct| {
+                ct.image_pull_policy.as_deref() == Some("Always")
+                    || !c
+                        .state
+                        .node_images
+                        .get(&node_name)
+                        .is_some_and(|imgs| imgs.contains(ct.image.as_deref().unwrap_or("")))
+            })
             .map(|ct| ct.name.clone())
             .collect();
         let stored = c.sys_update(Object::Pod(p));
         if let Some(stored) = stored {
             for (name, image) in &containers {
                 if pulls.contains(name) {
-                    c.record_event(&stored, Some(&format!("spec.containers{{{name}}}")), "Normal", "Pulling", format!("Pulling image {image:?}"), "kubelet", Some(&node_name));
+                    c.record_event(
+                        &stored,
+                        Some(&format!("spec.containers{{{name}}}")),
+                        "Normal",
+                        "Pulling",
+                        format!("Pulling image {image:?}"),
+                        "kubelet",
+                        Some(&node_name),
+                    );
                 }
             }
         }
-        c.wake_at(now_ms + c.config.kubelet.container_start_ms as i64, key.clone());
+        c.wake_at(
+            now_ms + c.config.kubelet.container_start_ms as i64,
+            key.clone(),
+        );
         return;
     }
 
@@ -192,7 +300,11 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
             return;
         }
         // Containers start: the pod gets its IP and runs.
-        let ip = if host_network { Some(host_ip.clone()) } else { allocate_ip(c, &node) };
+        let ip = if host_network {
+            Some(host_ip.clone())
+        } else {
+            allocate_ip(c, &node)
+        };
         let Some(ip) = ip else {
             return; // The node's range is exhausted: stays ContainerCreating, as in reality.
         };
@@ -200,7 +312,10 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
         status.phase = Some("Running".into());
         status.pod_ip = Some(ip.clone());
         status.pod_ips = Some(vec![PodIP { ip }]);
-        set_condition(status, condition("PodReadyToStartContainers", true, &now, None, None));
+        set_condition(
+            status,
+            condition("PodReadyToStartContainers", true, &now, None, None),
+        );
         let mut ids = Vec::new();
         for _ in &containers {
             let bytes: [u8; 32] = c.rng.random();
@@ -214,12 +329,21 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
                 .map(|((name, image), id)| ContainerStatus {
                     name: name.clone(),
                     image: qualify_image(image),
-                    image_id: format!("{}@sha256:{}", qualify_image(image).split(':').next().unwrap_or(""), &id[..64.min(id.len())]),
+                    image_id: format!(
+                        "{}@sha256:{}",
+                        qualify_image(image).split(':').next().unwrap_or(""),
+                        &id[..64.min(id.len())]
+                    ),
                     container_id: Some(format!("containerd://{id}")),
                     ready: false,
                     restart_count: 0,
                     started: Some(true),
-                    state: Some(ContainerState { running: Some(ContainerStateRunning { started_at: Some(now.clone()) }), ..Default::default() }),
+                    state: Some(ContainerState {
+                        running: Some(ContainerStateRunning {
+                            started_at: Some(now.clone()),
+                        }),
+                        ..Default::default()
+                    }),
                     ..Default::default()
                 })
                 .collect(),
@@ -228,7 +352,14 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
             .spec
             .iter()
             .flat_map(|s| s.containers.iter())
-            .map(|ct| ct.image_pull_policy.as_deref() == Some("Always") || !c.state.node_images.get(&node_name).is_some_and(|imgs| imgs.contains(ct.image.as_deref().unwrap_or(""))))
+            .map(|ct| {
+                ct.image_pull_policy.as_deref() == Some("Always")
+                    || !c
+                        .state
+                        .node_images
+                        .get(&node_name)
+                        .is_some_and(|imgs| imgs.contains(ct.image.as_deref().unwrap_or("")))
+            })
             .collect();
         let stored = c.sys_update(Object::Pod(p));
         if let Some(stored) = stored {
@@ -236,14 +367,45 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
             for ((name, image), pulled) in containers.iter().zip(was_pulled) {
                 let fp = format!("spec.containers{{{name}}}");
                 let msg = if pulled {
-                    format!("Successfully pulled image {image:?} in {secs:.3}s ({secs:.3}s including waiting). Image size: {} bytes.", image_size(image))
+                    format!(
+                        "Successfully pulled image {image:?} in {secs:.3}s ({secs:.3}s including waiting). Image size: {} bytes.",
+                        image_size(image)
+                    )
                 } else {
                     format!("Container image {image:?} already present on machine")
                 };
-                c.record_event(&stored, Some(&fp), "Normal", "Pulled", msg, "kubelet", Some(&node_name));
-                c.record_event(&stored, Some(&fp), "Normal", "Created", format!("Created container: {name}"), "kubelet", Some(&node_name));
-                c.record_event(&stored, Some(&fp), "Normal", "Started", format!("Started container {name}"), "kubelet", Some(&node_name));
-                c.state.node_images.entry(node_name.clone()).or_default().insert(image.clone());
+                c.record_event(
+                    &stored,
+                    Some(&fp),
+                    "Normal",
+                    "Pulled",
+                    msg,
+                    "kubelet",
+                    Some(&node_name),
+                );
+                c.record_event(
+                    &stored,
+                    Some(&fp),
+                    "Normal",
+                    "Created",
+                    format!("Created container: {name}"),
+                    "kubelet",
+                    Some(&node_name),
+                );
+                c.record_event(
+                    &stored,
+                    Some(&fp),
+                    "Normal",
+                    "Started",
+                    format!("Started container {name}"),
+                    "kubelet",
+                    Some(&node_name),
+                );
+                c.state
+                    .node_images
+                    .entry(node_name.clone())
+                    .or_default()
+                    .insert(image.clone());
             }
         }
         // Readiness is evaluated in the same pass below on the next sync.
@@ -272,7 +434,10 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
         }
         let msg = (!ready).then(|| not_ready_message(pod)).flatten();
         let reason = (!ready).then_some("ContainersNotReady");
-        set_condition(status, condition("ContainersReady", ready, &now, reason, msg.clone()));
+        set_condition(
+            status,
+            condition("ContainersReady", ready, &now, reason, msg.clone()),
+        );
         set_condition(status, condition("Ready", ready, &now, reason, msg));
         c.sys_update(Object::Pod(p));
     }
@@ -302,17 +467,26 @@ mod tests {
     #[test]
     fn image_names() {
         assert_eq!(qualify_image("httpd"), "docker.io/library/httpd:latest");
-        assert_eq!(qualify_image("busybox:1.28.3"), "docker.io/library/busybox:1.28.3");
-        assert_eq!(qualify_image("registry.k8s.io/coredns/coredns:v1.12.0"), "registry.k8s.io/coredns/coredns:v1.12.0");
-        assert_eq!(qualify_image("kindest/kindnetd:v1"), "docker.io/kindest/kindnetd:v1");
+        assert_eq!(
+            qualify_image("busybox:1.28.3"),
+            "docker.io/library/busybox:1.28.3"
+        );
+        assert_eq!(
+            qualify_image("registry.k8s.io/coredns/coredns:v1.12.0"),
+            "registry.k8s.io/coredns/coredns:v1.12.0"
+        );
+        assert_eq!(
+            qualify_image("kindest/kindnetd:v1"),
+            "docker.io/kindest/kindnetd:v1"
+        );
     }
 }
 
 #[cfg(test)]
 mod lifecycle_tests {
+    use crate::Cluster;
     use crate::config::ClusterConfig;
     use crate::testutil::*;
-    use crate::Cluster;
 
     #[test]
     fn pending_then_running_then_ready_with_a_probe() {
@@ -325,22 +499,56 @@ mod lifecycle_tests {
         let p = pods(&c, "default", "httpd-")[0].clone();
         assert_eq!(phase_ip_node(&p).0, "Pending");
         assert_eq!(phase_ip_node(&p).1, "", "no IP before the sandbox runs");
-        let waiting = p.status.as_ref().unwrap().container_statuses.as_ref().unwrap()[0].state.as_ref().unwrap().waiting.as_ref().unwrap().reason.clone();
+        let waiting = p
+            .status
+            .as_ref()
+            .unwrap()
+            .container_statuses
+            .as_ref()
+            .unwrap()[0]
+            .state
+            .as_ref()
+            .unwrap()
+            .waiting
+            .as_ref()
+            .unwrap()
+            .reason
+            .clone();
         assert_eq!(waiting.as_deref(), Some("ContainerCreating"));
         c.advance(2_000);
         let p = pods(&c, "default", "httpd-")[0].clone();
         let (phase, ip, node) = phase_ip_node(&p);
         assert_eq!(phase, "Running");
-        assert!(ip.starts_with(if node == "kind-worker" { "10.244.1." } else { "10.244.2." }), "{ip} on {node}");
-        assert_eq!(p.status.as_ref().unwrap().host_ip.as_deref(), Some(if node == "kind-worker" { "172.18.0.3" } else { "172.18.0.4" }));
+        assert!(
+            ip.starts_with(if node == "kind-worker" {
+                "10.244.1."
+            } else {
+                "10.244.2."
+            }),
+            "{ip} on {node}"
+        );
+        assert_eq!(
+            p.status.as_ref().unwrap().host_ip.as_deref(),
+            Some(if node == "kind-worker" {
+                "172.18.0.3"
+            } else {
+                "172.18.0.4"
+            })
+        );
         assert!(!super::pod_ready(&p));
         c.advance(7_999); // 5 s initial delay + one more 3 s period for the second success
         assert!(!super::pod_ready(pods(&c, "default", "httpd-")[0]));
         c.advance(1);
         assert!(super::pod_ready(pods(&c, "default", "httpd-")[0]));
         let name = p.metadata.name.clone().unwrap();
-        let reasons: Vec<String> = events_for(&c, "default", &name).into_iter().map(|e| e.0).collect();
-        assert_eq!(reasons, vec!["Scheduled", "Pulling", "Pulled", "Created", "Started"]);
+        let reasons: Vec<String> = events_for(&c, "default", &name)
+            .into_iter()
+            .map(|e| e.0)
+            .collect();
+        assert_eq!(
+            reasons,
+            vec!["Scheduled", "Pulling", "Pulled", "Created", "Started"]
+        );
     }
 
     #[test]
@@ -352,7 +560,11 @@ mod lifecycle_tests {
         c.advance(11_000);
         assert!(!super::pod_ready(pods(&c, "default", "httpd-")[0]));
         c.advance(1_000);
-        let name = pods(&c, "default", "httpd-")[0].metadata.name.clone().unwrap();
+        let name = pods(&c, "default", "httpd-")[0]
+            .metadata
+            .name
+            .clone()
+            .unwrap();
         assert!(super::pod_ready(pods(&c, "default", "httpd-")[0]));
         c.set_pod_ready("default", &name, false).unwrap();
         let p = pods(&c, "default", "httpd-")[0];
@@ -365,14 +577,28 @@ mod lifecycle_tests {
 
     #[test]
     fn busybox_image_present_after_first_pull() {
-        let pod = |n: &str| format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {n}\nspec:\n  nodeName: kind-worker\n  containers:\n  - name: c\n    image: busybox:1.28.3\n    args: [/bin/sh, -c, sleep 30000]\n");
+        let pod = |n: &str| {
+            format!(
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {n}\nspec:\n  nodeName: kind-worker\n  containers:\n  - name: c\n    image: busybox:1.28.3\n    args: [/bin/sh, -c, sleep 30000]\n"
+            )
+        };
         let mut c = cluster_with(&pod("a"));
         c.apply_manifests(&pod("b")).unwrap();
         c.settle();
         let a = events_for(&c, "default", "a");
-        assert!(a.iter().any(|(r, m)| r == "Pulled" && m.starts_with("Successfully pulled image \"busybox:1.28.3\"")), "{a:?}");
+        assert!(
+            a.iter().any(|(r, m)| r == "Pulled"
+                && m.starts_with("Successfully pulled image \"busybox:1.28.3\"")),
+            "{a:?}"
+        );
         let b = events_for(&c, "default", "b");
-        assert!(b.contains(&("Pulled".into(), "Container image \"busybox:1.28.3\" already present on machine".into())), "{b:?}");
+        assert!(
+            b.contains(&(
+                "Pulled".into(),
+                "Container image \"busybox:1.28.3\" already present on machine".into()
+            )),
+            "{b:?}"
+        );
         assert!(!b.iter().any(|(r, _)| r == "Pulling"));
     }
 
@@ -381,8 +607,18 @@ mod lifecycle_tests {
         let mut c = Cluster::kind();
         let node = c.config.nodes[1].clone();
         c.state.ipam_last.insert(node.name.clone(), 253);
-        c.state.ipam_used.entry(node.name.clone()).or_default().insert(2);
-        assert_eq!(super::allocate_ip(&mut c, &node).as_deref(), Some("10.244.1.254"));
-        assert_eq!(super::allocate_ip(&mut c, &node).as_deref(), Some("10.244.1.3"));
+        c.state
+            .ipam_used
+            .entry(node.name.clone())
+            .or_default()
+            .insert(2);
+        assert_eq!(
+            super::allocate_ip(&mut c, &node).as_deref(),
+            Some("10.244.1.254")
+        );
+        assert_eq!(
+            super::allocate_ip(&mut c, &node).as_deref(),
+            Some("10.244.1.3")
+        );
     }
 }

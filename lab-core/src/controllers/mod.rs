@@ -77,7 +77,13 @@ impl State {
         for n in &config.nodes {
             s.node_load.insert(n.name.clone(), 0);
             s.load_order.insert((0, n.name.clone()));
-            s.node_images.insert(n.name.clone(), bootstrap::PRELOADED_IMAGES.iter().map(|i| i.to_string()).collect());
+            s.node_images.insert(
+                n.name.clone(),
+                bootstrap::PRELOADED_IMAGES
+                    .iter()
+                    .map(|i| i.to_string())
+                    .collect(),
+            );
         }
         s
     }
@@ -103,7 +109,11 @@ impl State {
                     cluster.state.terminating_seen.insert(o.key());
                 }
                 if let (Some(node), Some(spec)) = (pod_node(&o), p.spec.as_ref()) {
-                    let images = cluster.state.node_images.entry(node.to_string()).or_default();
+                    let images = cluster
+                        .state
+                        .node_images
+                        .entry(node.to_string())
+                        .or_default();
                     images.extend(spec.containers.iter().filter_map(|c| c.image.clone()));
                 }
             }
@@ -145,19 +155,31 @@ fn track_pod(c: &mut Cluster, old: Option<&Object>, new: Option<&Object>) {
     if old_ip != new_ip || old_node != new_node {
         if let (Some(n), Some(ip), false) = (old_node, old_ip, host_network(old)) {
             if let Some(off) = kubelet::ip_offset(c, n, ip) {
-                c.state.ipam_used.entry(n.to_string()).or_default().remove(&off);
+                c.state
+                    .ipam_used
+                    .entry(n.to_string())
+                    .or_default()
+                    .remove(&off);
             }
         }
         if let (Some(n), Some(ip), false) = (new_node, new_ip, host_network(new)) {
             if let Some(off) = kubelet::ip_offset(c, n, ip) {
-                c.state.ipam_used.entry(n.to_string()).or_default().insert(off);
+                c.state
+                    .ipam_used
+                    .entry(n.to_string())
+                    .or_default()
+                    .insert(off);
             }
         }
     }
 }
 
 /// Services in the pod's namespace whose selector matches the pod's labels before or after.
-fn services_for_pod(c: &Cluster, old: Option<&Object>, new: Option<&Object>) -> BTreeSet<ObjectKey> {
+fn services_for_pod(
+    c: &Cluster,
+    old: Option<&Object>,
+    new: Option<&Object>,
+) -> BTreeSet<ObjectKey> {
     let mut out = BTreeSet::new();
     for o in [old, new].into_iter().flatten() {
         let ns = o.namespace();
@@ -203,7 +225,9 @@ fn dispatch(c: &mut Cluster, change: Change) {
         Kind::ReplicaSet => {
             if let Some((kind, name)) = controller_owner(any) {
                 if kind == "Deployment" {
-                    c.queues.deployment.insert(ObjectKey::new(Kind::Deployment, &ns, &name));
+                    c.queues
+                        .deployment
+                        .insert(ObjectKey::new(Kind::Deployment, &ns, &name));
                 }
             }
             c.queues.replicaset.insert(key);
@@ -216,9 +240,15 @@ fn dispatch(c: &mut Cluster, change: Change) {
                         let rs_key = ObjectKey::new(Kind::ReplicaSet, &ns, &name);
                         // The deployment controller's deletePod handler: Recreate waits for pods to go.
                         if new.is_none() {
-                            if let Some((dkind, dname)) = c.store.get(&rs_key).and_then(|rs| controller_owner(rs)) {
+                            if let Some((dkind, dname)) =
+                                c.store.get(&rs_key).and_then(|rs| controller_owner(rs))
+                            {
                                 if dkind == "Deployment" {
-                                    c.queues.deployment.insert(ObjectKey::new(Kind::Deployment, &ns, &dname));
+                                    c.queues.deployment.insert(ObjectKey::new(
+                                        Kind::Deployment,
+                                        &ns,
+                                        &dname,
+                                    ));
                                 }
                             }
                         }
@@ -235,9 +265,12 @@ fn dispatch(c: &mut Cluster, change: Change) {
                 }
                 _ => {}
             }
-            if new.is_none() || old.and_then(pod_node).is_some() && new.and_then(pod_node).is_none() {
+            if new.is_none() || old.and_then(pod_node).is_some() && new.and_then(pod_node).is_none()
+            {
                 // Capacity freed: unschedulable pods get another try.
-                let retry: Vec<ObjectKey> = std::mem::take(&mut c.state.unschedulable).into_iter().collect();
+                let retry: Vec<ObjectKey> = std::mem::take(&mut c.state.unschedulable)
+                    .into_iter()
+                    .collect();
                 c.queues.scheduler.extend(retry);
                 c.state.unschedulable.remove(&key);
                 c.timers.retain(|(_, k)| *k != key);
@@ -257,13 +290,26 @@ fn dispatch(c: &mut Cluster, change: Change) {
             c.queues.mirroring.insert(key);
         }
         Kind::Endpoints => {
-            c.queues.mirroring.insert(ObjectKey::new(Kind::Service, &ns, &key.name));
+            c.queues
+                .mirroring
+                .insert(ObjectKey::new(Kind::Service, &ns, &key.name));
         }
         Kind::EndpointSlice => {
-            let svc = any.meta().labels.as_ref().and_then(|l| l.get(endpointslice::LABEL_SERVICE_NAME)).cloned();
+            let svc = any
+                .meta()
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(endpointslice::LABEL_SERVICE_NAME))
+                .cloned();
             if let Some(svc) = svc {
                 let svc_key = ObjectKey::new(Kind::Service, &ns, &svc);
-                match any.meta().labels.as_ref().and_then(|l| l.get(endpointslice::LABEL_MANAGED_BY)).map(String::as_str) {
+                match any
+                    .meta()
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(endpointslice::LABEL_MANAGED_BY))
+                    .map(String::as_str)
+                {
                     Some(endpointslice::CONTROLLER_NAME) => {
                         c.queues.endpointslice.insert(svc_key);
                     }
@@ -275,7 +321,9 @@ fn dispatch(c: &mut Cluster, change: Change) {
             }
         }
         Kind::Node => {
-            let retry: Vec<ObjectKey> = std::mem::take(&mut c.state.unschedulable).into_iter().collect();
+            let retry: Vec<ObjectKey> = std::mem::take(&mut c.state.unschedulable)
+                .into_iter()
+                .collect();
             c.queues.scheduler.extend(retry);
         }
         Kind::Namespace | Kind::ConfigMap | Kind::Event => {}
@@ -284,14 +332,19 @@ fn dispatch(c: &mut Cluster, change: Change) {
 
 /// Whether a pod change can change any Endpoints: labels, IP, readiness, phase, node, deletion.
 fn endpoint_relevant(old: Option<&Object>, new: Option<&Object>) -> bool {
-    let (Some(Object::Pod(a)), Some(Object::Pod(b))) = (old, new) else { return true };
+    let (Some(Object::Pod(a)), Some(Object::Pod(b))) = (old, new) else {
+        return true;
+    };
     let ready = |p: &k8s_openapi::api::core::v1::Pod| kubelet::pod_ready(p);
     a.metadata.labels != b.metadata.labels
         || a.metadata.deletion_timestamp != b.metadata.deletion_timestamp
-        || a.status.as_ref().and_then(|s| s.pod_ip.clone()) != b.status.as_ref().and_then(|s| s.pod_ip.clone())
-        || a.status.as_ref().and_then(|s| s.phase.clone()) != b.status.as_ref().and_then(|s| s.phase.clone())
+        || a.status.as_ref().and_then(|s| s.pod_ip.clone())
+            != b.status.as_ref().and_then(|s| s.pod_ip.clone())
+        || a.status.as_ref().and_then(|s| s.phase.clone())
+            != b.status.as_ref().and_then(|s| s.phase.clone())
         || ready(a) != ready(b)
-        || a.spec.as_ref().and_then(|s| s.node_name.clone()) != b.spec.as_ref().and_then(|s| s.node_name.clone())
+        || a.spec.as_ref().and_then(|s| s.node_name.clone())
+            != b.spec.as_ref().and_then(|s| s.node_name.clone())
         || a.spec.as_ref().map(|s| &s.containers) != b.spec.as_ref().map(|s| &s.containers)
 }
 

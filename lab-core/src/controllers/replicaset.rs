@@ -21,45 +21,82 @@ pub(crate) fn owned_pods(c: &Cluster, uid: &str) -> Vec<Arc<Object>> {
         .dependents_of(uid)
         .into_iter()
         .filter_map(|k| c.store.get(&k).cloned())
-        .filter(|o| matches!(&**o, Object::Pod(_)) && o.meta().owner_references.iter().flatten().any(|r| r.uid == uid && r.controller == Some(true)))
+        .filter(|o| {
+            matches!(&**o, Object::Pod(_))
+                && o.meta()
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .any(|r| r.uid == uid && r.controller == Some(true))
+        })
         .collect()
 }
 
 /// `controller.IsPodActive`: not terminal and not being deleted.
 pub fn is_active(p: &Pod) -> bool {
-    let phase = p.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("");
+    let phase = p
+        .status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("");
     phase != "Succeeded" && phase != "Failed" && p.metadata.deletion_timestamp.is_none()
 }
 
 /// Rank for deletion: lower goes first (`controller.ActivePods` ordering, simplified).
-fn delete_rank(p: &Pod) -> (u8, u8, u8, std::cmp::Reverse<String>, std::cmp::Reverse<String>) {
+fn delete_rank(
+    p: &Pod,
+) -> (
+    u8,
+    u8,
+    u8,
+    std::cmp::Reverse<String>,
+    std::cmp::Reverse<String>,
+) {
     let scheduled = p.spec.as_ref().is_some_and(|s| s.node_name.is_some());
     let phase = match p.status.as_ref().and_then(|s| s.phase.as_deref()) {
         Some("Pending") | None => 0,
         Some("Running") => 2,
         _ => 1,
     };
-    let created = p.metadata.creation_timestamp.as_ref().map(|t| t.0.to_string()).unwrap_or_default();
-    (scheduled as u8, phase, pod_ready(p) as u8, std::cmp::Reverse(created), std::cmp::Reverse(p.metadata.name.clone().unwrap_or_default()))
+    let created = p
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map(|t| t.0.to_string())
+        .unwrap_or_default();
+    (
+        scheduled as u8,
+        phase,
+        pod_ready(p) as u8,
+        std::cmp::Reverse(created),
+        std::cmp::Reverse(p.metadata.name.clone().unwrap_or_default()),
+    )
 }
 
 /// Syncs one ReplicaSet.
 pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
-    let Some(obj) = c.store.get(key).cloned() else { return };
-    let Object::ReplicaSet(rs) = &*obj else { return };
+    let Some(obj) = c.store.get(key).cloned() else {
+        return;
+    };
+    let Object::ReplicaSet(rs) = &*obj else {
+        return;
+    };
     if rs.metadata.deletion_timestamp.is_some() {
         return;
     }
     let spec = rs.spec.clone().unwrap_or_default();
     let want = spec.replicas.unwrap_or(1).max(0) as usize;
-    let pods: Vec<Pod> = owned_pods(c, obj.uid()).iter().filter_map(|o| <&Pod>::try_from(&**o).ok().cloned()).collect();
+    let pods: Vec<Pod> = owned_pods(c, obj.uid())
+        .iter()
+        .filter_map(|o| <&Pod>::try_from(&**o).ok().cloned())
+        .collect();
     let mut active: Vec<Pod> = pods.iter().filter(|p| is_active(p)).cloned().collect();
 
     if active.len() < want {
         let template = spec.template.clone().unwrap_or_default();
         for _ in active.len()..want {
             let tmeta = template.metadata.clone().unwrap_or_default();
-            let mut pod = Object::Pod(Pod {
+            let mut pod = Object::Pod(Box::new(Pod {
                 metadata: ObjectMeta {
                     generate_name: Some(format!("{}-", key.name)),
                     namespace: Some(key.namespace.clone()),
@@ -69,13 +106,25 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
                     ..Default::default()
                 },
                 spec: template.spec.clone(),
-                status: Some(k8s_openapi::api::core::v1::PodStatus { phase: Some("Pending".into()), qos_class: Some("BestEffort".into()), ..Default::default() }),
-            });
+                status: Some(k8s_openapi::api::core::v1::PodStatus {
+                    phase: Some("Pending".into()),
+                    qos_class: Some("BestEffort".into()),
+                    ..Default::default()
+                }),
+            }));
             crate::defaults::apply_defaults(&mut pod);
             if let Some(created) = c.sys_create(pod) {
-                c.record_event(&obj, None, "Normal", "SuccessfulCreate", format!("Created pod: {}", created.name()), "replicaset-controller", None);
+                c.record_event(
+                    &obj,
+                    None,
+                    "Normal",
+                    "SuccessfulCreate",
+                    format!("Created pod: {}", created.name()),
+                    "replicaset-controller",
+                    None,
+                );
                 if let Object::Pod(p) = &*created {
-                    active.push(p.clone());
+                    active.push(*p.clone());
                 }
             }
         }
@@ -86,7 +135,15 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
             let name = p.metadata.name.clone().unwrap_or_default();
             let pkey = ObjectKey::new(crate::object::Kind::Pod, &key.namespace, &name);
             if c.delete_pod_for_controller(&pkey) {
-                c.record_event(&obj, None, "Normal", "SuccessfulDelete", format!("Deleted pod: {name}"), "replicaset-controller", None);
+                c.record_event(
+                    &obj,
+                    None,
+                    "Normal",
+                    "SuccessfulDelete",
+                    format!("Deleted pod: {name}"),
+                    "replicaset-controller",
+                    None,
+                );
             }
         }
     }
@@ -103,9 +160,9 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
         conditions: None,
     };
     if rs.status.as_ref() != Some(&status) {
-        let mut updated: ReplicaSet = rs.clone();
+        let mut updated: ReplicaSet = *rs.clone();
         updated.status = Some(status);
-        c.sys_update(Object::ReplicaSet(updated));
+        c.sys_update(Object::ReplicaSet(Box::new(updated)));
     }
 }
 
@@ -122,25 +179,47 @@ mod tests {
     #[test]
     fn replaces_a_deleted_pod_with_a_new_name_and_ip() {
         let mut c = cluster_with(&httpd_deployment(3));
-        let before: Vec<_> = pods(&c, "default", "httpd-").iter().map(|p| (p.metadata.name.clone().unwrap(), phase_ip_node(p).1)).collect();
+        let before: Vec<_> = pods(&c, "default", "httpd-")
+            .iter()
+            .map(|p| (p.metadata.name.clone().unwrap(), phase_ip_node(p).1))
+            .collect();
         let (victim, victim_ip) = before[0].clone();
         c.delete(Kind::Pod, "default", &victim).unwrap();
         // Terminating pod plus an immediate replacement.
         let now: Vec<_> = pods(&c, "default", "httpd-");
         assert_eq!(now.len(), 4);
-        assert!(now.iter().any(|p| p.metadata.name.as_deref() == Some(victim.as_str()) && p.metadata.deletion_timestamp.is_some()));
+        assert!(
+            now.iter()
+                .any(|p| p.metadata.name.as_deref() == Some(victim.as_str())
+                    && p.metadata.deletion_timestamp.is_some())
+        );
         c.settle();
-        let after: Vec<_> = pods(&c, "default", "httpd-").iter().map(|p| (p.metadata.name.clone().unwrap(), phase_ip_node(p))).collect();
+        let after: Vec<_> = pods(&c, "default", "httpd-")
+            .iter()
+            .map(|p| (p.metadata.name.clone().unwrap(), phase_ip_node(p)))
+            .collect();
         assert_eq!(after.len(), 3);
         assert!(!after.iter().any(|(n, _)| *n == victim));
-        let new = after.iter().find(|(n, _)| !before.iter().any(|(b, _)| b == n)).unwrap();
+        let new = after
+            .iter()
+            .find(|(n, _)| !before.iter().any(|(b, _)| b == n))
+            .unwrap();
         assert_eq!(new.1.0, "Running");
-        assert_ne!(new.1.1, victim_ip, "host-local IPAM hands out the next address, not the freed one");
+        assert_ne!(
+            new.1.1, victim_ip,
+            "host-local IPAM hands out the next address, not the freed one"
+        );
         let rs_name = victim.rsplitn(2, '-').nth(1).unwrap().to_string();
         let evs = events_for(&c, "default", &rs_name);
-        assert_eq!(evs.iter().filter(|(r, _)| r == "SuccessfulCreate").count(), 4);
+        assert_eq!(
+            evs.iter().filter(|(r, _)| r == "SuccessfulCreate").count(),
+            4
+        );
         let killing = events_for(&c, "default", &victim);
-        assert!(killing.contains(&("Killing".into(), "Stopping container httpd".into())), "{killing:?}");
+        assert!(
+            killing.contains(&("Killing".into(), "Stopping container httpd".into())),
+            "{killing:?}"
+        );
     }
 
     #[test]
@@ -151,7 +230,11 @@ mod tests {
             let parts: Vec<&str> = name.split('-').collect();
             assert_eq!(parts.len(), 3, "{name}");
             assert_eq!(parts[2].len(), 5);
-            assert!(parts[2].bytes().all(|b| b"bcdfghjklmnpqrstvwxz2456789".contains(&b)));
+            assert!(
+                parts[2]
+                    .bytes()
+                    .all(|b| b"bcdfghjklmnpqrstvwxz2456789".contains(&b))
+            );
         }
     }
 }

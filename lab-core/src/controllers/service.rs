@@ -56,7 +56,12 @@ fn cluster_ip_of(spec: &ServiceSpec) -> Option<Ipv4Addr> {
 }
 
 fn node_ports_of(spec: &ServiceSpec) -> impl Iterator<Item = u16> + '_ {
-    spec.ports.iter().flatten().filter_map(|p| p.node_port).filter(|p| *p > 0 && *p <= u16::MAX as i32).map(|p| p as u16)
+    spec.ports
+        .iter()
+        .flatten()
+        .filter_map(|p| p.node_port)
+        .filter(|p| *p > 0 && *p <= u16::MAX as i32)
+        .map(|p| p as u16)
 }
 
 fn lb_ips_of(s: &Service) -> Vec<Ipv4Addr> {
@@ -72,14 +77,23 @@ fn lb_ips_of(s: &Service) -> Vec<Ipv4Addr> {
 
 /// Picks (but does not yet record) the ClusterIP and nodePorts of a Service being created or
 /// updated. Errors are the registry's allocation errors, reported on their own as upstream does.
-pub(crate) fn allocate_on_create(c: &mut Cluster, object: &mut Object, old: Option<&Object>) -> Result<(), Vec<FieldError>> {
-    let Object::Service(svc) = object else { return Ok(()) };
+pub(crate) fn allocate_on_create(
+    c: &mut Cluster,
+    object: &mut Object,
+    old: Option<&Object>,
+) -> Result<(), Vec<FieldError>> {
+    let Object::Service(svc) = object else {
+        return Ok(());
+    };
     let spec = svc.spec.get_or_insert_with(Default::default);
     let old_spec = old.and_then(svc_spec);
 
     if let Some(old_spec) = old_spec {
         // patchAllocatedValues: fields the manifest leaves empty keep their allocated values.
-        if needs_cluster_ip(spec) && needs_cluster_ip(old_spec) && spec.cluster_ip.as_deref().is_none_or(str::is_empty) {
+        if needs_cluster_ip(spec)
+            && needs_cluster_ip(old_spec)
+            && spec.cluster_ip.as_deref().is_none_or(str::is_empty)
+        {
             spec.cluster_ip = old_spec.cluster_ip.clone();
             spec.cluster_ips = old_spec.cluster_ips.clone();
         }
@@ -87,7 +101,9 @@ pub(crate) fn allocate_on_create(c: &mut Cluster, object: &mut Object, old: Opti
             for p in spec.ports.iter_mut().flatten() {
                 if p.node_port.unwrap_or(0) == 0 {
                     let proto = p.protocol.as_deref().unwrap_or("TCP");
-                    let same = old_spec.ports.iter().flatten().find(|o| o.port == p.port && o.protocol.as_deref().unwrap_or("TCP") == proto);
+                    let same = old_spec.ports.iter().flatten().find(|o| {
+                        o.port == p.port && o.protocol.as_deref().unwrap_or("TCP") == proto
+                    });
                     p.node_port = same.and_then(|o| o.node_port);
                 }
             }
@@ -104,7 +120,9 @@ pub(crate) fn allocate_on_create(c: &mut Cluster, object: &mut Object, old: Opti
     } else if old_spec.is_some_and(needs_node_ports) || type_of(spec) == "ClusterIP" {
         // Changing to ClusterIP releases nodePorts; a leftover value is a validation error, so
         // only values the old object owned are cleared here.
-        let old_ports: BTreeSet<u16> = old_spec.map(|s| node_ports_of(s).collect()).unwrap_or_default();
+        let old_ports: BTreeSet<u16> = old_spec
+            .map(|s| node_ports_of(s).collect())
+            .unwrap_or_default();
         for p in spec.ports.iter_mut().flatten() {
             if p.node_port.is_some_and(|n| old_ports.contains(&(n as u16))) {
                 p.node_port = None;
@@ -114,14 +132,20 @@ pub(crate) fn allocate_on_create(c: &mut Cluster, object: &mut Object, old: Opti
     Ok(())
 }
 
-fn allocate_cluster_ip(c: &mut Cluster, spec: &mut ServiceSpec, old: Option<&ServiceSpec>) -> Result<(), Vec<FieldError>> {
+fn allocate_cluster_ip(
+    c: &mut Cluster,
+    spec: &mut ServiceSpec,
+    old: Option<&ServiceSpec>,
+) -> Result<(), Vec<FieldError>> {
     let requested = spec.cluster_ip.clone().unwrap_or_default();
     if requested == "None" {
         spec.cluster_ips = Some(vec!["None".into()]);
         return Ok(());
     }
     let old_ip = old.and_then(cluster_ip_of);
-    if old.is_some_and(|o| needs_cluster_ip(o) && o.cluster_ip.as_deref().is_some_and(|ip| !ip.is_empty())) {
+    if old.is_some_and(|o| {
+        needs_cluster_ip(o) && o.cluster_ip.as_deref().is_some_and(|ip| !ip.is_empty())
+    }) {
         // An existing ClusterIP is never re-allocated; a change is a validation error.
         if spec.cluster_ips.is_none() {
             spec.cluster_ips = spec.cluster_ip.clone().map(|ip| vec![ip]);
@@ -152,20 +176,34 @@ fn allocate_cluster_ip(c: &mut Cluster, spec: &mut ServiceSpec, old: Option<&Ser
                 }
             }
         }
-        return Err(vec![FieldError::invalid("spec.clusterIPs", BadValue::Go("[]string(nil)".into()), "failed to allocate a serviceIP: range is full")]);
+        return Err(vec![FieldError::invalid(
+            "spec.clusterIPs",
+            BadValue::Go("[]string(nil)".into()),
+            "failed to allocate a serviceIP: range is full",
+        )]);
     }
     let Ok(ip) = requested.parse::<Ipv4Addr>() else {
         // Malformed: validation reports it.
         return Ok(());
     };
     let ips = vec![requested.clone()];
-    let fail = |why: &str| vec![FieldError::invalid("spec.clusterIPs", BadValue::Go(go_string_slice(&ips)), format!("failed to allocate IP {requested}: {why}"))];
+    let fail = |why: &str| {
+        vec![FieldError::invalid(
+            "spec.clusterIPs",
+            BadValue::Go(go_string_slice(&ips)),
+            format!("failed to allocate IP {requested}: {why}"),
+        )]
+    };
     if !cidr.contains(ip) {
-        return Err(fail("the provided network does not match the current range"));
+        return Err(fail(
+            "the provided network does not match the current range",
+        ));
     }
     let off = cidr.offset(ip).unwrap_or(0);
     if off == 0 || off == cidr.size() - 1 {
-        return Err(fail(&format!("the provided IP ({requested}) is not in the valid range. The range of valid IPs is {cidr}")));
+        return Err(fail(&format!(
+            "the provided IP ({requested}) is not in the valid range. The range of valid IPs is {cidr}"
+        )));
     }
     if c.state.cluster_ips.contains(&u32::from(ip)) && old_ip != Some(ip) {
         return Err(fail("provided IP is already allocated"));
@@ -174,19 +212,27 @@ fn allocate_cluster_ip(c: &mut Cluster, spec: &mut ServiceSpec, old: Option<&Ser
     Ok(())
 }
 
-fn allocate_node_ports(c: &mut Cluster, spec: &mut ServiceSpec, old: Option<&ServiceSpec>) -> Result<(), Vec<FieldError>> {
+fn allocate_node_ports(
+    c: &mut Cluster,
+    spec: &mut ServiceSpec,
+    old: Option<&ServiceSpec>,
+) -> Result<(), Vec<FieldError>> {
     let (lo, hi) = c.config.node_port_range;
     let owned: BTreeSet<u16> = old.map(|o| node_ports_of(o).collect()).unwrap_or_default();
     let mut taken_here: BTreeSet<u16> = BTreeSet::new();
     // Requested ports first, so a dynamic pick never steals a port asked for further down.
     for (i, p) in spec.ports.iter().flatten().enumerate() {
-        let Some(np) = p.node_port.filter(|n| *n != 0) else { continue };
+        let Some(np) = p.node_port.filter(|n| *n != 0) else {
+            continue;
+        };
         let path = format!("spec.ports[{i}].nodePort");
         if np < lo as i32 || np > hi as i32 {
             return Err(vec![FieldError::invalid(
                 path,
                 BadValue::Int(np as i64),
-                format!("provided port is not in the valid range. The range of valid ports is {lo}-{hi}"),
+                format!(
+                    "provided port is not in the valid range. The range of valid ports is {lo}-{hi}"
+                ),
             )]);
         }
         let np = np as u16;
@@ -194,7 +240,11 @@ fn allocate_node_ports(c: &mut Cluster, spec: &mut ServiceSpec, old: Option<&Ser
             continue; // the same port twice in one Service: validation's Duplicate (or TCP+UDP).
         }
         if c.state.node_ports.contains(&np) && !owned.contains(&np) {
-            return Err(vec![FieldError::invalid(path, BadValue::Int(np as i64), "provided port is already allocated")]);
+            return Err(vec![FieldError::invalid(
+                path,
+                BadValue::Int(np as i64),
+                "provided port is already allocated",
+            )]);
         }
         taken_here.insert(np);
     }
@@ -211,13 +261,19 @@ fn allocate_node_ports(c: &mut Cluster, spec: &mut ServiceSpec, old: Option<&Ser
             }
             let span = bhi - blo + 1;
             let start = c.rng.random_range(0..span);
-            chosen = (0..span).map(|i| lo + (blo + (start + i) % span) as u16).find(|n| !c.state.node_ports.contains(n) && !taken_here.contains(n));
+            chosen = (0..span)
+                .map(|i| lo + (blo + (start + i) % span) as u16)
+                .find(|n| !c.state.node_ports.contains(n) && !taken_here.contains(n));
             if chosen.is_some() {
                 break;
             }
         }
         let Some(n) = chosen else {
-            return Err(vec![FieldError::invalid("spec.ports", BadValue::Omit, "failed to allocate a nodePort: range is full")]);
+            return Err(vec![FieldError::invalid(
+                "spec.ports",
+                BadValue::Omit,
+                "failed to allocate a nodePort: range is full",
+            )]);
         };
         taken_here.insert(n);
         p.node_port = Some(n as i32);
@@ -228,8 +284,12 @@ fn allocate_node_ports(c: &mut Cluster, spec: &mut ServiceSpec, old: Option<&Ser
 /// Records the allocations of `new` and releases those of `old` (either may be None).
 pub(crate) fn commit_allocations(c: &mut Cluster, old: Option<&Object>, new: Option<&Object>) {
     for (o, add) in [(old, false), (new, true)] {
-        let Some(Object::Service(s)) = o else { continue };
-        let Some(spec) = s.spec.as_ref() else { continue };
+        let Some(Object::Service(s)) = o else {
+            continue;
+        };
+        let Some(spec) = s.spec.as_ref() else {
+            continue;
+        };
         let ip = cluster_ip_of(spec).map(u32::from);
         let ports: Vec<u16> = node_ports_of(spec).collect();
         let lbs: Vec<u32> = lb_ips_of(s).into_iter().map(u32::from).collect();
@@ -253,26 +313,50 @@ pub(crate) fn commit_allocations(c: &mut Cluster, old: Option<&Object>, new: Opt
 
 /// The service controller's LoadBalancer sync for one Service.
 pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
-    let Some(obj) = c.store.get(key).cloned() else { return };
+    let Some(obj) = c.store.get(key).cloned() else {
+        return;
+    };
     let Object::Service(svc) = &*obj else { return };
-    let is_lb = svc.spec.as_ref().is_some_and(|s| type_of(s) == "LoadBalancer");
+    let is_lb = svc
+        .spec
+        .as_ref()
+        .is_some_and(|s| type_of(s) == "LoadBalancer");
     let current = lb_ips_of(svc);
     if !is_lb {
         if !current.is_empty() {
             let mut s = svc.clone();
-            s.status.get_or_insert_with(Default::default).load_balancer = Some(LoadBalancerStatus::default());
+            s.status.get_or_insert_with(Default::default).load_balancer =
+                Some(LoadBalancerStatus::default());
             let new = Object::Service(s);
             commit_allocations(c, Some(&obj), Some(&new));
             c.sys_update(new);
-            c.record_event(&obj, None, "Normal", "DeletedLoadBalancer", "Deleted load balancer".into(), "service-controller", None);
+            c.record_event(
+                &obj,
+                None,
+                "Normal",
+                "DeletedLoadBalancer",
+                "Deleted load balancer".into(),
+                "service-controller",
+                None,
+            );
         }
         return;
     }
-    let Some((first, last)) = c.config.load_balancer_pool else { return };
+    let Some((first, last)) = c.config.load_balancer_pool else {
+        return;
+    };
     if !current.is_empty() {
         return;
     }
-    c.record_event(&obj, None, "Normal", "EnsuringLoadBalancer", "Ensuring load balancer".into(), "service-controller", None);
+    c.record_event(
+        &obj,
+        None,
+        "Normal",
+        "EnsuringLoadBalancer",
+        "Ensuring load balancer".into(),
+        "service-controller",
+        None,
+    );
     let free = (u32::from(first)..=u32::from(last)).find(|ip| !c.state.lb_ips.contains(ip));
     let Some(ip) = free else {
         c.record_event(&obj, None, "Warning", "SyncLoadBalancerFailed", "Error syncing load balancer: failed to ensure load balancer: no free IP in the load balancer pool".into(), "service-controller", None);
@@ -280,12 +364,24 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
     };
     let mut s = svc.clone();
     s.status.get_or_insert_with(Default::default).load_balancer = Some(LoadBalancerStatus {
-        ingress: Some(vec![LoadBalancerIngress { ip: Some(Ipv4Addr::from(ip).to_string()), ip_mode: Some("VIP".into()), ..Default::default() }]),
+        ingress: Some(vec![LoadBalancerIngress {
+            ip: Some(Ipv4Addr::from(ip).to_string()),
+            ip_mode: Some("VIP".into()),
+            ..Default::default()
+        }]),
     });
     let new = Object::Service(s);
     commit_allocations(c, Some(&obj), Some(&new));
     c.sys_update(new);
-    c.record_event(&obj, None, "Normal", "EnsuredLoadBalancer", "Ensured load balancer".into(), "service-controller", None);
+    c.record_event(
+        &obj,
+        None,
+        "Normal",
+        "EnsuredLoadBalancer",
+        "Ensured load balancer".into(),
+        "service-controller",
+        None,
+    );
 }
 
 #[cfg(test)]
@@ -301,8 +397,12 @@ mod tests {
     }
 
     fn nodeport_svc(name: &str, node_port: Option<u16>) -> String {
-        let np = node_port.map(|p| format!("\n    nodePort: {p}")).unwrap_or_default();
-        format!("apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  type: NodePort\n  selector:\n    app: httpd\n  ports:\n  - protocol: TCP\n    port: 8080\n    targetPort: 80{np}\n")
+        let np = node_port
+            .map(|p| format!("\n    nodePort: {p}"))
+            .unwrap_or_default();
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  type: NodePort\n  selector:\n    app: httpd\n  ports:\n  - protocol: TCP\n    port: 8080\n    targetPort: 80{np}\n"
+        )
     }
 
     fn api_err(c: &mut Cluster, yaml: &str) -> ApiError {
@@ -316,8 +416,15 @@ mod tests {
     fn dynamic_cluster_ips_come_from_the_upper_band() {
         let mut c = Cluster::kind();
         for i in 0..20 {
-            c.apply_manifests(&HTTPD_SVC.replace("httpd-svc", &format!("s{i}"))).unwrap();
-            let ip: std::net::Ipv4Addr = svc(&c, &format!("s{i}")).spec.unwrap().cluster_ip.unwrap().parse().unwrap();
+            c.apply_manifests(&HTTPD_SVC.replace("httpd-svc", &format!("s{i}")))
+                .unwrap();
+            let ip: std::net::Ipv4Addr = svc(&c, &format!("s{i}"))
+                .spec
+                .unwrap()
+                .cluster_ip
+                .unwrap()
+                .parse()
+                .unwrap();
             let off = c.config.service_cidr.offset(ip).unwrap();
             assert!(off > 256 && off < 65535, "{ip}");
         }
@@ -327,50 +434,93 @@ mod tests {
     #[test]
     fn requested_cluster_ip_in_range_free_and_immutable() {
         let mut c = Cluster::kind();
-        let with_ip = |ip: &str| HTTPD_SVC.replace("spec:\n", &format!("spec:\n  clusterIP: {ip}\n"));
+        let with_ip =
+            |ip: &str| HTTPD_SVC.replace("spec:\n", &format!("spec:\n  clusterIP: {ip}\n"));
         c.apply_manifests(&with_ip("10.96.100.100")).unwrap();
-        assert_eq!(svc(&c, "httpd-svc").spec.unwrap().cluster_ips, Some(vec!["10.96.100.100".to_string()]));
+        assert_eq!(
+            svc(&c, "httpd-svc").spec.unwrap().cluster_ips,
+            Some(vec!["10.96.100.100".to_string()])
+        );
         let before = c.snapshot();
-        let e = api_err(&mut c, &with_ip("10.96.100.100").replace("httpd-svc", "other"));
-        assert_eq!(e.kubectl_message(), "The Service \"other\" is invalid: spec.clusterIPs: Invalid value: []string{\"10.96.100.100\"}: failed to allocate IP 10.96.100.100: provided IP is already allocated");
+        let e = api_err(
+            &mut c,
+            &with_ip("10.96.100.100").replace("httpd-svc", "other"),
+        );
+        assert_eq!(
+            e.kubectl_message(),
+            "The Service \"other\" is invalid: spec.clusterIPs: Invalid value: []string{\"10.96.100.100\"}: failed to allocate IP 10.96.100.100: provided IP is already allocated"
+        );
         let e = api_err(&mut c, &with_ip("10.97.0.5").replace("httpd-svc", "other"));
-        assert_eq!(e.kubectl_message(), "The Service \"other\" is invalid: spec.clusterIPs: Invalid value: []string{\"10.97.0.5\"}: failed to allocate IP 10.97.0.5: the provided network does not match the current range");
+        assert_eq!(
+            e.kubectl_message(),
+            "The Service \"other\" is invalid: spec.clusterIPs: Invalid value: []string{\"10.97.0.5\"}: failed to allocate IP 10.97.0.5: the provided network does not match the current range"
+        );
         assert_eq!(c.snapshot(), before, "rejected requests change nothing");
         // Leaving clusterIP out of the manifest keeps it (patchAllocatedValues).
         c.apply_manifests(HTTPD_SVC).unwrap();
-        assert_eq!(svc(&c, "httpd-svc").spec.unwrap().cluster_ip.as_deref(), Some("10.96.100.100"));
+        assert_eq!(
+            svc(&c, "httpd-svc").spec.unwrap().cluster_ip.as_deref(),
+            Some("10.96.100.100")
+        );
         let e = api_err(&mut c, &with_ip("10.96.100.101"));
-        assert_eq!(e.to_string(), "Service \"httpd-svc\" is invalid: spec.clusterIPs[0]: Invalid value: []string{\"10.96.100.101\"}: may not change once set");
+        assert_eq!(
+            e.to_string(),
+            "Service \"httpd-svc\" is invalid: spec.clusterIPs[0]: Invalid value: []string{\"10.96.100.101\"}: may not change once set"
+        );
         // Deleting the Service frees its IP.
         c.delete(Kind::Service, "default", "httpd-svc").unwrap();
-        c.apply_manifests(&with_ip("10.96.100.100").replace("httpd-svc", "other")).unwrap();
+        c.apply_manifests(&with_ip("10.96.100.100").replace("httpd-svc", "other"))
+            .unwrap();
     }
 
     #[test]
     fn node_ports_range_uniqueness_and_release() {
         let mut c = Cluster::kind();
-        c.apply_manifests(&nodeport_svc("httpd-svc", Some(30144))).unwrap();
+        c.apply_manifests(&nodeport_svc("httpd-svc", Some(30144)))
+            .unwrap();
         let s = svc(&c, "httpd-svc");
-        assert_eq!(s.spec.as_ref().unwrap().ports.as_ref().unwrap()[0].node_port, Some(30144));
-        assert_eq!(s.spec.as_ref().unwrap().external_traffic_policy.as_deref(), Some("Cluster"));
+        assert_eq!(
+            s.spec.as_ref().unwrap().ports.as_ref().unwrap()[0].node_port,
+            Some(30144)
+        );
+        assert_eq!(
+            s.spec.as_ref().unwrap().external_traffic_policy.as_deref(),
+            Some("Cluster")
+        );
         let before = c.snapshot();
         let e = api_err(&mut c, &nodeport_svc("second", Some(30144)));
-        assert_eq!(e.kubectl_message(), "The Service \"second\" is invalid: spec.ports[0].nodePort: Invalid value: 30144: provided port is already allocated");
+        assert_eq!(
+            e.kubectl_message(),
+            "The Service \"second\" is invalid: spec.ports[0].nodePort: Invalid value: 30144: provided port is already allocated"
+        );
         let e = api_err(&mut c, &nodeport_svc("second", Some(80)));
-        assert_eq!(e.kubectl_message(), "The Service \"second\" is invalid: spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767");
+        assert_eq!(
+            e.kubectl_message(),
+            "The Service \"second\" is invalid: spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767"
+        );
         assert_eq!(c.snapshot(), before);
         // Dynamic nodePorts avoid the static band 30000-30085.
         c.apply_manifests(&nodeport_svc("auto", None)).unwrap();
-        let np = svc(&c, "auto").spec.unwrap().ports.unwrap()[0].node_port.unwrap();
+        let np = svc(&c, "auto").spec.unwrap().ports.unwrap()[0]
+            .node_port
+            .unwrap();
         assert!((30086..=32767).contains(&np), "{np}");
         // Re-applying without nodePort keeps it; switching to ClusterIP releases it.
         c.apply_manifests(&nodeport_svc("auto", None)).unwrap();
-        assert_eq!(svc(&c, "auto").spec.unwrap().ports.unwrap()[0].node_port, Some(np));
-        c.apply_manifests(&HTTPD_SVC.replace("httpd-svc", "auto")).unwrap();
-        assert_eq!(svc(&c, "auto").spec.unwrap().ports.unwrap()[0].node_port, None);
+        assert_eq!(
+            svc(&c, "auto").spec.unwrap().ports.unwrap()[0].node_port,
+            Some(np)
+        );
+        c.apply_manifests(&HTTPD_SVC.replace("httpd-svc", "auto"))
+            .unwrap();
+        assert_eq!(
+            svc(&c, "auto").spec.unwrap().ports.unwrap()[0].node_port,
+            None
+        );
         assert!(!c.state.node_ports.contains(&(np as u16)));
         c.delete(Kind::Service, "default", "httpd-svc").unwrap();
-        c.apply_manifests(&nodeport_svc("second", Some(30144))).unwrap();
+        c.apply_manifests(&nodeport_svc("second", Some(30144)))
+            .unwrap();
     }
 
     #[test]
@@ -378,7 +528,10 @@ mod tests {
         let c = cluster_with(&HTTPD_SVC.replace("spec:\n", "spec:\n  clusterIP: None\n"));
         let s = svc(&c, "httpd-svc");
         assert_eq!(s.spec.as_ref().unwrap().cluster_ip.as_deref(), Some("None"));
-        assert_eq!(s.spec.as_ref().unwrap().cluster_ips, Some(vec!["None".to_string()]));
+        assert_eq!(
+            s.spec.as_ref().unwrap().cluster_ips,
+            Some(vec!["None".to_string()])
+        );
     }
 
     #[test]
@@ -393,14 +546,30 @@ mod tests {
         config.load_balancer_pool = Some(DEFAULT_LB_POOL);
         let mut c = Cluster::new(config);
         c.apply_manifests(&lb).unwrap();
-        c.apply_manifests(&lb.replace("httpd-svc", "second")).unwrap();
-        let ip = |c: &Cluster, n: &str| svc(c, n).status.unwrap().load_balancer.unwrap().ingress.unwrap()[0].ip.clone().unwrap();
+        c.apply_manifests(&lb.replace("httpd-svc", "second"))
+            .unwrap();
+        let ip = |c: &Cluster, n: &str| {
+            svc(c, n)
+                .status
+                .unwrap()
+                .load_balancer
+                .unwrap()
+                .ingress
+                .unwrap()[0]
+                .ip
+                .clone()
+                .unwrap()
+        };
         assert_eq!(ip(&c, "httpd-svc"), "172.18.255.200");
         assert_eq!(ip(&c, "second"), "172.18.255.201");
-        let evs: Vec<String> = events_for(&c, "default", "httpd-svc").into_iter().map(|e| e.0).collect();
+        let evs: Vec<String> = events_for(&c, "default", "httpd-svc")
+            .into_iter()
+            .map(|e| e.0)
+            .collect();
         assert_eq!(evs, vec!["EnsuringLoadBalancer", "EnsuredLoadBalancer"]);
         c.delete(Kind::Service, "default", "httpd-svc").unwrap();
-        c.apply_manifests(&lb.replace("httpd-svc", "third")).unwrap();
+        c.apply_manifests(&lb.replace("httpd-svc", "third"))
+            .unwrap();
         assert_eq!(ip(&c, "third"), "172.18.255.200", "released on delete");
     }
 }

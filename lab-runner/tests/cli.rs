@@ -1,0 +1,209 @@
+//! Runs the built `lab-runner` binary the way a learner would.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn lab_runner(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lab-runner"))
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("lab-runner runs")
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("utf-8 stdout")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).expect("utf-8 stderr")
+}
+
+/// Writes `text` to a file under cargo's per-test temporary directory.
+fn temp_manifest(name: &str, text: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&path, text).expect("write temp manifest");
+    path
+}
+
+/// The first line at or after `from` containing every needle.
+fn find_line(lines: &[&str], from: usize, needles: &[&str]) -> Option<usize> {
+    (from..lines.len()).find(|&i| needles.iter().all(|n| lines[i].contains(n)))
+}
+
+#[test]
+fn demo_walks_through_the_chapter() {
+    let out = lab_runner(&["demo"]);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+
+    // After step 1: three httpd Pods Running and ready, the ClusterIP Service on 8080/TCP.
+    let step1 = find_line(&lines, 0, &["Step 1/4"]).expect("step 1");
+    assert!(lines.contains(&"deployment.apps/httpd created"), "{text}");
+    assert!(lines.contains(&"service/httpd-svc created"), "{text}");
+    let step2 = find_line(&lines, step1, &["Step 2/4"]).expect("step 2");
+    let running = lines[step1..step2]
+        .iter()
+        .filter(|l| l.starts_with("pod/httpd-") && l.contains(" 1/1 ") && l.contains(" Running "))
+        .count();
+    assert_eq!(running, 3, "{text}");
+    let clusterip = find_line(&lines, step1, &["httpd-svc ", "ClusterIP", "8080/TCP"])
+        .expect("httpd-svc 8080/TCP");
+    assert!(clusterip < step2);
+
+    // Step 2: the NodePort variant is configured in place.
+    assert!(
+        lines[step2..].contains(&"service/httpd-svc configured"),
+        "{text}"
+    );
+    let nodeport = find_line(&lines, step2, &["httpd-svc ", "NodePort", "80:30144/TCP"])
+        .expect("NodePort 30144");
+    let step3 = find_line(&lines, step2, &["Step 3/4"]).expect("step 3");
+    assert!(nodeport < step3);
+
+    // Step 3: the headless Service has no ClusterIP.
+    find_line(
+        &lines,
+        step3,
+        &["headless-svc ", "ClusterIP", " None ", "80/TCP"],
+    )
+    .expect("headless-svc None");
+
+    // Step 4: the client Pod runs too.
+    let step4 = find_line(&lines, step3, &["Step 4/4"]).expect("step 4");
+    assert!(lines[step4..].contains(&"pod/clientpod created"), "{text}");
+    find_line(&lines, step4, &["pod/clientpod ", "1/1", "Running"]).expect("clientpod Running");
+}
+
+#[test]
+fn demo_speaks_chinese_and_shows_wide_columns() {
+    let out = lab_runner(&["demo", "--lang", "zh", "--wide"]);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("第 1/4 步"), "{text}");
+    assert!(
+        text.contains("$ kubectl get deploy,rs,pods -o wide"),
+        "{text}"
+    );
+    assert!(text.contains("NOMINATED NODE   READINESS GATES"), "{text}");
+    assert!(text.contains("app=httpd,pod-template-hash="), "{text}");
+    // Same inputs, same output.
+    assert_eq!(
+        text,
+        stdout(&lab_runner(&["demo", "--lang", "zh-CN", "--wide"]))
+    );
+}
+
+#[test]
+fn apply_prints_what_kubectl_prints() {
+    let out = lab_runner(&[
+        "apply",
+        "-f",
+        "labs/01-clusterip/manifests/httpd-deployment.yaml",
+        "-f",
+        "labs/01-clusterip/manifests/httpd-service.yaml",
+        "--settle",
+    ]);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("deployment.apps/httpd created\nservice/httpd-svc created\n"),
+        "{text}"
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    let running = lines
+        .iter()
+        .filter(|l| l.starts_with("pod/httpd-") && l.contains("Running"))
+        .count();
+    assert_eq!(running, 3, "{text}");
+    find_line(&lines, 0, &["service/httpd-svc ", "ClusterIP", "8080/TCP"]).expect("service row");
+    find_line(&lines, 0, &["endpoints/httpd-svc ", ":80,"]).expect("endpoints row");
+}
+
+#[test]
+fn apply_rejects_an_unknown_field_naming_document_and_field() {
+    let bad = temp_manifest(
+        "selectr.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: ok\nspec:\n  ports:\n  - port: 80\n---\n\
+         apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: httpd\nspec:\n  replicas: 3\n  selectr:\n    matchLabels:\n      app: httpd\n",
+    );
+    let out = lab_runner(&["apply", "-f", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "stdout: {}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("document 2"), "{err}");
+    assert!(err.contains("unknown field \"spec.selectr\""), "{err}");
+    assert!(
+        stdout(&out).is_empty(),
+        "nothing is applied when a file cannot be decoded"
+    );
+}
+
+#[test]
+fn apply_reports_an_invalid_service_like_kubectl() {
+    let svc = temp_manifest(
+        "nodeport-80.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: httpd-svc\nspec:\n  type: NodePort\n  selector:\n    app: httpd\n\
+         \x20 ports:\n    - protocol: TCP\n      port: 8080\n      targetPort: 80\n      nodePort: 80\n",
+    );
+    let out = lab_runner(&["apply", "-f", svc.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out).trim_end(),
+        "The Service \"httpd-svc\" is invalid: spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. \
+         The range of valid ports is 30000-32767"
+    );
+}
+
+#[test]
+fn apply_reports_a_missing_file() {
+    let out = lab_runner(&["apply", "-f", "no/such/file.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out).trim_end(),
+        "error: the path \"no/such/file.yaml\" does not exist"
+    );
+}
+
+#[test]
+fn help_describes_the_commands() {
+    let out = lab_runner(&["--help"]);
+    assert!(out.status.success());
+    let help = stdout(&out);
+    assert!(help.contains("demo") && help.contains("apply"), "{help}");
+}
+
+#[test]
+fn lab_01_files_are_consistent() {
+    let lab = repo_root().join("labs/01-clusterip");
+    let text = std::fs::read_to_string(lab.join("lab.yaml")).expect("lab.yaml");
+    let v: serde_json::Value = serde_saphyr::from_str(&text).expect("lab.yaml is YAML");
+    assert_eq!(v["id"], "01-clusterip");
+    for lang in ["zh-CN", "en"] {
+        assert!(v["title"][lang].is_string(), "title.{lang}");
+        for list in ["goals", "steps", "hints"] {
+            let items = v[list]
+                .as_array()
+                .unwrap_or_else(|| panic!("{list} is a list"));
+            assert!(!items.is_empty(), "{list} is empty");
+            assert!(
+                items
+                    .iter()
+                    .all(|i| i[lang].as_str().is_some_and(|s| !s.is_empty())),
+                "{list}.{lang}"
+            );
+        }
+    }
+    for file in ["httpd-deployment.yaml", "httpd-service.yaml"] {
+        let provided = std::fs::read_to_string(lab.join("manifests").join(file)).unwrap();
+        let solution = std::fs::read_to_string(lab.join("solution").join(file)).unwrap();
+        assert_eq!(provided, solution, "{file}");
+    }
+}
