@@ -223,8 +223,10 @@ impl Store {
         self.resource_version += 1;
         object.meta_mut().resource_version = Some(self.resource_version.to_string());
         let object = Arc::new(object);
-        self.index(&old, false);
-        self.index(&object, true);
+        if index_inputs_differ(&old, &object) {
+            self.index(&old, false);
+            self.index(&object, true);
+        }
         self.objects.insert(key.clone(), object.clone());
         self.record(EventType::Modified, object.clone());
         self.pending.push(Change {
@@ -368,6 +370,15 @@ impl Store {
             self.objects.insert(o.key(), o);
         }
     }
+}
+
+/// Whether a write changes anything the secondary indexes are built from.
+fn index_inputs_differ(a: &Object, b: &Object) -> bool {
+    let selector = |o: &Object| match o {
+        Object::Service(s) => s.spec.as_ref().and_then(|s| s.selector.clone()),
+        _ => None,
+    };
+    a.meta().labels != b.meta().labels || a.meta().owner_references != b.meta().owner_references || selector(a) != selector(b)
 }
 
 #[cfg(test)]

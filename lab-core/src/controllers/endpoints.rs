@@ -13,6 +13,10 @@
 //! pod belongs in endpoints, `FindPort`, `ShouldSetHostname`) live here too; upstream has them in
 //! `k8s.io/endpointslice/util/controller_utils.go`.
 //!
+//! The Endpoints it writes carry the Service's labels plus `endpoints.kubernetes.io/managed-by:
+//! endpoint-controller` (added in 1.33 with the Endpoints deprecation, KEP-4974) and, for headless
+//! Services, `service.kubernetes.io/headless`.
+//!
 //! Differences from upstream, all invisible in objects: the `last-change-trigger-time` annotation
 //! is the virtual time of the write (upstream derives it from the pods' Ready transition times,
 //! which the simulator sets at the same virtual instant); subsets and ports are ordered by their
@@ -41,6 +45,10 @@ pub const ANNOTATION_LAST_CHANGE_TRIGGER_TIME: &str =
 pub const ANNOTATION_OVER_CAPACITY: &str = "endpoints.kubernetes.io/over-capacity";
 /// Label marking the Endpoints and EndpointSlices of a headless Service (`v1.IsHeadlessService`).
 pub const LABEL_HEADLESS: &str = "service.kubernetes.io/headless";
+/// Label marking the Endpoints objects this controller writes (`LabelManagedBy`, since 1.33).
+pub const LABEL_MANAGED_BY: &str = "endpoints.kubernetes.io/managed-by";
+/// This controller's `managed-by` value (`ControllerName`).
+pub const CONTROLLER_NAME: &str = "endpoint-controller";
 /// Most addresses one Endpoints object holds (`maxCapacity`).
 pub const MAX_CAPACITY: usize = 1000;
 
@@ -488,7 +496,8 @@ fn desired_endpoints(svc: &Service, current: Option<&Endpoints>, pods: &[&Pod]) 
     } else {
         labels.insert(LABEL_HEADLESS.into(), String::new());
     }
-    ep.metadata.labels = non_empty(labels);
+    labels.insert(LABEL_MANAGED_BY.into(), CONTROLLER_NAME.into());
+    ep.metadata.labels = Some(labels);
     ep.metadata.annotations = non_empty(annotations);
     ep.subsets = (!subsets.is_empty()).then_some(subsets);
     ep
@@ -843,7 +852,13 @@ pub(crate) mod tests {
         );
         let annotations = ep.metadata.annotations.clone().unwrap();
         assert!(annotations.contains_key(ANNOTATION_LAST_CHANGE_TRIGGER_TIME));
-        assert_eq!(ep.metadata.labels, Some(labels(&[("app", "httpd")])));
+        assert_eq!(
+            ep.metadata.labels,
+            Some(labels(&[
+                ("app", "httpd"),
+                (LABEL_MANAGED_BY, CONTROLLER_NAME)
+            ]))
+        );
 
         // Nothing changed: no write, even later.
         let rv = c.resource_version();
@@ -974,7 +989,10 @@ spec:
         assert!(list.iter().all(|a| a.ends_with(":80")));
         assert!(endpoint_list(&c, false).is_empty());
         let ep = c.get_typed::<Endpoints>("default", "httpd-svc").unwrap();
-        assert_eq!(ep.metadata.labels, None);
+        assert_eq!(
+            ep.metadata.labels,
+            Some(labels(&[(LABEL_MANAGED_BY, CONTROLLER_NAME)]))
+        );
         assert!(
             ep.metadata
                 .annotations

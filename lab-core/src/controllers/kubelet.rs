@@ -194,45 +194,28 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
         return;
     }
 
+    // One pass computes everything due by now and writes once, like one kubelet sync loop
+    // iteration followed by one status update.
     let mut p = pod.clone();
-    let status = p.status.get_or_insert_with(Default::default);
-    let phase = status.phase.clone().unwrap_or_default();
+    let mut events: Vec<(String, &'static str, String)> = Vec::new();
     let host_ip = node.ip.to_string();
+    let needs_pull = |c: &Cluster, ct: &k8s_openapi::api::core::v1::Container| {
+        ct.image_pull_policy.as_deref() == Some("Always") || !c.state.node_images.get(&node_name).is_some_and(|imgs| imgs.contains(ct.image.as_deref().unwrap_or("")))
+    };
+    let pulls: Vec<bool> = pod.spec.iter().flat_map(|s| s.containers.iter()).map(|ct| needs_pull(c, ct)).collect();
 
-    if status.start_time.is_none() || phase.is_empty() {
+    let status = p.status.get_or_insert_with(Default::default);
+    if status.start_time.is_none() || status.phase.as_deref().unwrap_or("").is_empty() {
         // Just bound: accepted by the kubelet, sandbox and images on the way.
         status.phase = Some("Pending".into());
         status.start_time = Some(now.clone());
         status.host_ip = Some(host_ip.clone());
-        status.host_ips = Some(vec![HostIP {
-            ip: host_ip.clone(),
-        }]);
+        status.host_ips = Some(vec![HostIP { ip: host_ip.clone() }]);
         status.qos_class = Some("BestEffort".into());
-        set_condition(
-            status,
-            condition("PodReadyToStartContainers", false, &now, None, None),
-        );
+        set_condition(status, condition("PodReadyToStartContainers", false, &now, None, None));
         set_condition(status, condition("Initialized", true, &now, None, None));
-        set_condition(
-            status,
-            condition(
-                "Ready",
-                false,
-                &now,
-                Some("ContainersNotReady"),
-                not_ready_message(pod),
-            ),
-        );
-        set_condition(
-            status,
-            condition(
-                "ContainersReady",
-                false,
-                &now,
-                Some("ContainersNotReady"),
-                not_ready_message(pod),
-            ),
-        );
+        set_condition(status, condition("Ready", false, &now, Some("ContainersNotReady"), not_ready_message(pod)));
+        set_condition(status, condition("ContainersReady", false, &now, Some("ContainersNotReady"), not_ready_message(pod)));
         set_condition(status, condition("PodScheduled", true, &now, None, None));
         status.container_statuses = Some(
             containers
@@ -244,176 +227,70 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
                     ready: false,
                     restart_count: 0,
                     started: Some(false),
-                    state: Some(ContainerState {
-                        waiting: Some(ContainerStateWaiting {
-                            reason: Some("ContainerCreating".into()),
-                            message: None,
-                        }),
-                        ..Default::default()
-                    }),
+                    state: Some(ContainerState { waiting: Some(ContainerStateWaiting { reason: Some("ContainerCreating".into()), message: None }), ..Default::default() }),
                     ..Default::default()
                 })
                 .collect(),
         );
-        let pulls: Vec<String> = pod
-            .spec
-            .iter()
-            .flat_map(|s| s.containers.iter())
-            .filter(|ct| {
-                ct.image_pull_policy.as_deref() == Some("Always")
-                    || !c
-                        .state
-                        .node_images
-                        .get(&node_name)
-                        .is_some_and(|imgs| imgs.contains(ct.image.as_deref().unwrap_or("")))
-            })
-            .map(|ct| ct.name.clone())
-            .collect();
-        let stored = c.sys_update(Object::Pod(p));
-        if let Some(stored) = stored {
-            for (name, image) in &containers {
-                if pulls.contains(name) {
-                    c.record_event(
-                        &stored,
-                        Some(&format!("spec.containers{{{name}}}")),
-                        "Normal",
-                        "Pulling",
-                        format!("Pulling image {image:?}"),
-                        "kubelet",
-                        Some(&node_name),
-                    );
-                }
+        for ((name, image), pull) in containers.iter().zip(&pulls) {
+            if *pull {
+                events.push((name.clone(), "Pulling", format!("Pulling image {image:?}")));
             }
         }
-        c.wake_at(
-            now_ms + c.config.kubelet.container_start_ms as i64,
-            key.clone(),
-        );
-        return;
     }
 
     let started_ms = status.start_time.as_ref().map(ms).unwrap_or(now_ms);
-    if phase == "Pending" {
+    if status.phase.as_deref() == Some("Pending") {
         let run_at = started_ms + c.config.kubelet.container_start_ms as i64;
         if now_ms < run_at {
             c.wake_at(run_at, key.clone());
-            return;
-        }
-        // Containers start: the pod gets its IP and runs.
-        let ip = if host_network {
-            Some(host_ip.clone())
-        } else {
-            allocate_ip(c, &node)
-        };
-        let Some(ip) = ip else {
-            return; // The node's range is exhausted: stays ContainerCreating, as in reality.
-        };
-        let status = p.status.get_or_insert_with(Default::default);
-        status.phase = Some("Running".into());
-        status.pod_ip = Some(ip.clone());
-        status.pod_ips = Some(vec![PodIP { ip }]);
-        set_condition(
-            status,
-            condition("PodReadyToStartContainers", true, &now, None, None),
-        );
-        let mut ids = Vec::new();
-        for _ in &containers {
-            let bytes: [u8; 32] = c.rng.random();
-            ids.push(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
-        }
-        let status = p.status.get_or_insert_with(Default::default);
-        status.container_statuses = Some(
-            containers
-                .iter()
-                .zip(&ids)
-                .map(|((name, image), id)| ContainerStatus {
-                    name: name.clone(),
-                    image: qualify_image(image),
-                    image_id: format!(
-                        "{}@sha256:{}",
-                        qualify_image(image).split(':').next().unwrap_or(""),
-                        &id[..64.min(id.len())]
-                    ),
-                    container_id: Some(format!("containerd://{id}")),
-                    ready: false,
-                    restart_count: 0,
-                    started: Some(true),
-                    state: Some(ContainerState {
-                        running: Some(ContainerStateRunning {
-                            started_at: Some(now.clone()),
-                        }),
+        } else if let Some(ip) = if host_network { Some(host_ip.clone()) } else { allocate_ip(c, &node) } {
+            // Containers start: the pod gets its IP and runs. (No IP left in the node's range:
+            // it stays ContainerCreating, as in reality.)
+            let mut ids = Vec::new();
+            for _ in &containers {
+                let bytes: [u8; 32] = c.rng.random();
+                ids.push(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+            }
+            let status = p.status.get_or_insert_with(Default::default);
+            status.phase = Some("Running".into());
+            status.pod_ip = Some(ip.clone());
+            status.pod_ips = Some(vec![PodIP { ip }]);
+            set_condition(status, condition("PodReadyToStartContainers", true, &now, None, None));
+            status.container_statuses = Some(
+                containers
+                    .iter()
+                    .zip(&ids)
+                    .map(|((name, image), id)| ContainerStatus {
+                        name: name.clone(),
+                        image: qualify_image(image),
+                        image_id: format!("{}@sha256:{id}", qualify_image(image).rsplit_once(':').map_or(image.as_str(), |(n, _)| n)),
+                        container_id: Some(format!("containerd://{id}")),
+                        ready: false,
+                        restart_count: 0,
+                        started: Some(true),
+                        state: Some(ContainerState { running: Some(ContainerStateRunning { started_at: Some(now.clone()) }), ..Default::default() }),
                         ..Default::default()
-                    }),
-                    ..Default::default()
-                })
-                .collect(),
-        );
-        let was_pulled: Vec<bool> = pod
-            .spec
-            .iter()
-            .flat_map(|s| s.containers.iter())
-            .map(|ct| {
-                ct.image_pull_policy.as_deref() == Some("Always")
-                    || !c
-                        .state
-                        .node_images
-                        .get(&node_name)
-                        .is_some_and(|imgs| imgs.contains(ct.image.as_deref().unwrap_or("")))
-            })
-            .collect();
-        let stored = c.sys_update(Object::Pod(p));
-        if let Some(stored) = stored {
+                    })
+                    .collect(),
+            );
             let secs = c.config.kubelet.container_start_ms as f64 / 1000.0;
-            for ((name, image), pulled) in containers.iter().zip(was_pulled) {
-                let fp = format!("spec.containers{{{name}}}");
-                let msg = if pulled {
-                    format!(
-                        "Successfully pulled image {image:?} in {secs:.3}s ({secs:.3}s including waiting). Image size: {} bytes.",
-                        image_size(image)
-                    )
+            for ((name, image), pulled) in containers.iter().zip(&pulls) {
+                let msg = if *pulled {
+                    format!("Successfully pulled image {image:?} in {secs:.3}s ({secs:.3}s including waiting). Image size: {} bytes.", image_size(image))
                 } else {
                     format!("Container image {image:?} already present on machine")
                 };
-                c.record_event(
-                    &stored,
-                    Some(&fp),
-                    "Normal",
-                    "Pulled",
-                    msg,
-                    "kubelet",
-                    Some(&node_name),
-                );
-                c.record_event(
-                    &stored,
-                    Some(&fp),
-                    "Normal",
-                    "Created",
-                    format!("Created container: {name}"),
-                    "kubelet",
-                    Some(&node_name),
-                );
-                c.record_event(
-                    &stored,
-                    Some(&fp),
-                    "Normal",
-                    "Started",
-                    format!("Started container {name}"),
-                    "kubelet",
-                    Some(&node_name),
-                );
-                c.state
-                    .node_images
-                    .entry(node_name.clone())
-                    .or_default()
-                    .insert(image.clone());
+                events.push((name.clone(), "Pulled", msg));
+                events.push((name.clone(), "Created", format!("Created container: {name}")));
+                events.push((name.clone(), "Started", format!("Started container {name}")));
+                c.state.node_images.entry(node_name.clone()).or_default().insert(image.clone());
             }
         }
-        // Readiness is evaluated in the same pass below on the next sync.
-        c.queues.kubelet.insert(key.clone());
-        return;
     }
 
-    if phase == "Running" {
+    let status = p.status.get_or_insert_with(Default::default);
+    if status.phase.as_deref() == Some("Running") {
         let container_started = status
             .container_statuses
             .as_ref()
@@ -434,12 +311,14 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
         }
         let msg = (!ready).then(|| not_ready_message(pod)).flatten();
         let reason = (!ready).then_some("ContainersNotReady");
-        set_condition(
-            status,
-            condition("ContainersReady", ready, &now, reason, msg.clone()),
-        );
+        set_condition(status, condition("ContainersReady", ready, &now, reason, msg.clone()));
         set_condition(status, condition("Ready", ready, &now, reason, msg));
-        c.sys_update(Object::Pod(p));
+    }
+
+    let stored = c.sys_update(Object::Pod(p)).unwrap_or(obj);
+    for (container, reason, message) in events {
+        let fp = format!("spec.containers{{{container}}}");
+        c.record_event(&stored, Some(&fp), "Normal", reason, message, "kubelet", Some(&node_name));
     }
 }
 

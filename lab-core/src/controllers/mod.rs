@@ -252,7 +252,9 @@ fn dispatch(c: &mut Cluster, change: Change) {
                                 }
                             }
                         }
-                        c.queues.replicaset.insert(rs_key);
+                        if replicaset_relevant(old, new) {
+                            c.queues.replicaset.insert(rs_key);
+                        }
                     }
                 }
             }
@@ -330,6 +332,15 @@ fn dispatch(c: &mut Cluster, change: Change) {
     }
 }
 
+/// Whether a pod change matters to its ReplicaSet: existence, deletion, phase, readiness, labels.
+fn replicaset_relevant(old: Option<&Object>, new: Option<&Object>) -> bool {
+    let (Some(Object::Pod(a)), Some(Object::Pod(b))) = (old, new) else { return true };
+    a.metadata.labels != b.metadata.labels
+        || a.metadata.deletion_timestamp != b.metadata.deletion_timestamp
+        || a.status.as_ref().and_then(|s| s.phase.as_deref()) != b.status.as_ref().and_then(|s| s.phase.as_deref())
+        || kubelet::pod_ready(a) != kubelet::pod_ready(b)
+}
+
 /// Whether a pod change can change any Endpoints: labels, IP, readiness, phase, node, deletion.
 fn endpoint_relevant(old: Option<&Object>, new: Option<&Object>) -> bool {
     let (Some(Object::Pod(a)), Some(Object::Pod(b))) = (old, new) else {
@@ -348,30 +359,41 @@ fn endpoint_relevant(old: Option<&Object>, new: Option<&Object>) -> bool {
         || a.spec.as_ref().map(|s| &s.containers) != b.spec.as_ref().map(|s| &s.containers)
 }
 
-/// Runs all queues until none has work. Upstream controllers run concurrently; running them in
-/// a fixed order at one virtual instant gives the same end state, deterministically.
+/// Runs all queues until none has work. Upstream controllers run concurrently; here each pass
+/// drains every queue in a fixed order (deterministic), and a key queued again during the pass
+/// waits for the next one, so a burst of pod updates costs one ReplicaSet or Endpoints sync, as
+/// informer coalescing does upstream. Changes are dispatched after every sync, so caches such as
+/// the scheduler's node load are always current.
 pub(crate) fn run(c: &mut Cluster) {
-    loop {
+    fn pending(c: &mut Cluster) {
         for change in c.store.take_changes() {
             dispatch(c, change);
         }
-        if let Some(k) = c.queues.deployment.pop_first() {
-            deployment::sync(c, &k);
-        } else if let Some(k) = c.queues.replicaset.pop_first() {
-            replicaset::sync(c, &k);
-        } else if let Some(k) = c.queues.scheduler.pop_first() {
-            scheduler::sync(c, &k);
-        } else if let Some(k) = c.queues.kubelet.pop_first() {
-            kubelet::sync(c, &k);
-        } else if let Some(k) = c.queues.service.pop_first() {
-            service::sync(c, &k);
-        } else if let Some(k) = c.queues.endpoints.pop_first() {
-            endpoints::sync(c, &k);
-        } else if let Some(k) = c.queues.endpointslice.pop_first() {
-            endpointslice::sync(c, &k);
-        } else if let Some(k) = c.queues.mirroring.pop_first() {
-            endpointslice_mirroring::sync(c, &k);
-        } else if !c.store.has_changes() {
+    }
+    type Sync = fn(&mut Cluster, &ObjectKey);
+    type Queue = fn(&mut Queues) -> &mut BTreeSet<ObjectKey>;
+    const LOOPS: [(Queue, Sync); 8] = [
+        (|q| &mut q.deployment, deployment::sync),
+        (|q| &mut q.replicaset, replicaset::sync),
+        (|q| &mut q.scheduler, scheduler::sync),
+        (|q| &mut q.kubelet, kubelet::sync),
+        (|q| &mut q.service, service::sync),
+        (|q| &mut q.endpoints, endpoints::sync),
+        (|q| &mut q.endpointslice, endpointslice::sync),
+        (|q| &mut q.mirroring, endpointslice_mirroring::sync),
+    ];
+    loop {
+        pending(c);
+        let mut worked = false;
+        for (queue, sync) in LOOPS {
+            let keys = std::mem::take(queue(&mut c.queues));
+            for key in keys {
+                worked = true;
+                sync(c, &key);
+                pending(c);
+            }
+        }
+        if !worked && !c.store.has_changes() {
             debug_assert!(c.queues.is_empty());
             break;
         }
