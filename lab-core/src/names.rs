@@ -26,6 +26,17 @@ pub fn safe_encode(s: &str) -> String {
         .collect()
 }
 
+/// Lower-case hex of `bytes` (UIDs, container IDs).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 0xf) as usize] as char);
+    }
+    out
+}
+
 /// FNV-1a, 32 bits (Go's `hash/fnv.New32a`), which `controller.ComputeHash` uses.
 pub fn fnv32a(data: &[u8]) -> u32 {
     let mut h: u32 = 0x811c_9dc5;

@@ -213,11 +213,9 @@ impl Store {
                 });
             }
         }
-        if *old == {
-            // Compare without resourceVersion: a no-op write is not a change (the apiserver skips it).
-            object.meta_mut().resource_version = old.meta().resource_version.clone();
-            object.clone()
-        } {
+        // Compare without resourceVersion: a no-op write is not a change (the apiserver skips it).
+        object.meta_mut().resource_version = old.meta().resource_version.clone();
+        if *old == object {
             return Ok(old);
         }
         self.resource_version += 1;

@@ -250,7 +250,7 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
             let mut ids = Vec::new();
             for _ in &containers {
                 let bytes: [u8; 32] = c.rng.random();
-                ids.push(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+                ids.push(crate::names::hex(&bytes));
             }
             let status = p.status.get_or_insert_with(Default::default);
             status.phase = Some("Running".into());

@@ -262,7 +262,8 @@ fn dispatch(c: &mut Cluster, change: Change) {
                 Some(p) if pod_node(p).is_none() && p.meta().deletion_timestamp.is_none() => {
                     c.queues.scheduler.insert(key.clone());
                 }
-                Some(p) if pod_node(p).is_some() => {
+                // The kubelet reacts to its pods' spec and deletion, not to its own status writes.
+                Some(p) if pod_node(p).is_some() && kubelet_relevant(old, p) => {
                     c.queues.kubelet.insert(key.clone());
                 }
                 _ => {}
@@ -330,6 +331,12 @@ fn dispatch(c: &mut Cluster, change: Change) {
         }
         Kind::Namespace | Kind::ConfigMap | Kind::Event => {}
     }
+}
+
+/// Whether a pod change is news to the kubelet of its node.
+fn kubelet_relevant(old: Option<&Object>, new: &Object) -> bool {
+    let (Some(Object::Pod(a)), Object::Pod(b)) = (old, new) else { return true };
+    a.spec != b.spec || a.metadata.deletion_timestamp != b.metadata.deletion_timestamp
 }
 
 /// Whether a pod change matters to its ReplicaSet: existence, deletion, phase, readiness, labels.
