@@ -702,6 +702,9 @@ impl Cluster {
         component: &str,
         host: Option<&str>,
     ) {
+        if !self.config.record_events {
+            return;
+        }
         self.event_seq += 1;
         let ns = if involved.namespace().is_empty() {
             "default".to_string()

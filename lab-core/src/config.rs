@@ -162,6 +162,14 @@ pub struct ClusterConfig {
     pub system_pods: bool,
     /// Kubernetes version reported by nodes.
     pub kubernetes_version: String,
+    /// Record core/v1 Events (Scheduled, Pulled, ScalingReplicaSet, …). On by default; the scale
+    /// profile turns them off, as its 100,000 pods would carry 600,000 Events.
+    #[serde(default = "default_true")]
+    pub record_events: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// The default LoadBalancer pool of DESIGN.md.
@@ -189,6 +197,7 @@ impl ClusterConfig {
             ClusterConfig::with_workers(workers, Cidr::parse("10.0.0.0/8").expect("static CIDR"));
         c.system_pods = false;
         c.watch_log_capacity = 1_000;
+        c.record_events = false;
         c
     }
 
@@ -229,6 +238,7 @@ impl ClusterConfig {
             watch_log_capacity: crate::store::DEFAULT_WATCH_LOG_CAPACITY,
             system_pods: true,
             kubernetes_version: "v1.33.1".into(),
+            record_events: true,
         }
     }
 }

@@ -16,11 +16,18 @@ use std::collections::BTreeMap;
 /// Replicas per Deployment in the scenario.
 pub const REPLICAS: i32 = 5;
 
-/// A cluster sized for `services` × 5 pods (110 pods per node, plus headroom).
+/// A cluster sized for `services` × 5 pods (110 pods per node, plus headroom), without Events.
 pub fn cluster_for(services: usize) -> Cluster {
+    cluster_for_with(services, false)
+}
+
+/// [`cluster_for`], choosing whether Events are recorded.
+pub fn cluster_for_with(services: usize, record_events: bool) -> Cluster {
     let pods = services * REPLICAS as usize;
     let workers = (pods / 100).max(2);
-    Cluster::new(ClusterConfig::scale(workers))
+    let mut config = ClusterConfig::scale(workers);
+    config.record_events = record_events;
+    Cluster::new(config)
 }
 
 /// Deployment `app-i` and Service `svc-i`.

@@ -9,7 +9,7 @@
 use crate::cluster::{Cluster, controller_ref};
 use crate::controllers::replicaset::nonzero;
 use crate::object::{Object, ObjectKey};
-use k8s_openapi::api::apps::v1::{
+use k8s_openapi::api::apps::v1::{DeploymentSpec, 
     Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet, ReplicaSetSpec,
 };
 use k8s_openapi::api::core::v1::PodTemplateSpec;
@@ -57,12 +57,18 @@ fn fenceposts(d: &Deployment, replicas: i32) -> (i32, i32) {
 }
 
 /// The template with the hash label removed, for comparing a ReplicaSet with its Deployment.
-fn strip_hash(t: &PodTemplateSpec) -> PodTemplateSpec {
-    let mut t = t.clone();
-    if let Some(l) = t.metadata.as_mut().and_then(|m| m.labels.as_mut()) {
-        l.remove(POD_TEMPLATE_HASH);
+fn same_template(rs_template: &PodTemplateSpec, template: &PodTemplateSpec) -> bool {
+    if rs_template.spec != template.spec {
+        return false;
     }
-    t
+    fn labels(m: Option<&ObjectMeta>) -> impl Iterator<Item = (&String, &String)> {
+        m.and_then(|m| m.labels.as_ref()).into_iter().flatten().filter(|(k, _)| k.as_str() != POD_TEMPLATE_HASH)
+    }
+    fn annotations(m: Option<&ObjectMeta>) -> Option<&std::collections::BTreeMap<String, String>> {
+        m.and_then(|m| m.annotations.as_ref()).filter(|a| !a.is_empty())
+    }
+    let (a, b) = (rs_template.metadata.as_ref(), template.metadata.as_ref());
+    labels(a).eq(labels(b)) && annotations(a) == annotations(b)
 }
 
 fn rs_replicas(rs: &ReplicaSet) -> i32 {
@@ -94,9 +100,10 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
     if d.metadata.deletion_timestamp.is_some() {
         return;
     }
-    let spec = d.spec.clone().unwrap_or_default();
+    let default_spec = Default::default();
+    let spec: &DeploymentSpec = d.spec.as_ref().unwrap_or(&default_spec);
     let replicas = spec.replicas.unwrap_or(1).max(0);
-    let template = spec.template.clone();
+    let template = &spec.template;
     let mut rss: Vec<ReplicaSet> = c
         .store
         .dependents_of(obj.uid())
@@ -113,10 +120,7 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
         .collect();
     rss.sort_by_key(|rs| {
         (
-            rs.metadata
-                .creation_timestamp
-                .as_ref()
-                .map(|t| t.0.to_string()),
+            rs.metadata.creation_timestamp.as_ref().map(|t| t.0),
             rs.metadata.name.clone(),
         )
     });
@@ -125,8 +129,7 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
         rs.spec
             .as_ref()
             .and_then(|s| s.template.as_ref())
-            .map(strip_hash)
-            == Some(strip_hash(&template))
+            .is_some_and(|t| same_template(t, template))
     });
     let max_revision = rss.iter().map(revision).max().unwrap_or(0);
     let (surge, max_unavailable) = fenceposts(d, replicas);

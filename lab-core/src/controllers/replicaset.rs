@@ -10,7 +10,7 @@ use crate::cluster::{Cluster, controller_ref};
 use crate::controllers::kubelet::pod_ready;
 use crate::labels::selector_matches;
 use crate::object::{Object, ObjectKey};
-use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetStatus};
+use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetSpec, ReplicaSetStatus};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::sync::Arc;
@@ -84,18 +84,16 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
     if rs.metadata.deletion_timestamp.is_some() {
         return;
     }
-    let spec = rs.spec.clone().unwrap_or_default();
+    let default_spec = Default::default();
+    let spec: &ReplicaSetSpec = rs.spec.as_ref().unwrap_or(&default_spec);
     let want = spec.replicas.unwrap_or(1).max(0) as usize;
-    let pods: Vec<Pod> = owned_pods(c, obj.uid())
-        .iter()
-        .filter_map(|o| <&Pod>::try_from(&**o).ok().cloned())
-        .collect();
-    let mut active: Vec<Pod> = pods.iter().filter(|p| is_active(p)).cloned().collect();
+    let as_pod = |o: &Arc<Object>| -> Option<Arc<Object>> { matches!(&**o, Object::Pod(p) if is_active(p)).then(|| o.clone()) };
+    let mut active: Vec<Arc<Object>> = owned_pods(c, obj.uid()).iter().filter_map(as_pod).collect();
 
     if active.len() < want {
         let template = spec.template.clone().unwrap_or_default();
+        let tmeta = template.metadata.clone().unwrap_or_default();
         for _ in active.len()..want {
-            let tmeta = template.metadata.clone().unwrap_or_default();
             let mut pod = Object::Pod(Box::new(Pod {
                 metadata: ObjectMeta {
                     generate_name: Some(format!("{}-", key.name)),
@@ -114,39 +112,25 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
             }));
             crate::defaults::apply_defaults(&mut pod);
             if let Some(created) = c.sys_create(pod) {
-                c.record_event(
-                    &obj,
-                    None,
-                    "Normal",
-                    "SuccessfulCreate",
-                    format!("Created pod: {}", created.name()),
-                    "replicaset-controller",
-                    None,
-                );
-                if let Object::Pod(p) = &*created {
-                    active.push(*p.clone());
-                }
+                c.record_event(&obj, None, "Normal", "SuccessfulCreate", format!("Created pod: {}", created.name()), "replicaset-controller", None);
+                active.push(created);
             }
         }
     } else if active.len() > want {
-        active.sort_by_key(delete_rank);
-        let extra: Vec<Pod> = active.drain(..active.len() - want).collect();
+        active.sort_by_key(|o| match &**o {
+            Object::Pod(p) => delete_rank(p),
+            _ => unreachable!("only pods are kept"),
+        });
+        let extra: Vec<Arc<Object>> = active.drain(..active.len() - want).collect();
         for p in extra {
-            let name = p.metadata.name.clone().unwrap_or_default();
+            let name = p.name().to_string();
             let pkey = ObjectKey::new(crate::object::Kind::Pod, &key.namespace, &name);
             if c.delete_pod_for_controller(&pkey) {
-                c.record_event(
-                    &obj,
-                    None,
-                    "Normal",
-                    "SuccessfulDelete",
-                    format!("Deleted pod: {name}"),
-                    "replicaset-controller",
-                    None,
-                );
+                c.record_event(&obj, None, "Normal", "SuccessfulDelete", format!("Deleted pod: {name}"), "replicaset-controller", None);
             }
         }
     }
+    let active: Vec<&Pod> = active.iter().filter_map(|o| <&Pod>::try_from(&**o).ok()).collect();
 
     let labels_match = |p: &Pod| selector_matches(Some(&spec.selector), p.metadata.labels.as_ref());
     let ready = active.iter().filter(|p| pod_ready(p)).count() as i32;
