@@ -49,8 +49,3 @@ pub extern "C" fn svclab_seed_scenario() -> u32 {
     c.settle();
     c.store().len() as u32
 }
-
-/// Unused in the cdylib. It lets the file also build as an ordinary example, which is what cargo
-/// makes of it if the `[[example]] crate-type = ["cdylib"]` stanza in lab-core/Cargo.toml is absent.
-#[allow(dead_code)]
-fn main() {}

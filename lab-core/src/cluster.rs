@@ -413,16 +413,15 @@ impl Cluster {
         // Admission (NamespaceLifecycle) comes first.
         self.check_namespace(&object)?;
         // generateName: the apiserver appends 5 random characters.
-        if object.name().is_empty() {
-            if let Some(prefix) = object
+        if object.name().is_empty()
+            && let Some(prefix) = object
                 .meta()
                 .generate_name
                 .clone()
                 .filter(|p| !p.is_empty())
-            {
-                let name = crate::names::generate_name(&mut self.rng, &prefix);
-                object.meta_mut().name = Some(name);
-            }
+        {
+            let name = crate::names::generate_name(&mut self.rng, &prefix);
+            object.meta_mut().name = Some(name);
         }
         // The Service registry allocates before validation runs, so its errors come alone.
         let mut allocated = object.clone();
@@ -472,20 +471,18 @@ impl Cluster {
                 name: key.name,
             });
         };
-        if check_rv {
-            if let Some(rv) = object
+        if check_rv
+            && let Some(rv) = object
                 .meta()
                 .resource_version
                 .as_deref()
                 .filter(|r| !r.is_empty())
-            {
-                if old.meta().resource_version.as_deref() != Some(rv) {
-                    return Err(ApiError::Conflict {
-                        kind: key.kind,
-                        name: key.name,
-                    });
-                }
-            }
+            && old.meta().resource_version.as_deref() != Some(rv)
+        {
+            return Err(ApiError::Conflict {
+                kind: key.kind,
+                name: key.name,
+            });
         }
         // Identity and server-managed fields come from the stored object.
         {
@@ -666,11 +663,11 @@ impl Cluster {
 
     /// Creates an object on behalf of a controller (no validation: controllers write valid objects).
     pub(crate) fn sys_create(&mut self, mut object: Object) -> Option<Arc<Object>> {
-        if object.name().is_empty() {
-            if let Some(prefix) = object.meta().generate_name.clone() {
-                let name = crate::names::generate_name(&mut self.rng, &prefix);
-                object.meta_mut().name = Some(name);
-            }
+        if object.name().is_empty()
+            && let Some(prefix) = object.meta().generate_name.clone()
+        {
+            let name = crate::names::generate_name(&mut self.rng, &prefix);
+            object.meta_mut().name = Some(name);
         }
         self.stamp_new(&mut object);
         self.store.create(object).ok()
@@ -691,7 +688,9 @@ impl Cluster {
         self.timers.insert((at_ms, pod));
     }
 
-    /// Records a core/v1 Event about `involved`, as the named component does.
+    /// Records a core/v1 Event about `involved`, as the named component does. The arguments are
+    /// the Event's own fields, in the order `kubectl describe` shows them.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn record_event(
         &mut self,
         involved: &Object,
@@ -807,12 +806,11 @@ fn merge_for_apply(existing: &Object, manifest: Object) -> Object {
         m.resource_version = None;
     }
     // The binding is the scheduler's, not the manifest's.
-    if let (Object::Pod(old), Object::Pod(new)) = (existing, &mut merged) {
-        if let (Some(os), Some(ns)) = (old.spec.as_ref(), new.spec.as_mut()) {
-            if ns.node_name.is_none() {
-                ns.node_name = os.node_name.clone();
-            }
-        }
+    if let (Object::Pod(old), Object::Pod(new)) = (existing, &mut merged)
+        && let (Some(os), Some(ns)) = (old.spec.as_ref(), new.spec.as_mut())
+        && ns.node_name.is_none()
+    {
+        ns.node_name = os.node_name.clone();
     }
     merged
 }

@@ -205,13 +205,13 @@ impl Store {
                 name: key.name,
             });
         };
-        if let Some(rv) = expected_rv.filter(|rv| !rv.is_empty()) {
-            if old.meta().resource_version.as_deref() != Some(rv) {
-                return Err(ApiError::Conflict {
-                    kind: key.kind,
-                    name: key.name,
-                });
-            }
+        if let Some(rv) = expected_rv.filter(|rv| !rv.is_empty())
+            && old.meta().resource_version.as_deref() != Some(rv)
+        {
+            return Err(ApiError::Conflict {
+                kind: key.kind,
+                name: key.name,
+            });
         }
         // Compare without resourceVersion: a no-op write is not a change (the apiserver skips it).
         object.meta_mut().resource_version = old.meta().resource_version.clone();
@@ -376,7 +376,9 @@ fn index_inputs_differ(a: &Object, b: &Object) -> bool {
         Object::Service(s) => s.spec.as_ref().and_then(|s| s.selector.clone()),
         _ => None,
     };
-    a.meta().labels != b.meta().labels || a.meta().owner_references != b.meta().owner_references || selector(a) != selector(b)
+    a.meta().labels != b.meta().labels
+        || a.meta().owner_references != b.meta().owner_references
+        || selector(a) != selector(b)
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@
 use crate::cluster::{Cluster, controller_ref};
 use crate::controllers::replicaset::nonzero;
 use crate::object::{Object, ObjectKey};
-use k8s_openapi::api::apps::v1::{DeploymentSpec, 
-    Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet, ReplicaSetSpec,
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentCondition, DeploymentSpec, DeploymentStatus, ReplicaSet, ReplicaSetSpec,
 };
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -62,10 +62,14 @@ fn same_template(rs_template: &PodTemplateSpec, template: &PodTemplateSpec) -> b
         return false;
     }
     fn labels(m: Option<&ObjectMeta>) -> impl Iterator<Item = (&String, &String)> {
-        m.and_then(|m| m.labels.as_ref()).into_iter().flatten().filter(|(k, _)| k.as_str() != POD_TEMPLATE_HASH)
+        m.and_then(|m| m.labels.as_ref())
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| k.as_str() != POD_TEMPLATE_HASH)
     }
     fn annotations(m: Option<&ObjectMeta>) -> Option<&std::collections::BTreeMap<String, String>> {
-        m.and_then(|m| m.annotations.as_ref()).filter(|a| !a.is_empty())
+        m.and_then(|m| m.annotations.as_ref())
+            .filter(|a| !a.is_empty())
     }
     let (a, b) = (rs_template.metadata.as_ref(), template.metadata.as_ref());
     labels(a).eq(labels(b)) && annotations(a) == annotations(b)
@@ -379,12 +383,12 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
         terminating_replicas: None,
     };
     // Re-read: set_revision may have written the Deployment.
-    if let Some(Object::Deployment(current)) = c.store.get(key).map(|a| (**a).clone()) {
-        if current.status.as_ref() != Some(&status) {
-            let mut current = current;
-            current.status = Some(status);
-            c.sys_update(Object::Deployment(current));
-        }
+    if let Some(Object::Deployment(current)) = c.store.get(key).map(|a| (**a).clone())
+        && current.status.as_ref() != Some(&status)
+    {
+        let mut current = current;
+        current.status = Some(status);
+        c.sys_update(Object::Deployment(current));
     }
 }
 

@@ -200,9 +200,19 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
     let mut events: Vec<(String, &'static str, String)> = Vec::new();
     let host_ip = node.ip.to_string();
     let needs_pull = |c: &Cluster, ct: &k8s_openapi::api::core::v1::Container| {
-        ct.image_pull_policy.as_deref() == Some("Always") || !c.state.node_images.get(&node_name).is_some_and(|imgs| imgs.contains(ct.image.as_deref().unwrap_or("")))
+        ct.image_pull_policy.as_deref() == Some("Always")
+            || !c
+                .state
+                .node_images
+                .get(&node_name)
+                .is_some_and(|imgs| imgs.contains(ct.image.as_deref().unwrap_or("")))
     };
-    let pulls: Vec<bool> = pod.spec.iter().flat_map(|s| s.containers.iter()).map(|ct| needs_pull(c, ct)).collect();
+    let pulls: Vec<bool> = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.containers.iter())
+        .map(|ct| needs_pull(c, ct))
+        .collect();
 
     let status = p.status.get_or_insert_with(Default::default);
     if status.start_time.is_none() || status.phase.as_deref().unwrap_or("").is_empty() {
@@ -210,12 +220,35 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
         status.phase = Some("Pending".into());
         status.start_time = Some(now.clone());
         status.host_ip = Some(host_ip.clone());
-        status.host_ips = Some(vec![HostIP { ip: host_ip.clone() }]);
+        status.host_ips = Some(vec![HostIP {
+            ip: host_ip.clone(),
+        }]);
         status.qos_class = Some("BestEffort".into());
-        set_condition(status, condition("PodReadyToStartContainers", false, &now, None, None));
+        set_condition(
+            status,
+            condition("PodReadyToStartContainers", false, &now, None, None),
+        );
         set_condition(status, condition("Initialized", true, &now, None, None));
-        set_condition(status, condition("Ready", false, &now, Some("ContainersNotReady"), not_ready_message(pod)));
-        set_condition(status, condition("ContainersReady", false, &now, Some("ContainersNotReady"), not_ready_message(pod)));
+        set_condition(
+            status,
+            condition(
+                "Ready",
+                false,
+                &now,
+                Some("ContainersNotReady"),
+                not_ready_message(pod),
+            ),
+        );
+        set_condition(
+            status,
+            condition(
+                "ContainersReady",
+                false,
+                &now,
+                Some("ContainersNotReady"),
+                not_ready_message(pod),
+            ),
+        );
         set_condition(status, condition("PodScheduled", true, &now, None, None));
         status.container_statuses = Some(
             containers
@@ -227,7 +260,13 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
                     ready: false,
                     restart_count: 0,
                     started: Some(false),
-                    state: Some(ContainerState { waiting: Some(ContainerStateWaiting { reason: Some("ContainerCreating".into()), message: None }), ..Default::default() }),
+                    state: Some(ContainerState {
+                        waiting: Some(ContainerStateWaiting {
+                            reason: Some("ContainerCreating".into()),
+                            message: None,
+                        }),
+                        ..Default::default()
+                    }),
                     ..Default::default()
                 })
                 .collect(),
@@ -244,7 +283,11 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
         let run_at = started_ms + c.config.kubelet.container_start_ms as i64;
         if now_ms < run_at {
             c.wake_at(run_at, key.clone());
-        } else if let Some(ip) = if host_network { Some(host_ip.clone()) } else { allocate_ip(c, &node) } {
+        } else if let Some(ip) = if host_network {
+            Some(host_ip.clone())
+        } else {
+            allocate_ip(c, &node)
+        } {
             // Containers start: the pod gets its IP and runs. (No IP left in the node's range:
             // it stays ContainerCreating, as in reality.)
             let mut ids = Vec::new();
@@ -256,7 +299,10 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
             status.phase = Some("Running".into());
             status.pod_ip = Some(ip.clone());
             status.pod_ips = Some(vec![PodIP { ip }]);
-            set_condition(status, condition("PodReadyToStartContainers", true, &now, None, None));
+            set_condition(
+                status,
+                condition("PodReadyToStartContainers", true, &now, None, None),
+            );
             status.container_statuses = Some(
                 containers
                     .iter()
@@ -264,12 +310,22 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
                     .map(|((name, image), id)| ContainerStatus {
                         name: name.clone(),
                         image: qualify_image(image),
-                        image_id: format!("{}@sha256:{id}", qualify_image(image).rsplit_once(':').map_or(image.as_str(), |(n, _)| n)),
+                        image_id: format!(
+                            "{}@sha256:{id}",
+                            qualify_image(image)
+                                .rsplit_once(':')
+                                .map_or(image.as_str(), |(n, _)| n)
+                        ),
                         container_id: Some(format!("containerd://{id}")),
                         ready: false,
                         restart_count: 0,
                         started: Some(true),
-                        state: Some(ContainerState { running: Some(ContainerStateRunning { started_at: Some(now.clone()) }), ..Default::default() }),
+                        state: Some(ContainerState {
+                            running: Some(ContainerStateRunning {
+                                started_at: Some(now.clone()),
+                            }),
+                            ..Default::default()
+                        }),
                         ..Default::default()
                     })
                     .collect(),
@@ -277,14 +333,25 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
             let secs = c.config.kubelet.container_start_ms as f64 / 1000.0;
             for ((name, image), pulled) in containers.iter().zip(&pulls) {
                 let msg = if *pulled {
-                    format!("Successfully pulled image {image:?} in {secs:.3}s ({secs:.3}s including waiting). Image size: {} bytes.", image_size(image))
+                    format!(
+                        "Successfully pulled image {image:?} in {secs:.3}s ({secs:.3}s including waiting). Image size: {} bytes.",
+                        image_size(image)
+                    )
                 } else {
                     format!("Container image {image:?} already present on machine")
                 };
                 events.push((name.clone(), "Pulled", msg));
-                events.push((name.clone(), "Created", format!("Created container: {name}")));
+                events.push((
+                    name.clone(),
+                    "Created",
+                    format!("Created container: {name}"),
+                ));
                 events.push((name.clone(), "Started", format!("Started container {name}")));
-                c.state.node_images.entry(node_name.clone()).or_default().insert(image.clone());
+                c.state
+                    .node_images
+                    .entry(node_name.clone())
+                    .or_default()
+                    .insert(image.clone());
             }
         }
     }
@@ -311,14 +378,25 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
         }
         let msg = (!ready).then(|| not_ready_message(pod)).flatten();
         let reason = (!ready).then_some("ContainersNotReady");
-        set_condition(status, condition("ContainersReady", ready, &now, reason, msg.clone()));
+        set_condition(
+            status,
+            condition("ContainersReady", ready, &now, reason, msg.clone()),
+        );
         set_condition(status, condition("Ready", ready, &now, reason, msg));
     }
 
     let stored = c.sys_update(Object::Pod(p)).unwrap_or(obj);
     for (container, reason, message) in events {
         let fp = format!("spec.containers{{{container}}}");
-        c.record_event(&stored, Some(&fp), "Normal", reason, message, "kubelet", Some(&node_name));
+        c.record_event(
+            &stored,
+            Some(&fp),
+            "Normal",
+            reason,
+            message,
+            "kubelet",
+            Some(&node_name),
+        );
     }
 }
 

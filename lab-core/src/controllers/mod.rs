@@ -153,23 +153,23 @@ fn track_pod(c: &mut Cluster, old: Option<&Object>, new: Option<&Object>) {
     let host_network = |o: Option<&Object>| matches!(o, Some(Object::Pod(p)) if p.spec.as_ref().and_then(|s| s.host_network).unwrap_or(false));
     let (old_ip, new_ip) = (old.and_then(pod_ip), new.and_then(pod_ip));
     if old_ip != new_ip || old_node != new_node {
-        if let (Some(n), Some(ip), false) = (old_node, old_ip, host_network(old)) {
-            if let Some(off) = kubelet::ip_offset(c, n, ip) {
-                c.state
-                    .ipam_used
-                    .entry(n.to_string())
-                    .or_default()
-                    .remove(&off);
-            }
+        if let (Some(n), Some(ip), false) = (old_node, old_ip, host_network(old))
+            && let Some(off) = kubelet::ip_offset(c, n, ip)
+        {
+            c.state
+                .ipam_used
+                .entry(n.to_string())
+                .or_default()
+                .remove(&off);
         }
-        if let (Some(n), Some(ip), false) = (new_node, new_ip, host_network(new)) {
-            if let Some(off) = kubelet::ip_offset(c, n, ip) {
-                c.state
-                    .ipam_used
-                    .entry(n.to_string())
-                    .or_default()
-                    .insert(off);
-            }
+        if let (Some(n), Some(ip), false) = (new_node, new_ip, host_network(new))
+            && let Some(off) = kubelet::ip_offset(c, n, ip)
+        {
+            c.state
+                .ipam_used
+                .entry(n.to_string())
+                .or_default()
+                .insert(off);
         }
     }
 }
@@ -190,12 +190,11 @@ fn services_for_pod(
                 if out.contains(&key) {
                     continue;
                 }
-                if let Some(Object::Service(s)) = c.store.get(&key).map(|a| &**a) {
-                    if let Some(sel) = s.spec.as_ref().and_then(|s| s.selector.as_ref()) {
-                        if map_matches(sel, labels) {
-                            out.insert(key);
-                        }
-                    }
+                if let Some(Object::Service(s)) = c.store.get(&key).map(|a| &**a)
+                    && let Some(sel) = s.spec.as_ref().and_then(|s| s.selector.as_ref())
+                    && map_matches(sel, labels)
+                {
+                    out.insert(key);
                 }
             }
         }
@@ -223,38 +222,34 @@ fn dispatch(c: &mut Cluster, change: Change) {
             c.queues.deployment.insert(key);
         }
         Kind::ReplicaSet => {
-            if let Some((kind, name)) = controller_owner(any) {
-                if kind == "Deployment" {
-                    c.queues
-                        .deployment
-                        .insert(ObjectKey::new(Kind::Deployment, &ns, &name));
-                }
+            if let Some((kind, name)) = controller_owner(any)
+                && kind == "Deployment"
+            {
+                c.queues
+                    .deployment
+                    .insert(ObjectKey::new(Kind::Deployment, &ns, &name));
             }
             c.queues.replicaset.insert(key);
         }
         Kind::Pod => {
             track_pod(c, old, new);
             for o in [old, new].into_iter().flatten() {
-                if let Some((kind, name)) = controller_owner(o) {
-                    if kind == "ReplicaSet" {
-                        let rs_key = ObjectKey::new(Kind::ReplicaSet, &ns, &name);
-                        // The deployment controller's deletePod handler: Recreate waits for pods to go.
-                        if new.is_none() {
-                            if let Some((dkind, dname)) =
-                                c.store.get(&rs_key).and_then(|rs| controller_owner(rs))
-                            {
-                                if dkind == "Deployment" {
-                                    c.queues.deployment.insert(ObjectKey::new(
-                                        Kind::Deployment,
-                                        &ns,
-                                        &dname,
-                                    ));
-                                }
-                            }
-                        }
-                        if replicaset_relevant(old, new) {
-                            c.queues.replicaset.insert(rs_key);
-                        }
+                if let Some((kind, name)) = controller_owner(o)
+                    && kind == "ReplicaSet"
+                {
+                    let rs_key = ObjectKey::new(Kind::ReplicaSet, &ns, &name);
+                    // The deployment controller's deletePod handler: Recreate waits for pods to go.
+                    if new.is_none()
+                        && let Some((dkind, dname)) =
+                            c.store.get(&rs_key).and_then(|rs| controller_owner(rs))
+                        && dkind == "Deployment"
+                    {
+                        c.queues
+                            .deployment
+                            .insert(ObjectKey::new(Kind::Deployment, &ns, &dname));
+                    }
+                    if replicaset_relevant(old, new) {
+                        c.queues.replicaset.insert(rs_key);
                     }
                 }
             }
@@ -335,16 +330,21 @@ fn dispatch(c: &mut Cluster, change: Change) {
 
 /// Whether a pod change is news to the kubelet of its node.
 fn kubelet_relevant(old: Option<&Object>, new: &Object) -> bool {
-    let (Some(Object::Pod(a)), Object::Pod(b)) = (old, new) else { return true };
+    let (Some(Object::Pod(a)), Object::Pod(b)) = (old, new) else {
+        return true;
+    };
     a.spec != b.spec || a.metadata.deletion_timestamp != b.metadata.deletion_timestamp
 }
 
 /// Whether a pod change matters to its ReplicaSet: existence, deletion, phase, readiness, labels.
 fn replicaset_relevant(old: Option<&Object>, new: Option<&Object>) -> bool {
-    let (Some(Object::Pod(a)), Some(Object::Pod(b))) = (old, new) else { return true };
+    let (Some(Object::Pod(a)), Some(Object::Pod(b))) = (old, new) else {
+        return true;
+    };
     a.metadata.labels != b.metadata.labels
         || a.metadata.deletion_timestamp != b.metadata.deletion_timestamp
-        || a.status.as_ref().and_then(|s| s.phase.as_deref()) != b.status.as_ref().and_then(|s| s.phase.as_deref())
+        || a.status.as_ref().and_then(|s| s.phase.as_deref())
+            != b.status.as_ref().and_then(|s| s.phase.as_deref())
         || kubelet::pod_ready(a) != kubelet::pod_ready(b)
 }
 

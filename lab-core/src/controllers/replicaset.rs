@@ -87,7 +87,9 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
     let default_spec = Default::default();
     let spec: &ReplicaSetSpec = rs.spec.as_ref().unwrap_or(&default_spec);
     let want = spec.replicas.unwrap_or(1).max(0) as usize;
-    let as_pod = |o: &Arc<Object>| -> Option<Arc<Object>> { matches!(&**o, Object::Pod(p) if is_active(p)).then(|| o.clone()) };
+    let as_pod = |o: &Arc<Object>| -> Option<Arc<Object>> {
+        matches!(&**o, Object::Pod(p) if is_active(p)).then(|| o.clone())
+    };
     let mut active: Vec<Arc<Object>> = owned_pods(c, obj.uid()).iter().filter_map(as_pod).collect();
 
     if active.len() < want {
@@ -112,7 +114,15 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
             }));
             crate::defaults::apply_defaults(&mut pod);
             if let Some(created) = c.sys_create(pod) {
-                c.record_event(&obj, None, "Normal", "SuccessfulCreate", format!("Created pod: {}", created.name()), "replicaset-controller", None);
+                c.record_event(
+                    &obj,
+                    None,
+                    "Normal",
+                    "SuccessfulCreate",
+                    format!("Created pod: {}", created.name()),
+                    "replicaset-controller",
+                    None,
+                );
                 active.push(created);
             }
         }
@@ -126,11 +136,22 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
             let name = p.name().to_string();
             let pkey = ObjectKey::new(crate::object::Kind::Pod, &key.namespace, &name);
             if c.delete_pod_for_controller(&pkey) {
-                c.record_event(&obj, None, "Normal", "SuccessfulDelete", format!("Deleted pod: {name}"), "replicaset-controller", None);
+                c.record_event(
+                    &obj,
+                    None,
+                    "Normal",
+                    "SuccessfulDelete",
+                    format!("Deleted pod: {name}"),
+                    "replicaset-controller",
+                    None,
+                );
             }
         }
     }
-    let active: Vec<&Pod> = active.iter().filter_map(|o| <&Pod>::try_from(&**o).ok()).collect();
+    let active: Vec<&Pod> = active
+        .iter()
+        .filter_map(|o| <&Pod>::try_from(&**o).ok())
+        .collect();
 
     let labels_match = |p: &Pod| selector_matches(Some(&spec.selector), p.metadata.labels.as_ref());
     let ready = active.iter().filter(|p| pod_ready(p)).count() as i32;
@@ -193,7 +214,7 @@ mod tests {
             new.1.1, victim_ip,
             "host-local IPAM hands out the next address, not the freed one"
         );
-        let rs_name = victim.rsplitn(2, '-').nth(1).unwrap().to_string();
+        let rs_name = victim.rsplit_once('-').unwrap().0.to_string();
         let evs = events_for(&c, "default", &rs_name);
         assert_eq!(
             evs.iter().filter(|(r, _)| r == "SuccessfulCreate").count(),

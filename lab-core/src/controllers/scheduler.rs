@@ -58,10 +58,10 @@ fn check_node(c: &Cluster, pod: &Pod, node: &Node) -> Result<(), Misfit> {
             )));
         }
     }
-    if let Some(sel) = spec.and_then(|s| s.node_selector.as_ref()) {
-        if !crate::labels::map_matches(sel, node.metadata.labels.as_ref()) {
-            return Err(Misfit::Selector);
-        }
+    if let Some(sel) = spec.and_then(|s| s.node_selector.as_ref())
+        && !crate::labels::map_matches(sel, node.metadata.labels.as_ref())
+    {
+        return Err(Misfit::Selector);
     }
     let name = node.metadata.name.as_deref().unwrap_or("");
     if c.state.node_load.get(name).copied().unwrap_or(0) >= c.config.max_pods {
@@ -92,10 +92,10 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
     let mut siblings: BTreeMap<String, usize> = BTreeMap::new();
     if let Some(uid) = &owner_uid {
         for k in c.store.dependents_of(uid) {
-            if let Some(Object::Pod(p)) = c.store.get(&k).map(|a| &**a) {
-                if let Some(n) = p.spec.as_ref().and_then(|s| s.node_name.clone()) {
-                    *siblings.entry(n).or_default() += 1;
-                }
+            if let Some(Object::Pod(p)) = c.store.get(&k).map(|a| &**a)
+                && let Some(n) = p.spec.as_ref().and_then(|s| s.node_name.clone())
+            {
+                *siblings.entry(n).or_default() += 1;
             }
         }
     }
