@@ -61,9 +61,9 @@ pub struct Store {
     log_capacity: usize,
     pending: Vec<Change>,
     /// (namespace, label key, label value) → pod names.
-    pod_labels: BTreeMap<(String, String, String), BTreeSet<String>>,
+    pod_labels: LabelIndex,
     /// (namespace, selector key, selector value) → service names.
-    service_selectors: BTreeMap<(String, String, String), BTreeSet<String>>,
+    service_selectors: LabelIndex,
     /// owner uid → dependents.
     dependents: BTreeMap<String, BTreeSet<ObjectKey>>,
 }
@@ -83,8 +83,8 @@ impl Store {
             log: VecDeque::new(),
             log_capacity: log_capacity.max(1),
             pending: Vec::new(),
-            pod_labels: BTreeMap::new(),
-            service_selectors: BTreeMap::new(),
+            pod_labels: LabelIndex::default(),
+            service_selectors: LabelIndex::default(),
             dependents: BTreeMap::new(),
         }
     }
@@ -145,8 +145,7 @@ impl Store {
         key: &str,
         value: &str,
     ) -> Option<&BTreeSet<String>> {
-        self.pod_labels
-            .get(&(namespace.to_string(), key.to_string(), value.to_string()))
+        self.pod_labels.get(namespace, key, value)
     }
 
     /// Names of services in `namespace` whose selector contains `key=value`.
@@ -156,8 +155,7 @@ impl Store {
         key: &str,
         value: &str,
     ) -> Option<&BTreeSet<String>> {
-        self.service_selectors
-            .get(&(namespace.to_string(), key.to_string(), value.to_string()))
+        self.service_selectors.get(namespace, key, value)
     }
 
     /// Objects whose ownerReferences name `uid`.
@@ -298,48 +296,17 @@ impl Store {
     }
 
     fn index(&mut self, object: &Object, add: bool) {
-        let ns = object.namespace().to_string();
-        let name = object.name().to_string();
-        fn touch(
-            map: &mut BTreeMap<(String, String, String), BTreeSet<String>>,
-            k: (String, String, String),
-            name: &str,
-            add: bool,
-        ) {
-            if add {
-                map.entry(k).or_default().insert(name.to_string());
-            } else if let Some(set) = map.get_mut(&k) {
-                set.remove(name);
-                if set.is_empty() {
-                    map.remove(&k);
-                }
-            }
-        }
+        let ns = object.namespace();
+        let name = object.name();
         match object {
             Object::Pod(_) => {
                 for (k, v) in object.meta().labels.iter().flatten() {
-                    touch(
-                        &mut self.pod_labels,
-                        (ns.clone(), k.clone(), v.clone()),
-                        &name,
-                        add,
-                    );
+                    self.pod_labels.touch(ns, k, v, name, add);
                 }
             }
             Object::Service(s) => {
-                for (k, v) in s
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.selector.as_ref())
-                    .into_iter()
-                    .flatten()
-                {
-                    touch(
-                        &mut self.service_selectors,
-                        (ns.clone(), k.clone(), v.clone()),
-                        &name,
-                        add,
-                    );
+                for (k, v) in s.spec.as_ref().and_then(|s| s.selector.as_ref()).into_iter().flatten() {
+                    self.service_selectors.touch(ns, k, v, name, add);
                 }
             }
             _ => {}
@@ -366,6 +333,38 @@ impl Store {
             let o = Arc::new(o);
             self.index(&o, true);
             self.objects.insert(o.key(), o);
+        }
+    }
+}
+
+/// namespace → label key → label value → object names; looked up without allocating.
+#[derive(Clone, Debug, Default)]
+struct LabelIndex(BTreeMap<String, BTreeMap<String, BTreeMap<String, BTreeSet<String>>>>);
+
+impl LabelIndex {
+    fn get(&self, ns: &str, key: &str, value: &str) -> Option<&BTreeSet<String>> {
+        self.0.get(ns)?.get(key)?.get(value)
+    }
+
+    fn touch(&mut self, ns: &str, key: &str, value: &str, name: &str, add: bool) {
+        if add {
+            let keys = self.0.entry(ns.to_string()).or_default();
+            let values = keys.entry(key.to_string()).or_default();
+            values.entry(value.to_string()).or_default().insert(name.to_string());
+            return;
+        }
+        let Some(keys) = self.0.get_mut(ns) else { return };
+        let Some(values) = keys.get_mut(key) else { return };
+        let Some(names) = values.get_mut(value) else { return };
+        names.remove(name);
+        if names.is_empty() {
+            values.remove(value);
+            if values.is_empty() {
+                keys.remove(key);
+                if keys.is_empty() {
+                    self.0.remove(ns);
+                }
+            }
         }
     }
 }

@@ -383,10 +383,11 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
         terminating_replicas: None,
     };
     // Re-read: set_revision may have written the Deployment.
-    if let Some(Object::Deployment(current)) = c.store.get(key).map(|a| (**a).clone())
+    let current = c.store.get(key).cloned();
+    if let Some(Object::Deployment(current)) = current.as_deref()
         && current.status.as_ref() != Some(&status)
     {
-        let mut current = current;
+        let mut current = current.clone();
         current.status = Some(status);
         c.sys_update(Object::Deployment(current));
     }
@@ -409,11 +410,13 @@ fn refresh_annotations(
     surge: i32,
     _max_revision: i64,
 ) -> ReplicaSet {
+    let current = rs.metadata.annotations.as_ref();
+    let (want_desired, want_max) = (replicas.to_string(), (replicas + surge).to_string());
+    if current.and_then(|a| a.get(DESIRED)) == Some(&want_desired) && current.and_then(|a| a.get(MAX)) == Some(&want_max) {
+        return rs;
+    }
     let mut updated = rs.clone();
-    let a = updated
-        .metadata
-        .annotations
-        .get_or_insert_with(Default::default);
+    let a = updated.metadata.annotations.get_or_insert_with(Default::default);
     a.insert(DESIRED.into(), replicas.to_string());
     a.insert(MAX.into(), (replicas + surge).to_string());
     if updated == rs {
