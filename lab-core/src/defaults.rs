@@ -44,6 +44,12 @@ pub fn apply_defaults(object: &mut Object) {
             }
         }
         Object::Pod(p) => {
+            // The pod strategy's PrepareForCreate: every new pod starts Pending.
+            if p.status.as_ref().is_none_or(|s| s.phase.is_none()) {
+                let status = p.status.get_or_insert_with(Default::default);
+                status.phase = Some("Pending".into());
+                status.qos_class.get_or_insert_with(|| "BestEffort".into());
+            }
             if let Some(spec) = p.spec.as_mut() {
                 default_pod_spec(spec);
                 // Admission: ServiceAccount and DefaultTolerationSeconds.
