@@ -305,7 +305,13 @@ impl Store {
                 }
             }
             Object::Service(s) => {
-                for (k, v) in s.spec.as_ref().and_then(|s| s.selector.as_ref()).into_iter().flatten() {
+                for (k, v) in s
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.selector.as_ref())
+                    .into_iter()
+                    .flatten()
+                {
                     self.service_selectors.touch(ns, k, v, name, add);
                 }
             }
@@ -350,12 +356,21 @@ impl LabelIndex {
         if add {
             let keys = self.0.entry(ns.to_string()).or_default();
             let values = keys.entry(key.to_string()).or_default();
-            values.entry(value.to_string()).or_default().insert(name.to_string());
+            values
+                .entry(value.to_string())
+                .or_default()
+                .insert(name.to_string());
             return;
         }
-        let Some(keys) = self.0.get_mut(ns) else { return };
-        let Some(values) = keys.get_mut(key) else { return };
-        let Some(names) = values.get_mut(value) else { return };
+        let Some(keys) = self.0.get_mut(ns) else {
+            return;
+        };
+        let Some(values) = keys.get_mut(key) else {
+            return;
+        };
+        let Some(names) = values.get_mut(value) else {
+            return;
+        };
         names.remove(name);
         if names.is_empty() {
             values.remove(value);

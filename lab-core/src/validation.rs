@@ -217,17 +217,26 @@ fn is_lower_alnum(c: u8) -> bool {
     c.is_ascii_lowercase() || c.is_ascii_digit()
 }
 
-/// `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
-fn matches_dns1123_label(s: &str) -> bool {
+/// A non-empty string whose first byte, last byte and every byte pass the three tests (the
+/// shape of all the regexes below: `first(body*last)?`).
+fn bytes_match(
+    s: &str,
+    first: impl Fn(u8) -> bool,
+    last: impl Fn(u8) -> bool,
+    body: impl Fn(u8) -> bool,
+) -> bool {
     let b = s.as_bytes();
     match (b.first(), b.last()) {
-        (Some(&f), Some(&l)) => {
-            is_lower_alnum(f)
-                && is_lower_alnum(l)
-                && b.iter().all(|&c| is_lower_alnum(c) || c == b'-')
-        }
+        (Some(&f), Some(&l)) => first(f) && last(l) && b.iter().all(|&c| body(c)),
         _ => false,
     }
+}
+
+/// `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+fn matches_dns1123_label(s: &str) -> bool {
+    bytes_match(s, is_lower_alnum, is_lower_alnum, |c| {
+        is_lower_alnum(c) || c == b'-'
+    })
 }
 
 fn matches_dns1123_subdomain(s: &str) -> bool {
@@ -238,108 +247,104 @@ fn matches_dns1123_subdomain(s: &str) -> bool {
 fn matches_dns1123_subdomain_with_underscore(s: &str) -> bool {
     s.split('.').all(|label| {
         let rest = label.strip_prefix('_').unwrap_or(label);
-        let b = rest.as_bytes();
-        match (b.first(), b.last()) {
-            (Some(&f), Some(&l)) => {
-                is_lower_alnum(f)
-                    && is_lower_alnum(l)
-                    && b.iter()
-                        .all(|&c| is_lower_alnum(c) || c == b'-' || c == b'_')
-            }
-            _ => false,
-        }
+        bytes_match(rest, is_lower_alnum, is_lower_alnum, |c| {
+            is_lower_alnum(c) || c == b'-' || c == b'_'
+        })
     })
 }
 
 /// `^[a-z]([-a-z0-9]*[a-z0-9])?$`
 fn matches_dns1035_label(s: &str) -> bool {
-    let b = s.as_bytes();
-    match (b.first(), b.last()) {
-        (Some(&f), Some(&l)) => {
-            f.is_ascii_lowercase()
-                && is_lower_alnum(l)
-                && b.iter().all(|&c| is_lower_alnum(c) || c == b'-')
-        }
-        _ => false,
-    }
+    bytes_match(
+        s,
+        |c| c.is_ascii_lowercase(),
+        is_lower_alnum,
+        |c| is_lower_alnum(c) || c == b'-',
+    )
 }
 
 /// `^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`
 fn matches_qualified_name_part(s: &str) -> bool {
-    let b = s.as_bytes();
-    match (b.first(), b.last()) {
-        (Some(&f), Some(&l)) => {
-            f.is_ascii_alphanumeric()
-                && l.is_ascii_alphanumeric()
-                && b.iter()
-                    .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
-        }
-        _ => false,
+    bytes_match(
+        s,
+        |c| c.is_ascii_alphanumeric(),
+        |c| c.is_ascii_alphanumeric(),
+        |c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'),
+    )
+}
+
+/// A maximum length, then a format: the message of each check that fails, in that order.
+fn length_then(v: &str, max: usize, format_error: Option<String>) -> Vec<String> {
+    let mut errs = vec![];
+    if v.len() > max {
+        errs.push(max_len_error(max));
     }
+    errs.extend(format_error);
+    errs
+}
+
+/// [`length_then`] with the format given as a matcher and the parts of its `RegexError`.
+fn length_and_format(
+    v: &str,
+    max: usize,
+    matches: impl Fn(&str) -> bool,
+    msg: &str,
+    fmt: &str,
+    examples: &[&str],
+) -> Vec<String> {
+    length_then(
+        v,
+        max,
+        (!matches(v)).then(|| regex_error(msg, fmt, examples)),
+    )
 }
 
 fn is_dns1123_label(v: &str) -> Vec<String> {
-    let mut errs = vec![];
-    if v.len() > 63 {
-        errs.push(max_len_error(63));
-    }
-    if !matches_dns1123_label(v) {
+    let format_error = (!matches_dns1123_label(v)).then(|| {
         if matches_dns1123_subdomain(v) {
-            errs.push("must not contain dots".to_string());
+            "must not contain dots".to_string()
         } else {
-            errs.push(regex_error(
+            regex_error(
                 DNS1123_LABEL_MSG,
                 DNS1123_LABEL_FMT,
                 &["my-name", "123-abc"],
-            ));
+            )
         }
-    }
-    errs
+    });
+    length_then(v, 63, format_error)
 }
 
 fn is_dns1123_subdomain(v: &str) -> Vec<String> {
-    let mut errs = vec![];
-    if v.len() > 253 {
-        errs.push(max_len_error(253));
-    }
-    if !matches_dns1123_subdomain(v) {
-        errs.push(regex_error(
-            DNS1123_SUBDOMAIN_MSG,
-            DNS1123_SUBDOMAIN_FMT,
-            &["example.com"],
-        ));
-    }
-    errs
+    length_and_format(
+        v,
+        253,
+        matches_dns1123_subdomain,
+        DNS1123_SUBDOMAIN_MSG,
+        DNS1123_SUBDOMAIN_FMT,
+        &["example.com"],
+    )
 }
 
 fn is_dns1123_subdomain_with_underscore(v: &str) -> Vec<String> {
-    let mut errs = vec![];
-    if v.len() > 253 {
-        errs.push(max_len_error(253));
-    }
-    if !matches_dns1123_subdomain_with_underscore(v) {
-        errs.push(regex_error(
-            DNS1123_SUBDOMAIN_US_MSG,
-            DNS1123_SUBDOMAIN_US_FMT,
-            &["example.com"],
-        ));
-    }
-    errs
+    length_and_format(
+        v,
+        253,
+        matches_dns1123_subdomain_with_underscore,
+        DNS1123_SUBDOMAIN_US_MSG,
+        DNS1123_SUBDOMAIN_US_FMT,
+        &["example.com"],
+    )
 }
 
 fn is_dns1035_label(v: &str) -> Vec<String> {
-    let mut errs = vec![];
-    if v.len() > 63 {
-        errs.push(max_len_error(63));
-    }
-    if !matches_dns1035_label(v) {
-        errs.push(regex_error(
-            DNS1035_LABEL_MSG,
-            DNS1035_LABEL_FMT,
-            &["my-name", "abc-123"],
-        ));
-    }
-    errs
+    length_and_format(
+        v,
+        63,
+        matches_dns1035_label,
+        DNS1035_LABEL_MSG,
+        DNS1035_LABEL_FMT,
+        &["my-name", "abc-123"],
+    )
 }
 
 /// `IsQualifiedName`: label keys, annotation keys, appProtocol, …
@@ -387,18 +392,14 @@ fn is_qualified_name(v: &str) -> Vec<String> {
 }
 
 fn is_valid_label_value(v: &str) -> Vec<String> {
-    let mut errs = vec![];
-    if v.len() > 63 {
-        errs.push(max_len_error(63));
-    }
-    if !(v.is_empty() || matches_qualified_name_part(v)) {
-        errs.push(regex_error(
-            LABEL_VALUE_MSG,
-            LABEL_VALUE_FMT,
-            &["MyValue", "my_value", "12345"],
-        ));
-    }
-    errs
+    length_and_format(
+        v,
+        63,
+        |v| v.is_empty() || matches_qualified_name_part(v),
+        LABEL_VALUE_MSG,
+        LABEL_VALUE_FMT,
+        &["MyValue", "my_value", "12345"],
+    )
 }
 
 fn is_valid_port_num(port: i64) -> Vec<String> {
@@ -411,15 +412,14 @@ fn is_valid_port_num(port: i64) -> Vec<String> {
 
 /// `IsValidPortName` (IANA_SVC_NAME): one message per failing rule.
 fn is_valid_port_name(port: &str) -> Vec<String> {
-    let mut errs = vec![];
-    if port.len() > 15 {
-        errs.push(max_len_error(15));
-    }
-    if port.is_empty() || !port.bytes().all(|c| is_lower_alnum(c) || c == b'-') {
-        errs.push(
-            "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string(),
-        );
-    }
+    let bad_chars = port.is_empty() || !port.bytes().all(|c| is_lower_alnum(c) || c == b'-');
+    let mut errs = length_then(
+        port,
+        15,
+        bad_chars.then(|| {
+            "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string()
+        }),
+    );
     if !port.bytes().any(|c| c.is_ascii_lowercase()) {
         errs.push("must contain at least one letter (a-z)".to_string());
     }
@@ -433,21 +433,18 @@ fn is_valid_port_name(port: &str) -> Vec<String> {
 }
 
 fn is_config_map_key(v: &str) -> Vec<String> {
-    let mut errs = vec![];
-    if v.len() > 253 {
-        errs.push(max_len_error(253));
-    }
-    if v.is_empty()
-        || !v
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
-    {
-        errs.push(regex_error(
-            CONFIG_MAP_KEY_MSG,
-            CONFIG_MAP_KEY_FMT,
-            &["key.name", "KEY_NAME", "key-name"],
-        ));
-    }
+    let mut errs = length_and_format(
+        v,
+        253,
+        |v| {
+            !v.is_empty()
+                && v.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
+        },
+        CONFIG_MAP_KEY_MSG,
+        CONFIG_MAP_KEY_FMT,
+        &["key.name", "KEY_NAME", "key-name"],
+    );
     if v == "." {
         errs.push("must not be '.'".to_string());
     } else if v == ".." {
@@ -591,24 +588,38 @@ fn validate_non_special_ip(ip_str: &str, path: &str) -> Errs {
 // ---------------------------------------------------------------------------------------------
 
 fn validate_dns1123_label(v: &str, path: &str) -> Errs {
-    is_dns1123_label(v)
-        .into_iter()
-        .map(|m| invalid_str(path, v, m))
-        .collect()
+    invalid_strs(path, v, is_dns1123_label(v))
 }
 
 fn validate_dns1123_subdomain(v: &str, path: &str) -> Errs {
-    is_dns1123_subdomain(v)
-        .into_iter()
-        .map(|m| invalid_str(path, v, m))
-        .collect()
+    invalid_strs(path, v, is_dns1123_subdomain(v))
 }
 
 fn validate_qualified_name(v: &str, path: &str) -> Errs {
-    is_qualified_name(v)
+    invalid_strs(path, v, is_qualified_name(v))
+}
+
+/// Each message as an `Invalid value` error at `path`, with `v` as the bad value.
+fn invalid_strs(path: &str, v: &str, msgs: Vec<String>) -> Errs {
+    msgs.into_iter().map(|m| invalid_str(path, v, m)).collect()
+}
+
+/// `IsValidPortNum` at a field.
+fn validate_port_num(port: i32, path: &str) -> Errs {
+    is_valid_port_num(i64::from(port))
         .into_iter()
-        .map(|m| invalid_str(path, v, m))
+        .map(|m| invalid_int(path, port, m))
         .collect()
+}
+
+/// A `Unsupported value` error unless `v` is one of `supported`.
+fn validate_supported(v: &str, supported: &[&str], path: &str) -> Option<FieldError> {
+    (!supported.contains(&v)).then(|| not_supported_str(path, v, supported))
+}
+
+/// A port protocol other than SCTP, TCP and UDP.
+fn validate_protocol(proto: &str, path: &str) -> Option<FieldError> {
+    validate_supported(proto, PROTOCOLS, path)
 }
 
 /// `ValidateLabels`: every error at the unkeyed path, with the key or the value as bad value.
@@ -616,11 +627,7 @@ fn validate_labels(labels: Option<&BTreeMap<String, String>>, path: &str) -> Err
     let mut errs = vec![];
     for (k, v) in labels.into_iter().flatten() {
         errs.extend(validate_qualified_name(k, path));
-        errs.extend(
-            is_valid_label_value(v)
-                .into_iter()
-                .map(|m| invalid_str(path, v, m)),
-        );
+        errs.extend(invalid_strs(path, v, is_valid_label_value(v)));
     }
     errs
 }
@@ -629,11 +636,7 @@ fn validate_annotations(annotations: Option<&BTreeMap<String, String>>, path: &s
     let mut errs = vec![];
     let mut total = 0usize;
     for (k, v) in annotations.into_iter().flatten() {
-        errs.extend(
-            is_qualified_name(&k.to_lowercase())
-                .into_iter()
-                .map(|m| invalid_str(path, k, m)),
-        );
+        errs.extend(invalid_strs(path, k, is_qualified_name(&k.to_lowercase())));
         total = total.saturating_add(k.len()).saturating_add(v.len());
     }
     if total > 256 * 1024 {
@@ -645,14 +648,8 @@ fn validate_annotations(annotations: Option<&BTreeMap<String, String>>, path: &s
 /// `ValidatePortNumOrName`.
 fn validate_port_num_or_name(port: &IntOrString, path: &str) -> Errs {
     match port {
-        IntOrString::Int(i) => is_valid_port_num(i64::from(*i))
-            .into_iter()
-            .map(|m| invalid_int(path, *i, m))
-            .collect(),
-        IntOrString::String(s) => is_valid_port_name(s)
-            .into_iter()
-            .map(|m| invalid_str(path, s, m))
-            .collect(),
+        IntOrString::Int(i) => validate_port_num(*i, path),
+        IntOrString::String(s) => invalid_strs(path, s, is_valid_port_name(s)),
     }
 }
 
@@ -772,11 +769,11 @@ fn name_messages(rule: NameRule, name: &str, prefix: bool) -> Vec<String> {
 fn validate_object_meta(meta: &ObjectMeta, namespaced: bool, rule: NameRule) -> Errs {
     let mut errs = vec![];
     if let Some(g) = meta.generate_name.as_deref().filter(|g| !g.is_empty()) {
-        errs.extend(
-            name_messages(rule, g, true)
-                .into_iter()
-                .map(|m| invalid_str("metadata.generateName", g, m)),
-        );
+        errs.extend(invalid_strs(
+            "metadata.generateName",
+            g,
+            name_messages(rule, g, true),
+        ));
     }
     let name = meta.name.as_deref().unwrap_or("");
     if name.is_empty() {
@@ -785,22 +782,18 @@ fn validate_object_meta(meta: &ObjectMeta, namespaced: bool, rule: NameRule) -> 
             "name or generateName is required",
         ));
     } else {
-        errs.extend(
-            name_messages(rule, name, false)
-                .into_iter()
-                .map(|m| invalid_str("metadata.name", name, m)),
-        );
+        errs.extend(invalid_strs(
+            "metadata.name",
+            name,
+            name_messages(rule, name, false),
+        ));
     }
     if namespaced {
         let ns = meta.namespace.as_deref().unwrap_or("");
         if ns.is_empty() {
             errs.push(FieldError::required("metadata.namespace", ""));
         } else {
-            errs.extend(
-                is_dns1123_label(ns)
-                    .into_iter()
-                    .map(|m| invalid_str("metadata.namespace", ns, m)),
-            );
+            errs.extend(validate_dns1123_label(ns, "metadata.namespace"));
         }
     }
     errs.extend(validate_meta_update(meta));
@@ -1151,19 +1144,9 @@ fn validate_service(svc: &Service) -> Errs {
                 ));
             }
         }
-        errs.extend(
-            is_valid_port_num(i64::from(p.port))
-                .into_iter()
-                .map(|m| invalid_int(format!("{path}.port"), p.port, m)),
-        );
+        errs.extend(validate_port_num(p.port, &format!("{path}.port")));
         let proto = port_protocol(p.protocol.as_deref());
-        if !PROTOCOLS.contains(&proto) {
-            errs.push(not_supported_str(
-                format!("{path}.protocol"),
-                proto,
-                PROTOCOLS,
-            ));
-        }
+        errs.extend(validate_protocol(proto, &format!("{path}.protocol")));
         // targetPort 0 or "" is defaulted to the port.
         let target = match &p.target_port {
             None => IntOrString::Int(p.port),
@@ -1185,13 +1168,11 @@ fn validate_service(svc: &Service) -> Errs {
     }
 
     let affinity = or_default(spec.session_affinity.as_deref(), "None");
-    if affinity != "ClientIP" && affinity != "None" {
-        errs.push(not_supported_str(
-            "spec.sessionAffinity",
-            affinity,
-            &["ClientIP", "None"],
-        ));
-    }
+    errs.extend(validate_supported(
+        affinity,
+        &["ClientIP", "None"],
+        "spec.sessionAffinity",
+    ));
     if affinity == "ClientIP" {
         let timeout = spec
             .session_affinity_config
@@ -1224,9 +1205,7 @@ fn validate_service(svc: &Service) -> Errs {
         }
     }
 
-    if !SERVICE_TYPES.contains(&ty) {
-        errs.push(not_supported_str("spec.type", ty, SERVICE_TYPES));
-    }
+    errs.extend(validate_supported(ty, SERVICE_TYPES, "spec.type"));
     if ty == "ClusterIP" {
         for (i, p) in ports.iter().enumerate() {
             if p.node_port.unwrap_or(0) != 0 {
@@ -1328,11 +1307,7 @@ fn validate_service(svc: &Service) -> Errs {
             ));
         }
     } else if hcnp != 0 {
-        errs.extend(
-            is_valid_port_num(i64::from(hcnp))
-                .into_iter()
-                .map(|m| invalid_int("spec.healthCheckNodePort", hcnp, m)),
-        );
+        errs.extend(validate_port_num(hcnp, "spec.healthCheckNodePort"));
     }
     // validateServiceInternalTrafficFieldsValue (nil is defaulted to Cluster)
     if let Some(itp) = spec.internal_traffic_policy.as_deref()
@@ -1419,10 +1394,7 @@ fn validate_container_ports(ports: &[ContainerPort], path: &str) -> Errs {
         if !name.is_empty() {
             let msgs = is_valid_port_name(name);
             if !msgs.is_empty() {
-                errs.extend(
-                    msgs.into_iter()
-                        .map(|m| invalid_str(format!("{ip}.name"), name, m)),
-                );
+                errs.extend(invalid_strs(&format!("{ip}.name"), name, msgs));
             } else if !names.insert(name) {
                 errs.push(FieldError::duplicate(
                     format!("{ip}.name"),
@@ -1433,28 +1405,17 @@ fn validate_container_ports(ports: &[ContainerPort], path: &str) -> Errs {
         if p.container_port == 0 {
             errs.push(FieldError::required(format!("{ip}.containerPort"), ""));
         } else {
-            errs.extend(
-                is_valid_port_num(i64::from(p.container_port))
-                    .into_iter()
-                    .map(|m| invalid_int(format!("{ip}.containerPort"), p.container_port, m)),
-            );
+            errs.extend(validate_port_num(
+                p.container_port,
+                &format!("{ip}.containerPort"),
+            ));
         }
         let host_port = p.host_port.unwrap_or(0);
         if host_port != 0 {
-            errs.extend(
-                is_valid_port_num(i64::from(host_port))
-                    .into_iter()
-                    .map(|m| invalid_int(format!("{ip}.hostPort"), host_port, m)),
-            );
+            errs.extend(validate_port_num(host_port, &format!("{ip}.hostPort")));
         }
         let proto = port_protocol(p.protocol.as_deref());
-        if !PROTOCOLS.contains(&proto) {
-            errs.push(not_supported_str(
-                format!("{ip}.protocol"),
-                proto,
-                PROTOCOLS,
-            ));
-        }
+        errs.extend(validate_protocol(proto, &format!("{ip}.protocol")));
     }
     errs
 }
@@ -1496,13 +1457,11 @@ fn validate_container_common(c: &Container, volumes: &BTreeSet<String>, path: &s
         errs.push(FieldError::required(format!("{path}.image"), ""));
     }
     let tmp = or_default(c.termination_message_policy.as_deref(), "File");
-    if tmp != "File" && tmp != "FallbackToLogsOnError" {
-        errs.push(not_supported_str(
-            format!("{path}.terminationMessagePolicy"),
-            tmp,
-            &["File", "FallbackToLogsOnError"],
-        ));
-    }
+    errs.extend(validate_supported(
+        tmp,
+        &["File", "FallbackToLogsOnError"],
+        &format!("{path}.terminationMessagePolicy"),
+    ));
     errs.extend(validate_container_ports(
         c.ports.as_deref().unwrap_or(&[]),
         &format!("{path}.ports"),
@@ -1524,13 +1483,11 @@ fn validate_container_common(c: &Container, volumes: &BTreeSet<String>, path: &s
         volumes,
         &format!("{path}.volumeMounts"),
     ));
-    if let Some(pp) = c.image_pull_policy.as_deref().filter(|p| !p.is_empty())
-        && !["Always", "IfNotPresent", "Never"].contains(&pp)
-    {
-        errs.push(not_supported_str(
-            format!("{path}.imagePullPolicy"),
+    if let Some(pp) = c.image_pull_policy.as_deref().filter(|p| !p.is_empty()) {
+        errs.extend(validate_supported(
             pp,
             &["Always", "IfNotPresent", "Never"],
+            &format!("{path}.imagePullPolicy"),
         ));
     }
     errs
@@ -1539,13 +1496,11 @@ fn validate_container_common(c: &Container, volumes: &BTreeSet<String>, path: &s
 fn validate_http_get(h: &HTTPGetAction, path: &str) -> Errs {
     let mut errs = validate_port_num_or_name(&h.port, &format!("{path}.port"));
     let scheme = or_default(h.scheme.as_deref(), "HTTP");
-    if scheme != "HTTP" && scheme != "HTTPS" {
-        errs.push(not_supported_str(
-            format!("{path}.scheme"),
-            scheme,
-            &["HTTP", "HTTPS"],
-        ));
-    }
+    errs.extend(validate_supported(
+        scheme,
+        &["HTTP", "HTTPS"],
+        &format!("{path}.scheme"),
+    ));
     for header in h.http_headers.iter().flatten() {
         if header.name.is_empty()
             || !header
@@ -1574,61 +1529,45 @@ fn validate_handler(
 ) -> Errs {
     let mut errs = vec![];
     let mut n = 0;
-    if let Some(command) = exec {
-        n += 1;
-        if command.is_empty() {
-            errs.push(FieldError::required(format!("{path}.exec.command"), ""));
-        }
-    }
-    if let Some(h) = http {
+    // Counts one more handler type: true for the first, a `Forbidden` error for any other.
+    let mut first_handler = |field: &str, errs: &mut Errs| {
         if n > 0 {
             errs.push(FieldError::forbidden(
-                format!("{path}.httpGet"),
+                format!("{path}.{field}"),
                 "may not specify more than 1 handler type",
             ));
+            false
         } else {
             n += 1;
-            errs.extend(validate_http_get(h, &format!("{path}.httpGet")));
+            true
         }
+    };
+    if let Some(command) = exec
+        && first_handler("exec", &mut errs)
+        && command.is_empty()
+    {
+        errs.push(FieldError::required(format!("{path}.exec.command"), ""));
     }
-    if let Some(port) = tcp {
-        if n > 0 {
-            errs.push(FieldError::forbidden(
-                format!("{path}.tcpSocket"),
-                "may not specify more than 1 handler type",
-            ));
-        } else {
-            n += 1;
-            errs.extend(validate_port_num_or_name(
-                port,
-                &format!("{path}.tcpSocket.port"),
-            ));
-        }
+    if let Some(h) = http
+        && first_handler("httpGet", &mut errs)
+    {
+        errs.extend(validate_http_get(h, &format!("{path}.httpGet")));
     }
-    if let Some(port) = grpc {
-        if n > 0 {
-            errs.push(FieldError::forbidden(
-                format!("{path}.grpc"),
-                "may not specify more than 1 handler type",
-            ));
-        } else {
-            n += 1;
-            errs.extend(
-                is_valid_port_num(i64::from(port))
-                    .into_iter()
-                    .map(|m| invalid_int(format!("{path}.grpc.port"), port, m)),
-            );
-        }
+    if let Some(port) = tcp
+        && first_handler("tcpSocket", &mut errs)
+    {
+        errs.extend(validate_port_num_or_name(
+            port,
+            &format!("{path}.tcpSocket.port"),
+        ));
+    }
+    if let Some(port) = grpc
+        && first_handler("grpc", &mut errs)
+    {
+        errs.extend(validate_port_num(port, &format!("{path}.grpc.port")));
     }
     if sleep {
-        if n > 0 {
-            errs.push(FieldError::forbidden(
-                format!("{path}.sleep"),
-                "may not specify more than 1 handler type",
-            ));
-        } else {
-            n += 1;
-        }
+        first_handler("sleep", &mut errs);
     }
     if n == 0 {
         errs.push(FieldError::required(path, "must specify a handler type"));
@@ -1870,11 +1809,11 @@ fn validate_dns_config(spec: &PodSpec, dns_policy: &str, path: &str) -> Errs {
         // RelaxedDNSSearchValidation (on by default in 1.33): "." and underscores are allowed.
         if search != "." {
             let s = search.strip_suffix('.').unwrap_or(search);
-            errs.extend(
-                is_dns1123_subdomain_with_underscore(s)
-                    .into_iter()
-                    .map(|m| invalid_str(format!("{path}.searches[{i}]"), s, m)),
-            );
+            errs.extend(invalid_strs(
+                &format!("{path}.searches[{i}]"),
+                s,
+                is_dns1123_subdomain_with_underscore(s),
+            ));
         }
     }
     for (i, option) in config.options.iter().flatten().enumerate() {
@@ -1985,22 +1924,17 @@ fn validate_pod_spec(spec: &PodSpec, path: &str, is_pod: bool) -> Errs {
     }
 
     let rp = or_default(spec.restart_policy.as_deref(), "Always");
-    if !["Always", "OnFailure", "Never"].contains(&rp) {
-        errs.push(not_supported_str(
-            format!("{path}.restartPolicy"),
-            rp,
-            &["Always", "OnFailure", "Never"],
-        ));
-    }
+    errs.extend(validate_supported(
+        rp,
+        &["Always", "OnFailure", "Never"],
+        &format!("{path}.restartPolicy"),
+    ));
     let dns_policy = or_default(spec.dns_policy.as_deref(), "ClusterFirst");
-    let dns_policies = ["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"];
-    if !dns_policies.contains(&dns_policy) {
-        errs.push(not_supported_str(
-            format!("{path}.dnsPolicy"),
-            dns_policy,
-            &dns_policies,
-        ));
-    }
+    errs.extend(validate_supported(
+        dns_policy,
+        &["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"],
+        &format!("{path}.dnsPolicy"),
+    ));
     errs.extend(validate_labels(
         spec.node_selector.as_ref(),
         &format!("{path}.nodeSelector"),
@@ -2021,18 +1955,16 @@ fn validate_pod_spec(spec: &PodSpec, path: &str, is_pod: bool) -> Errs {
         .as_deref()
         .filter(|s| !s.is_empty())
     {
-        errs.extend(
-            is_dns1123_subdomain(sa)
-                .into_iter()
-                .map(|m| invalid_str(format!("{path}.serviceAccountName"), sa, m)),
-        );
+        errs.extend(validate_dns1123_subdomain(
+            sa,
+            &format!("{path}.serviceAccountName"),
+        ));
     }
     if let Some(node) = spec.node_name.as_deref().filter(|s| !s.is_empty()) {
-        errs.extend(
-            is_dns1123_subdomain(node)
-                .into_iter()
-                .map(|m| invalid_str(format!("{path}.nodeName"), node, m)),
-        );
+        errs.extend(validate_dns1123_subdomain(
+            node,
+            &format!("{path}.nodeName"),
+        ));
     }
     if let Some(ads) = spec
         .active_deadline_seconds
@@ -2325,11 +2257,11 @@ fn validate_label_selector(sel: &LabelSelector, path: &str) -> Errs {
         }
         errs.extend(validate_qualified_name(&e.key, &format!("{ip}.key")));
         for (vi, v) in values.iter().enumerate() {
-            errs.extend(
-                is_valid_label_value(v)
-                    .into_iter()
-                    .map(|m| invalid_str(format!("{ip}.values[{vi}]"), v, m)),
-            );
+            errs.extend(invalid_strs(
+                &format!("{ip}.values[{vi}]"),
+                v,
+                is_valid_label_value(v),
+            ));
         }
     }
     errs
@@ -2503,15 +2435,25 @@ fn validate_deployment_strategy(strategy: Option<&DeploymentStrategy>) -> Errs {
     errs
 }
 
+/// The registry's rule that an update keeps `spec.selector` (`old` is the stored selector).
+fn selector_unchanged(new: &LabelSelector, old: Option<&LabelSelector>) -> Option<FieldError> {
+    old.filter(|old| !selectors_equal(new, old))
+        .map(|_| invalid_go("spec.selector", go_label_selector(new), IMMUTABLE_MSG))
+}
+
+/// What a Deployment and a ReplicaSet check first: the metadata, then `spec.replicas`
+/// (defaulted to 1).
+fn validate_workload_meta(meta: &ObjectMeta, replicas: Option<i32>) -> Errs {
+    let mut errs = validate_object_meta(meta, true, NameRule::Dns1123Subdomain);
+    errs.extend(nonnegative(Some(replicas.unwrap_or(1)), "spec.replicas"));
+    errs
+}
+
 /// `ValidateDeployment` / `ValidateDeploymentUpdate` plus the registry's selector immutability.
 fn validate_deployment(d: &Deployment, old: Option<&Deployment>) -> Errs {
-    let mut errs = validate_object_meta(&d.metadata, true, NameRule::Dns1123Subdomain);
     let owned = Default::default();
     let spec = d.spec.as_ref().unwrap_or(&owned);
-    errs.extend(nonnegative(
-        Some(spec.replicas.unwrap_or(1)),
-        "spec.replicas",
-    ));
+    let mut errs = validate_workload_meta(&d.metadata, spec.replicas);
     errs.extend(validate_selector_and_template(
         &spec.selector,
         &spec.template,
@@ -2532,42 +2474,28 @@ fn validate_deployment(d: &Deployment, old: Option<&Deployment>) -> Errs {
             "must be greater than minReadySeconds",
         ));
     }
-    if let Some(old_spec) = old.and_then(|o| o.spec.as_ref())
-        && !selectors_equal(&spec.selector, &old_spec.selector)
-    {
-        errs.push(invalid_go(
-            "spec.selector",
-            go_label_selector(&spec.selector),
-            IMMUTABLE_MSG,
-        ));
-    }
+    errs.extend(selector_unchanged(
+        &spec.selector,
+        old.and_then(|o| o.spec.as_ref()).map(|s| &s.selector),
+    ));
     errs
 }
 
 /// `ValidateReplicaSet` / `ValidateReplicaSetUpdate` plus the registry's selector immutability.
 fn validate_replica_set(r: &ReplicaSet, old: Option<&ReplicaSet>) -> Errs {
-    let mut errs = validate_object_meta(&r.metadata, true, NameRule::Dns1123Subdomain);
     let owned = Default::default();
     let spec = r.spec.as_ref().unwrap_or(&owned);
-    errs.extend(nonnegative(
-        Some(spec.replicas.unwrap_or(1)),
-        "spec.replicas",
-    ));
+    let mut errs = validate_workload_meta(&r.metadata, spec.replicas);
     errs.extend(nonnegative(spec.min_ready_seconds, "spec.minReadySeconds"));
     let owned_template = PodTemplateSpec::default();
     errs.extend(validate_selector_and_template(
         &spec.selector,
         spec.template.as_ref().unwrap_or(&owned_template),
     ));
-    if let Some(old_spec) = old.and_then(|o| o.spec.as_ref())
-        && !selectors_equal(&spec.selector, &old_spec.selector)
-    {
-        errs.push(invalid_go(
-            "spec.selector",
-            go_label_selector(&spec.selector),
-            IMMUTABLE_MSG,
-        ));
-    }
+    errs.extend(selector_unchanged(
+        &spec.selector,
+        old.and_then(|o| o.spec.as_ref()).map(|s| &s.selector),
+    ));
     errs
 }
 
@@ -2579,11 +2507,7 @@ fn validate_config_map(c: &ConfigMap) -> Errs {
     let mut errs = validate_object_meta(&c.metadata, true, NameRule::Dns1123Subdomain);
     let mut total = 0usize;
     for (k, v) in c.data.iter().flatten() {
-        errs.extend(
-            is_config_map_key(k)
-                .into_iter()
-                .map(|m| invalid_str(format!("data[{k}]"), k, m)),
-        );
+        errs.extend(invalid_strs(&format!("data[{k}]"), k, is_config_map_key(k)));
         if c.binary_data.as_ref().is_some_and(|b| b.contains_key(k)) {
             errs.push(invalid_str(
                 format!("data[{k}]"),
@@ -2594,11 +2518,11 @@ fn validate_config_map(c: &ConfigMap) -> Errs {
         total = total.saturating_add(v.len());
     }
     for (k, v) in c.binary_data.iter().flatten() {
-        errs.extend(
-            is_config_map_key(k)
-                .into_iter()
-                .map(|m| invalid_str(format!("binaryData[{k}]"), k, m)),
-        );
+        errs.extend(invalid_strs(
+            &format!("binaryData[{k}]"),
+            k,
+            is_config_map_key(k),
+        ));
         total = total.saturating_add(v.0.len());
     }
     if total > 1024 * 1024 {
@@ -2634,11 +2558,10 @@ fn validate_endpoint_address(a: &EndpointAddress, path: &str) -> Errs {
         errs.extend(validate_dns1123_label(h, &format!("{path}.hostname")));
     }
     if let Some(node) = a.node_name.as_deref() {
-        errs.extend(
-            is_dns1123_subdomain(node)
-                .into_iter()
-                .map(|m| invalid_str(format!("{path}.nodeName"), node, m)),
-        );
+        errs.extend(validate_dns1123_subdomain(
+            node,
+            &format!("{path}.nodeName"),
+        ));
     }
     errs.extend(validate_non_special_ip(&a.ip, &ip_path));
     errs
@@ -2652,19 +2575,9 @@ fn validate_endpoint_port(p: &EndpointPort, require_name: bool, path: &str) -> E
     } else if !name.is_empty() {
         errs.extend(validate_dns1123_label(name, &format!("{path}.name")));
     }
-    errs.extend(
-        is_valid_port_num(i64::from(p.port))
-            .into_iter()
-            .map(|m| invalid_int(format!("{path}.port"), p.port, m)),
-    );
+    errs.extend(validate_port_num(p.port, &format!("{path}.port")));
     let proto = port_protocol(p.protocol.as_deref());
-    if !PROTOCOLS.contains(&proto) {
-        errs.push(not_supported_str(
-            format!("{path}.protocol"),
-            proto,
-            PROTOCOLS,
-        ));
-    }
+    errs.extend(validate_protocol(proto, &format!("{path}.protocol")));
     if let Some(ap) = &p.app_protocol {
         errs.extend(validate_qualified_name(ap, &format!("{path}.appProtocol")));
     }
@@ -2781,11 +2694,10 @@ fn validate_endpoint_slice(s: &EndpointSlice) -> Errs {
                 }
             }
             if let Some(node) = ep.node_name.as_deref() {
-                errs.extend(
-                    is_dns1123_subdomain(node)
-                        .into_iter()
-                        .map(|m| invalid_str(format!("{path}.nodeName"), node, m)),
-                );
+                errs.extend(validate_dns1123_subdomain(
+                    node,
+                    &format!("{path}.nodeName"),
+                ));
             }
             let topology = ep.deprecated_topology.as_ref();
             if topology.is_some_and(|t| t.len() > 16) {
@@ -2825,13 +2737,7 @@ fn validate_endpoint_slice(s: &EndpointSlice) -> Errs {
             ));
         }
         let proto = p.protocol.as_deref().unwrap_or("TCP");
-        if !PROTOCOLS.contains(&proto) {
-            errs.push(not_supported_str(
-                format!("{path}.protocol"),
-                proto,
-                PROTOCOLS,
-            ));
-        }
+        errs.extend(validate_protocol(proto, &format!("{path}.protocol")));
         if let Some(ap) = &p.app_protocol {
             errs.extend(validate_qualified_name(ap, &format!("{path}.appProtocol")));
         }

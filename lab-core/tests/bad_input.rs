@@ -27,7 +27,8 @@ fn rejects(yaml: &str, message: &str) {
     assert_eq!(got, message);
     assert_eq!(c.snapshot(), before, "state changed after: {message}");
     // And the cluster still works: the next valid request goes through.
-    c.apply_manifests("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: still-works\n").unwrap();
+    c.apply_manifests("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: still-works\n")
+        .unwrap();
 }
 
 fn service(spec: &str) -> String {
@@ -101,11 +102,25 @@ fn cluster_ip_in_range_free_and_immutable() {
         "The Service \"other-svc\" is invalid: spec.clusterIPs[0]: Invalid value: \"10.96.300.1\": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
     );
     let c = seeded();
-    let ip = c.get_typed::<k8s_openapi::api::core::v1::Service>("default", "httpd-svc").unwrap().spec.as_ref().unwrap().cluster_ip.clone().unwrap();
-    let other = if ip == "10.96.200.200" { "10.96.200.201" } else { "10.96.200.200" };
+    let ip = c
+        .get_typed::<k8s_openapi::api::core::v1::Service>("default", "httpd-svc")
+        .unwrap()
+        .spec
+        .as_ref()
+        .unwrap()
+        .cluster_ip
+        .clone()
+        .unwrap();
+    let other = if ip == "10.96.200.200" {
+        "10.96.200.201"
+    } else {
+        "10.96.200.200"
+    };
     rejects(
         &SVC.replace("spec:\n", &format!("spec:\n  clusterIP: {other}\n")),
-        &format!("The Service \"httpd-svc\" is invalid: spec.clusterIPs[0]: Invalid value: []string{{\"{other}\"}}: may not change once set"),
+        &format!(
+            "The Service \"httpd-svc\" is invalid: spec.clusterIPs[0]: Invalid value: []string{{\"{other}\"}}: may not change once set"
+        ),
     );
 }
 
@@ -136,7 +151,10 @@ fn duplicate_port_names() {
 #[test]
 fn deployment_selector_must_match_template() {
     rejects(
-        &BASE.replace("      labels:\n        app: httpd", "      labels:\n        app: web"),
+        &BASE.replace(
+            "      labels:\n        app: httpd",
+            "      labels:\n        app: web",
+        ),
         "The Deployment \"httpd\" is invalid: spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"web\"}: `selector` does not match template `labels`",
     );
 }
@@ -144,7 +162,9 @@ fn deployment_selector_must_match_template() {
 #[test]
 fn manifest_errors_name_document_line_and_field() {
     rejects(
-        &format!("{BASE}---\napiVersion: v1\nkind: Service\nmetadata:\n  name: typo\nspec:\n  selectr:\n    app: httpd\n  ports:\n  - port: 80\n"),
+        &format!(
+            "{BASE}---\napiVersion: v1\nkind: Service\nmetadata:\n  name: typo\nspec:\n  selectr:\n    app: httpd\n  ports:\n  - port: 80\n"
+        ),
         "document 2 (line 26, column 3): Service in version \"v1\" cannot be handled as a Service: strict decoding error: unknown field \"spec.selectr\"",
     );
     rejects(
@@ -153,10 +173,17 @@ fn manifest_errors_name_document_line_and_field() {
     );
     let mut c = seeded();
     let before = c.snapshot();
-    let err = c.apply_manifests("apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n  labels: [oops\n").unwrap_err();
-    let ApplyError::Manifest(m) = err else { panic!("expected a manifest error") };
+    let err = c
+        .apply_manifests("apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n  labels: [oops\n")
+        .unwrap_err();
+    let ApplyError::Manifest(m) = err else {
+        panic!("expected a manifest error")
+    };
     assert_eq!((m.document, m.line), (1, Some(5)), "{m}");
-    assert!(m.to_string().starts_with("document 1 (line 5, column "), "{m}");
+    assert!(
+        m.to_string().starts_with("document 1 (line 5, column "),
+        "{m}"
+    );
     assert_eq!(c.snapshot(), before);
 }
 
@@ -168,8 +195,12 @@ fn missing_namespace_and_conflicts() {
     );
     let mut c = seeded();
     let before = c.snapshot();
-    let stale = c.get(lab_core::Kind::Service, "default", "httpd-svc").unwrap().clone();
-    c.apply_manifests(&SVC.replace("port: 8080", "port: 8081")).unwrap();
+    let stale = c
+        .get(lab_core::Kind::Service, "default", "httpd-svc")
+        .unwrap()
+        .clone();
+    c.apply_manifests(&SVC.replace("port: 8080", "port: 8081"))
+        .unwrap();
     let after_change = c.snapshot();
     assert_ne!(after_change, before);
     let err = c.update(stale).unwrap_err();
@@ -178,9 +209,23 @@ fn missing_namespace_and_conflicts() {
         "Error from server (Conflict): Operation cannot be fulfilled on services \"httpd-svc\": the object has been modified; please apply your changes to the latest version and try again"
     );
     assert_eq!(c.snapshot(), after_change);
-    let err = c.create(c.get(lab_core::Kind::Deployment, "default", "httpd").unwrap().clone()).unwrap_err();
-    assert_eq!(err.kubectl_message(), "Error from server (AlreadyExists): deployments.apps \"httpd\" already exists");
-    let err = c.delete(lab_core::Kind::Service, "default", "nosuch").unwrap_err();
-    assert_eq!(err.kubectl_message(), "Error from server (NotFound): services \"nosuch\" not found");
+    let err = c
+        .create(
+            c.get(lab_core::Kind::Deployment, "default", "httpd")
+                .unwrap()
+                .clone(),
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.kubectl_message(),
+        "Error from server (AlreadyExists): deployments.apps \"httpd\" already exists"
+    );
+    let err = c
+        .delete(lab_core::Kind::Service, "default", "nosuch")
+        .unwrap_err();
+    assert_eq!(
+        err.kubectl_message(),
+        "Error from server (NotFound): services \"nosuch\" not found"
+    );
     assert_eq!(c.snapshot(), after_change);
 }

@@ -7,8 +7,8 @@
 
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use lab_core::controllers::kubelet::pod_ready;
 use lab_core::Cluster;
+use lab_core::controllers::kubelet::pod_ready;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -93,7 +93,10 @@ fn pod_view(p: &Pod) -> PodView {
     let status = if p.metadata.deletion_timestamp.is_some() {
         "Terminating".to_string()
     } else {
-        p.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_else(|| "Pending".into())
+        p.status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_else(|| "Pending".into())
     };
     PodView {
         namespace: p.metadata.namespace.clone().unwrap_or_default(),
@@ -123,17 +126,31 @@ fn service_view(cluster: &Cluster, s: &Service) -> ServiceView {
         .collect();
     let mut endpoints: BTreeMap<String, EndpointLine> = BTreeMap::new();
     for slice in cluster.list_typed::<EndpointSlice>(Some(&ns)) {
-        let owned = slice.metadata.labels.as_ref().and_then(|l| l.get("kubernetes.io/service-name")) == Some(&name);
+        let owned = slice
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("kubernetes.io/service-name"))
+            == Some(&name);
         if !owned {
             continue;
         }
-        let slice_ports: Vec<i32> = slice.ports.iter().flatten().filter_map(|p| p.port).collect();
+        let slice_ports: Vec<i32> = slice
+            .ports
+            .iter()
+            .flatten()
+            .filter_map(|p| p.port)
+            .collect();
         for e in &slice.endpoints {
             let conditions = e.conditions.clone().unwrap_or_default();
             for ip in &e.addresses {
                 let line = endpoints.entry(ip.clone()).or_insert_with(|| EndpointLine {
                     ip: ip.clone(),
-                    pod: e.target_ref.as_ref().filter(|r| r.kind.as_deref() == Some("Pod")).and_then(|r| r.name.clone()),
+                    pod: e
+                        .target_ref
+                        .as_ref()
+                        .filter(|r| r.kind.as_deref() == Some("Pod"))
+                        .and_then(|r| r.name.clone()),
                     node: e.node_name.clone(),
                     ports: Vec::new(),
                     ready: conditions.ready.unwrap_or(false),
@@ -151,7 +168,10 @@ fn service_view(cluster: &Cluster, s: &Service) -> ServiceView {
         namespace: ns,
         name,
         type_: spec.type_.clone().unwrap_or_else(|| "ClusterIP".into()),
-        cluster_ip: spec.cluster_ip.clone().filter(|ip| ip != "None" && !ip.is_empty()),
+        cluster_ip: spec
+            .cluster_ip
+            .clone()
+            .filter(|ip| ip != "None" && !ip.is_empty()),
         ports,
         endpoints: endpoints.into_values().collect(),
     }
@@ -172,24 +192,45 @@ impl ClusterMap {
                     .and_then(|a| a.iter().find(|a| a.type_ == "InternalIP"))
                     .map(|a| a.address.clone())
                     .unwrap_or_default(),
-                role: if n.metadata.labels.as_ref().is_some_and(|l| l.contains_key("node-role.kubernetes.io/control-plane")) {
+                role: if n
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .is_some_and(|l| l.contains_key("node-role.kubernetes.io/control-plane"))
+                {
                     "control-plane".into()
                 } else {
                     "worker".into()
                 },
-                pod_cidr: n.spec.as_ref().and_then(|s| s.pod_cidr.clone()).unwrap_or_default(),
+                pod_cidr: n
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.pod_cidr.clone())
+                    .unwrap_or_default(),
                 pods: Vec::new(),
             })
             .collect();
         let mut unscheduled = Vec::new();
         for p in cluster.list_typed::<Pod>(namespace) {
-            match p.spec.as_ref().and_then(|s| s.node_name.as_deref()).and_then(|n| nodes.iter_mut().find(|v| v.name == n)) {
+            match p
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.as_deref())
+                .and_then(|n| nodes.iter_mut().find(|v| v.name == n))
+            {
                 Some(node) => node.pods.push(pod_view(p)),
                 None => unscheduled.push(pod_view(p)),
             }
         }
-        let services = cluster.list_typed::<Service>(namespace).map(|s| service_view(cluster, s)).collect();
-        ClusterMap { nodes, unscheduled, services }
+        let services = cluster
+            .list_typed::<Service>(namespace)
+            .map(|s| service_view(cluster, s))
+            .collect();
+        ClusterMap {
+            nodes,
+            unscheduled,
+            services,
+        }
     }
 }
 
@@ -205,8 +246,19 @@ mod tests {
         c.apply_manifests(APP).unwrap();
         c.settle();
         let map = ClusterMap::from_cluster(&c, Some("default"));
-        let names: Vec<(&str, &str, usize)> = map.nodes.iter().map(|n| (n.name.as_str(), n.role.as_str(), n.pods.len())).collect();
-        assert_eq!(names, vec![("kind-control-plane", "control-plane", 0), ("kind-worker", "worker", 2), ("kind-worker2", "worker", 1)]);
+        let names: Vec<(&str, &str, usize)> = map
+            .nodes
+            .iter()
+            .map(|n| (n.name.as_str(), n.role.as_str(), n.pods.len()))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("kind-control-plane", "control-plane", 0),
+                ("kind-worker", "worker", 2),
+                ("kind-worker2", "worker", 1)
+            ]
+        );
         let svc = map.services.iter().find(|s| s.name == "httpd-svc").unwrap();
         assert_eq!(svc.type_, "NodePort");
         assert_eq!(svc.ports, vec!["8080:30144/TCP"]);
@@ -214,8 +266,16 @@ mod tests {
         for line in &svc.endpoints {
             assert!(line.ready && !line.terminating);
             assert_eq!(line.ports, vec![80]);
-            let node = map.nodes.iter().find(|n| Some(&n.name) == line.node.as_ref()).unwrap();
-            let pod = node.pods.iter().find(|p| Some(&p.name) == line.pod.as_ref()).unwrap();
+            let node = map
+                .nodes
+                .iter()
+                .find(|n| Some(&n.name) == line.node.as_ref())
+                .unwrap();
+            let pod = node
+                .pods
+                .iter()
+                .find(|p| Some(&p.name) == line.pod.as_ref())
+                .unwrap();
             assert_eq!(pod.ip.as_ref(), Some(&line.ip));
         }
     }
@@ -225,18 +285,31 @@ mod tests {
         let mut c = Cluster::kind();
         c.apply_manifests(APP).unwrap();
         c.settle();
-        let victim = ClusterMap::from_cluster(&c, Some("default")).nodes[1].pods[0].name.clone();
+        let victim = ClusterMap::from_cluster(&c, Some("default")).nodes[1].pods[0]
+            .name
+            .clone();
         c.delete(lab_core::Kind::Pod, "default", &victim).unwrap();
         let map = ClusterMap::from_cluster(&c, Some("default"));
         let all: Vec<&PodView> = map.nodes.iter().flat_map(|n| n.pods.iter()).collect();
-        assert_eq!(all.iter().find(|p| p.name == victim).unwrap().status, "Terminating");
+        assert_eq!(
+            all.iter().find(|p| p.name == victim).unwrap().status,
+            "Terminating"
+        );
         assert_eq!(all.len(), 4);
         let svc = map.services.iter().find(|s| s.name == "httpd-svc").unwrap();
-        assert!(svc.endpoints.iter().any(|e| e.terminating && e.pod.as_deref() == Some(victim.as_str())));
+        assert!(
+            svc.endpoints
+                .iter()
+                .any(|e| e.terminating && e.pod.as_deref() == Some(victim.as_str()))
+        );
         c.settle();
         let map = ClusterMap::from_cluster(&c, Some("default"));
         let svc = map.services.iter().find(|s| s.name == "httpd-svc").unwrap();
         assert_eq!(svc.endpoints.iter().filter(|e| e.ready).count(), 3);
-        assert!(!svc.endpoints.iter().any(|e| e.pod.as_deref() == Some(victim.as_str())));
+        assert!(
+            !svc.endpoints
+                .iter()
+                .any(|e| e.pod.as_deref() == Some(victim.as_str()))
+        );
     }
 }

@@ -412,11 +412,16 @@ fn refresh_annotations(
 ) -> ReplicaSet {
     let current = rs.metadata.annotations.as_ref();
     let (want_desired, want_max) = (replicas.to_string(), (replicas + surge).to_string());
-    if current.and_then(|a| a.get(DESIRED)) == Some(&want_desired) && current.and_then(|a| a.get(MAX)) == Some(&want_max) {
+    if current.and_then(|a| a.get(DESIRED)) == Some(&want_desired)
+        && current.and_then(|a| a.get(MAX)) == Some(&want_max)
+    {
         return rs;
     }
     let mut updated = rs.clone();
-    let a = updated.metadata.annotations.get_or_insert_with(Default::default);
+    let a = updated
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default);
     a.insert(DESIRED.into(), replicas.to_string());
     a.insert(MAX.into(), (replicas + surge).to_string());
     if updated == rs {

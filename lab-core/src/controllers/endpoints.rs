@@ -115,6 +115,21 @@ pub(crate) fn selected_pods(
         .collect()
 }
 
+/// The opening checks of the pod-driven controllers' `syncService`: the pods the Service
+/// selects, or None when it is `type: ExternalName` (no endpoints at all) or has no selector (its
+/// endpoints are written elsewhere: by hand, or mirrored).
+pub(crate) fn pods_to_sync(
+    c: &Cluster,
+    svc: &Service,
+    namespace: &str,
+) -> Option<Vec<Arc<Object>>> {
+    if is_external_name(svc) {
+        return None;
+    }
+    let selector = service_selector(svc)?;
+    Some(selected_pods(c, namespace, selector))
+}
+
 /// The pods of `objects` (which come from [`selected_pods`]).
 pub(crate) fn as_pods(objects: &[Arc<Object>]) -> Vec<&Pod> {
     objects.iter().filter_map(|o| o.as_typed::<Pod>()).collect()
@@ -514,14 +529,10 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
         }
         return;
     };
-    if is_external_name(svc) {
-        return;
-    }
-    let Some(selector) = service_selector(svc) else {
+    let Some(pods) = pods_to_sync(c, svc, &key.namespace) else {
         // Endpoints of selectorless Services are written by hand.
         return;
     };
-    let pods = selected_pods(c, &key.namespace, selector);
     let current_obj = c.store.get(&ep_key).cloned();
     let current = current_obj
         .as_deref()
@@ -622,6 +633,12 @@ pub(crate) mod tests {
         }
     }
 
+    /// The one container port of a [`pod`] (`http`, 80).
+    pub(crate) fn http_port(pod: &mut Pod) -> &mut ContainerPort {
+        let containers = &mut pod.spec.as_mut().unwrap().containers;
+        &mut containers[0].ports.as_mut().unwrap()[0]
+    }
+
     fn ips(list: &Option<Vec<EndpointAddress>>) -> Vec<&str> {
         list.iter().flatten().map(|a| a.ip.as_str()).collect()
     }
@@ -695,17 +712,9 @@ pub(crate) mod tests {
     fn named_target_port_resolves_per_pod() {
         let svc = service(IntOrString::String("http".into()));
         let mut other = pod("b", "10.244.1.3", true);
-        other.spec.as_mut().unwrap().containers[0]
-            .ports
-            .as_mut()
-            .unwrap()[0]
-            .container_port = 8080;
+        http_port(&mut other).container_port = 8080;
         let mut unnamed = pod("c", "10.244.1.4", true);
-        unnamed.spec.as_mut().unwrap().containers[0]
-            .ports
-            .as_mut()
-            .unwrap()[0]
-            .name = None;
+        http_port(&mut unnamed).name = None;
         let pods = [pod("a", "10.244.1.2", true), other, unnamed];
         let subsets = desired_subsets(&svc, &pods.iter().collect::<Vec<_>>());
         let summary: Vec<(Vec<&str>, i32)> = subsets

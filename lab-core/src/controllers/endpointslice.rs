@@ -23,9 +23,9 @@
 
 use crate::cluster::{Cluster, controller_ref};
 use crate::controllers::endpoints::{
-    ANNOTATION_LAST_CHANGE_TRIGGER_TIME, LABEL_HEADLESS, as_pods, find_port, is_external_name,
-    is_ipv6, is_service_ip_set, pod_ips, pod_reference, publish_not_ready, selected_pods,
-    service_selector, should_pod_be_in_endpoints, should_set_hostname, trigger_time,
+    ANNOTATION_LAST_CHANGE_TRIGGER_TIME, LABEL_HEADLESS, as_pods, find_port, is_ipv6,
+    is_service_ip_set, pod_ips, pod_reference, pods_to_sync, publish_not_ready,
+    should_pod_be_in_endpoints, should_set_hostname, trigger_time,
 };
 use crate::controllers::kubelet::pod_ready;
 use crate::object::{Kind, Object, ObjectKey};
@@ -660,14 +660,10 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
     let Object::Service(svc) = &*svc_obj else {
         return;
     };
-    if is_external_name(svc) {
-        return;
-    }
-    let Some(selector) = service_selector(svc) else {
+    let Some(pods) = pods_to_sync(c, svc, &key.namespace) else {
         // Selectorless Services get their slices from elsewhere (by hand, or mirrored).
         return;
     };
-    let pods = selected_pods(c, &key.namespace, selector);
     let existing = owned_slices(c, svc_obj.uid(), &key.name, CONTROLLER_NAME);
     let owner = controller_ref(&svc_obj);
     let node_zone = |node: &str| -> NodeZone {
@@ -699,7 +695,7 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controllers::endpoints::tests::{pod, service};
+    use crate::controllers::endpoints::tests::{http_port, pod, service};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
     use k8s_openapi::jiff::Timestamp;
@@ -822,11 +818,7 @@ mod tests {
     fn named_port_groups_pods_by_resolved_ports() {
         let svc = service(IntOrString::String("http".into()));
         let mut alt = pod("b", "10.244.1.3", true);
-        alt.spec.as_mut().unwrap().containers[0]
-            .ports
-            .as_mut()
-            .unwrap()[0]
-            .container_port = 8080;
+        http_port(&mut alt).container_port = 8080;
         let mut unnamed = pod("c", "10.244.1.4", true);
         unnamed.spec.as_mut().unwrap().containers[0].ports = None;
         let pods = [pod("a", "10.244.1.2", true), alt, unnamed];

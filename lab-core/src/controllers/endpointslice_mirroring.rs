@@ -287,34 +287,25 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
         return;
     }
     let mirror = reconcile(ep, &controller_ref(&ep_obj), existing);
+    let mut warn = |reason: &str, message: String| {
+        c.record_event(&ep_obj, None, "Warning", reason, message, COMPONENT, None);
+    };
     if mirror.invalid > 0 {
-        let message = format!(
-            "Skipped {} invalid IP addresses when mirroring to EndpointSlices",
-            mirror.invalid
-        );
-        c.record_event(
-            &ep_obj,
-            None,
-            "Warning",
+        warn(
             "InvalidIPAddress",
-            message,
-            COMPONENT,
-            None,
+            format!(
+                "Skipped {} invalid IP addresses when mirroring to EndpointSlices",
+                mirror.invalid
+            ),
         );
     }
     if mirror.skipped > mirror.invalid {
-        let message = format!(
-            "A max of {MAX_ENDPOINTS_PER_SUBSET} addresses can be mirrored to EndpointSlices per Endpoints subset. {} addresses were skipped",
-            mirror.skipped
-        );
-        c.record_event(
-            &ep_obj,
-            None,
-            "Warning",
+        warn(
             "TooManyAddressesToMirror",
-            message,
-            COMPONENT,
-            None,
+            format!(
+                "A max of {MAX_ENDPOINTS_PER_SUBSET} addresses can be mirrored to EndpointSlices per Endpoints subset. {} addresses were skipped",
+                mirror.skipped
+            ),
         );
     }
     apply_plan(c, &key.namespace, mirror.plan, None);
@@ -368,6 +359,28 @@ mod tests {
         controller_ref(&Object::Endpoints(Box::new(ep.clone())))
     }
 
+    /// How many slices the plan creates, updates and deletes.
+    fn counts(m: &Mirror) -> (usize, usize, usize) {
+        (
+            m.plan.create.len(),
+            m.plan.update.len(),
+            m.plan.delete.len(),
+        )
+    }
+
+    /// Each endpoint's address and `ready` condition.
+    fn readiness(s: &EndpointSlice) -> Vec<(&str, Option<bool>)> {
+        s.endpoints
+            .iter()
+            .map(|e| {
+                (
+                    e.addresses[0].as_str(),
+                    e.conditions.as_ref().and_then(|c| c.ready),
+                )
+            })
+            .collect()
+    }
+
     #[test]
     fn mirrors_addresses_ports_labels_and_annotations() {
         let ep = endpoints(
@@ -377,27 +390,10 @@ mod tests {
         );
         let m = reconcile(&ep, &owner(&ep), vec![]);
         assert_eq!(m.invalid, 1);
-        assert_eq!(
-            (
-                m.plan.create.len(),
-                m.plan.update.len(),
-                m.plan.delete.len()
-            ),
-            (1, 0, 0)
-        );
+        assert_eq!(counts(&m), (1, 0, 0));
         let s = &m.plan.create[0];
-        let eps: Vec<(&str, Option<bool>)> = s
-            .endpoints
-            .iter()
-            .map(|e| {
-                (
-                    e.addresses[0].as_str(),
-                    e.conditions.as_ref().and_then(|c| c.ready),
-                )
-            })
-            .collect();
         assert_eq!(
-            eps,
+            readiness(s),
             [
                 ("192.0.2.10", Some(true)),
                 ("192.0.2.11", Some(true)),
@@ -428,26 +424,12 @@ mod tests {
         let mut stored = s.clone();
         stored.metadata.name = Some("ext-abcde".into());
         let m = reconcile(&ep, &owner(&ep), vec![stored.clone()]);
-        assert_eq!(
-            (
-                m.plan.create.len(),
-                m.plan.update.len(),
-                m.plan.delete.len()
-            ),
-            (0, 0, 0)
-        );
+        assert_eq!(counts(&m), (0, 0, 0));
 
         // A port change recycles the slice (update, same name).
         let ep2 = endpoints(&["192.0.2.10"], &[], &[("web", 8080)]);
         let m = reconcile(&ep2, &owner(&ep2), vec![stored.clone()]);
-        assert_eq!(
-            (
-                m.plan.create.len(),
-                m.plan.update.len(),
-                m.plan.delete.len()
-            ),
-            (0, 1, 0)
-        );
+        assert_eq!(counts(&m), (0, 1, 0));
         assert_eq!(m.plan.update[0].metadata.name.as_deref(), Some("ext-abcde"));
         assert_eq!(
             m.plan.update[0].ports.as_ref().unwrap()[0].name.as_deref(),
@@ -458,14 +440,7 @@ mod tests {
         let mut empty = ep.clone();
         empty.subsets = None;
         let m = reconcile(&empty, &owner(&empty), vec![stored]);
-        assert_eq!(
-            (
-                m.plan.create.len(),
-                m.plan.update.len(),
-                m.plan.delete.len()
-            ),
-            (0, 0, 1)
-        );
+        assert_eq!(counts(&m), (0, 0, 1));
     }
 
     #[test]
@@ -543,18 +518,8 @@ subsets:
         c.apply_manifests(EXT).unwrap();
         let slices = mirrored(&c);
         assert_eq!(slices.len(), 1);
-        let ready: Vec<(&str, Option<bool>)> = slices[0]
-            .endpoints
-            .iter()
-            .map(|e| {
-                (
-                    e.addresses[0].as_str(),
-                    e.conditions.as_ref().and_then(|c| c.ready),
-                )
-            })
-            .collect();
         assert_eq!(
-            ready,
+            readiness(&slices[0]),
             [
                 ("192.0.2.10", Some(true)),
                 ("192.0.2.11", Some(true)),

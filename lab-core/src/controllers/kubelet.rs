@@ -117,8 +117,19 @@ fn set_condition(status: &mut PodStatus, new: PodCondition) {
     } else {
         list.push(new);
         // The order the kubelet's status manager writes them in.
-        const ORDER: [&str; 5] = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"];
-        list.sort_by_key(|c| ORDER.iter().position(|t| *t == c.type_).unwrap_or(ORDER.len()));
+        const ORDER: [&str; 5] = [
+            "PodReadyToStartContainers",
+            "Initialized",
+            "Ready",
+            "ContainersReady",
+            "PodScheduled",
+        ];
+        list.sort_by_key(|c| {
+            ORDER
+                .iter()
+                .position(|t| *t == c.type_)
+                .unwrap_or(ORDER.len())
+        });
     }
 }
 

@@ -28,6 +28,31 @@ fn port_static_band(size: u64) -> u64 {
     (size / 32).clamp(16, 128)
 }
 
+/// The bitmap allocators' random scan over the upper then the lower band (each `(lo, hi)`,
+/// inclusive; an empty band is skipped): the first offset `is_free` accepts, scanning each band
+/// from a random start and wrapping around. Every band tried draws one `random_range(0..span)`,
+/// so a seed always picks the same values.
+fn pick_free(
+    rng: &mut impl Rng,
+    bands: [(u64, u64); 2],
+    mut is_free: impl FnMut(u64) -> bool,
+) -> Option<u64> {
+    for (lo, hi) in bands {
+        if lo > hi {
+            continue;
+        }
+        let span = hi - lo + 1;
+        let start = rng.random_range(0..span);
+        let free = (0..span)
+            .map(|i| lo + (start + i) % span)
+            .find(|&off| is_free(off));
+        if free.is_some() {
+            return free;
+        }
+    }
+    None
+}
+
 fn svc_spec(o: &Object) -> Option<&ServiceSpec> {
     match o {
         Object::Service(s) => s.spec.as_ref(),
@@ -158,23 +183,14 @@ fn allocate_cluster_ip(
         let band = ip_static_band(size);
         // Usable offsets are 1..size-1 (network and broadcast excluded); dynamic picks try the
         // upper band first, from a random start, like the bitmap allocator's random scan.
-        let upper: Vec<(u64, u64)> = vec![(band + 1, size - 2), (1, band)];
-        for (lo, hi) in upper {
-            if lo > hi {
-                continue;
-            }
-            let span = hi - lo + 1;
-            let start = c.rng.random_range(0..span);
-            for i in 0..span {
-                let off = lo + (start + i) % span;
-                let ip = u32::from(cidr.nth(off));
-                if !c.state.cluster_ips.contains(&ip) {
-                    let ip = Ipv4Addr::from(ip).to_string();
-                    spec.cluster_ip = Some(ip.clone());
-                    spec.cluster_ips = Some(vec![ip]);
-                    return Ok(());
-                }
-            }
+        let free = pick_free(&mut c.rng, [(band + 1, size - 2), (1, band)], |off| {
+            !c.state.cluster_ips.contains(&u32::from(cidr.nth(off)))
+        });
+        if let Some(off) = free {
+            let ip = cidr.nth(off).to_string();
+            spec.cluster_ip = Some(ip.clone());
+            spec.cluster_ips = Some(vec![ip]);
+            return Ok(());
         }
         return Err(vec![FieldError::invalid(
             "spec.clusterIPs",
@@ -254,21 +270,16 @@ fn allocate_node_ports(
         if p.node_port.unwrap_or(0) != 0 {
             continue;
         }
-        let mut chosen = None;
-        for (blo, bhi) in [(band, size - 1), (0, band.saturating_sub(1))] {
-            if blo > bhi {
-                continue;
-            }
-            let span = bhi - blo + 1;
-            let start = c.rng.random_range(0..span);
-            chosen = (0..span)
-                .map(|i| lo + (blo + (start + i) % span) as u16)
-                .find(|n| !c.state.node_ports.contains(n) && !taken_here.contains(n));
-            if chosen.is_some() {
-                break;
-            }
-        }
-        let Some(n) = chosen else {
+        let port_at = |off: u64| lo + off as u16;
+        let chosen = pick_free(
+            &mut c.rng,
+            [(band, size - 1), (0, band.saturating_sub(1))],
+            |off| {
+                let n = port_at(off);
+                !c.state.node_ports.contains(&n) && !taken_here.contains(&n)
+            },
+        );
+        let Some(n) = chosen.map(port_at) else {
             return Err(vec![FieldError::invalid(
                 "spec.ports",
                 BadValue::Omit,
@@ -311,6 +322,37 @@ pub(crate) fn commit_allocations(c: &mut Cluster, old: Option<&Object>, new: Opt
     }
 }
 
+/// An event of the service controller about `obj`.
+fn lb_event(c: &mut Cluster, obj: &Object, type_: &str, reason: &str, message: &str) {
+    c.record_event(
+        obj,
+        None,
+        type_,
+        reason,
+        message.into(),
+        "service-controller",
+        None,
+    );
+}
+
+/// Writes `svc` (the Service of `obj`) with the load-balancer status `lb`, records the change of
+/// its LB IPs, and reports it in a `Normal` event.
+fn write_lb_status(
+    c: &mut Cluster,
+    obj: &Object,
+    svc: &Service,
+    lb: LoadBalancerStatus,
+    reason: &str,
+    message: &str,
+) {
+    let mut s = svc.clone();
+    s.status.get_or_insert_with(Default::default).load_balancer = Some(lb);
+    let new = Object::Service(Box::new(s));
+    commit_allocations(c, Some(obj), Some(&new));
+    c.sys_update(new);
+    lb_event(c, obj, "Normal", reason, message);
+}
+
 /// The service controller's LoadBalancer sync for one Service.
 pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
     let Some(obj) = c.store.get(key).cloned() else {
@@ -324,20 +366,13 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
     let current = lb_ips_of(svc);
     if !is_lb {
         if !current.is_empty() {
-            let mut s = svc.clone();
-            s.status.get_or_insert_with(Default::default).load_balancer =
-                Some(LoadBalancerStatus::default());
-            let new = Object::Service(s);
-            commit_allocations(c, Some(&obj), Some(&new));
-            c.sys_update(new);
-            c.record_event(
+            write_lb_status(
+                c,
                 &obj,
-                None,
-                "Normal",
+                svc,
+                LoadBalancerStatus::default(),
                 "DeletedLoadBalancer",
-                "Deleted load balancer".into(),
-                "service-controller",
-                None,
+                "Deleted load balancer",
             );
         }
         return;
@@ -348,39 +383,38 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
     if !current.is_empty() {
         return;
     }
-    c.record_event(
+    lb_event(
+        c,
         &obj,
-        None,
         "Normal",
         "EnsuringLoadBalancer",
-        "Ensuring load balancer".into(),
-        "service-controller",
-        None,
+        "Ensuring load balancer",
     );
     let free = (u32::from(first)..=u32::from(last)).find(|ip| !c.state.lb_ips.contains(ip));
     let Some(ip) = free else {
-        c.record_event(&obj, None, "Warning", "SyncLoadBalancerFailed", "Error syncing load balancer: failed to ensure load balancer: no free IP in the load balancer pool".into(), "service-controller", None);
+        lb_event(
+            c,
+            &obj,
+            "Warning",
+            "SyncLoadBalancerFailed",
+            "Error syncing load balancer: failed to ensure load balancer: no free IP in the load balancer pool",
+        );
         return;
     };
-    let mut s = svc.clone();
-    s.status.get_or_insert_with(Default::default).load_balancer = Some(LoadBalancerStatus {
+    let status = LoadBalancerStatus {
         ingress: Some(vec![LoadBalancerIngress {
             ip: Some(Ipv4Addr::from(ip).to_string()),
             ip_mode: Some("VIP".into()),
             ..Default::default()
         }]),
-    });
-    let new = Object::Service(s);
-    commit_allocations(c, Some(&obj), Some(&new));
-    c.sys_update(new);
-    c.record_event(
+    };
+    write_lb_status(
+        c,
         &obj,
-        None,
-        "Normal",
+        svc,
+        status,
         "EnsuredLoadBalancer",
-        "Ensured load balancer".into(),
-        "service-controller",
-        None,
+        "Ensured load balancer",
     );
 }
 
