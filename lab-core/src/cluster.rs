@@ -310,6 +310,7 @@ impl Cluster {
 
     /// Moves the virtual clock forward by `ms`, firing every timer on the way.
     pub fn advance(&mut self, ms: u64) {
+        let start = self.now_ms;
         let target = self.now_ms + ms as i64;
         self.run_controllers();
         while let Some((t, _)) = self.timers.first().cloned() {
@@ -327,7 +328,32 @@ impl Cluster {
             self.run_controllers();
         }
         self.now_ms = target;
+        // Expired Events go once per virtual minute, as etcd leases expire them upstream.
+        if start.div_euclid(60_000) != target.div_euclid(60_000) {
+            self.expire_events();
+        }
         self.run_controllers();
+    }
+
+    /// Deletes Events older than `event_ttl_ms` (watchers see them DELETED, as with etcd's TTL).
+    fn expire_events(&mut self) {
+        let cutoff = self.now_ms - self.config.event_ttl_ms as i64;
+        let expired: Vec<ObjectKey> = self
+            .store
+            .list(Kind::Event, None)
+            .filter(|o| match &***o {
+                Object::Event(e) => e
+                    .last_timestamp
+                    .as_ref()
+                    .or(e.first_timestamp.as_ref())
+                    .is_some_and(|t| t.0.as_millisecond() < cutoff),
+                _ => false,
+            })
+            .map(|o| o.key())
+            .collect();
+        for key in expired {
+            let _ = self.store.remove(&key);
+        }
     }
 
     /// Advances until nothing is scheduled (all pods started, ready or gone), at most ten

@@ -166,6 +166,13 @@ pub struct ClusterConfig {
     /// profile turns them off, as its 100,000 pods would carry 600,000 Events.
     #[serde(default = "default_true")]
     pub record_events: bool,
+    /// How long Events live, like the apiserver's `--event-ttl` (default 1 h).
+    #[serde(default = "default_event_ttl")]
+    pub event_ttl_ms: u64,
+}
+
+fn default_event_ttl() -> u64 {
+    3_600_000
 }
 
 fn default_true() -> bool {
@@ -239,6 +246,7 @@ impl ClusterConfig {
             system_pods: true,
             kubernetes_version: "v1.33.1".into(),
             record_events: true,
+            event_ttl_ms: default_event_ttl(),
         }
     }
 }

@@ -286,3 +286,29 @@ fn watch_replays_changes_from_any_resource_version() {
     );
     assert!(c.watch(c.resource_version()).unwrap().is_empty());
 }
+
+#[test]
+fn events_expire_after_their_ttl() {
+    let mut c = Cluster::kind();
+    c.apply_manifests(DEPLOYMENT).unwrap();
+    c.settle();
+    let count = |c: &Cluster| c.list(Kind::Event, Some("default")).count();
+    assert!(
+        count(&c) >= 16,
+        "ScalingReplicaSet, 3 × SuccessfulCreate, 3 × (Scheduled, Pulling, Pulled, Created, Started)"
+    );
+    let rv = c.resource_version();
+    c.advance(59 * 60_000);
+    assert!(count(&c) >= 16, "still there before an hour has passed");
+    c.advance(2 * 60_000);
+    assert_eq!(count(&c), 0);
+    let deleted = c
+        .watch(rv)
+        .unwrap()
+        .into_iter()
+        .filter(|e| {
+            e.event_type == lab_core::store::EventType::Deleted && e.object.kind() == Kind::Event
+        })
+        .count();
+    assert!(deleted >= 16);
+}
