@@ -185,14 +185,13 @@ fn unknown_fields(input: &Value, typed: &Value, path: &mut String, out: &mut Vec
 }
 
 /// One document of a stream: its text and the 1-based line it starts on.
-struct Document<'a> {
+struct Document {
     text: String,
     first_line: u64,
-    _src: std::marker::PhantomData<&'a ()>,
 }
 
 /// Splits a YAML stream at `---` markers (column 0, as YAML requires) and drops `...` end markers.
-fn split_documents(input: &str) -> Vec<Document<'_>> {
+fn split_documents(input: &str) -> Vec<Document> {
     let mut docs = Vec::new();
     let mut current = String::new();
     let mut first_line = 1u64;
@@ -203,7 +202,6 @@ fn split_documents(input: &str) -> Vec<Document<'_>> {
             docs.push(Document {
                 text: std::mem::take(&mut current),
                 first_line,
-                _src: Default::default(),
             });
             // Keep line numbers aligned: the marker line becomes an empty first line.
             current.push('\n');
@@ -222,7 +220,6 @@ fn split_documents(input: &str) -> Vec<Document<'_>> {
     docs.push(Document {
         text: current,
         first_line,
-        _src: Default::default(),
     });
     docs.retain(|d| {
         d.text.lines().any(|l| {

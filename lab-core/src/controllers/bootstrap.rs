@@ -242,7 +242,7 @@ fn control_plane_tolerations() -> Vec<Toleration> {
     ]
 }
 
-fn coredns(c: &Cluster) -> Object {
+fn coredns() -> Object {
     let ports = vec![
         ContainerPort {
             container_port: 53,
@@ -281,7 +281,6 @@ fn coredns(c: &Cluster) -> Object {
         }),
         ..system_container("coredns", COREDNS_IMAGE)
     };
-    let _ = c;
     Object::Deployment(Box::new(Deployment {
         metadata: meta("kube-system", "coredns", &[("k8s-app", "kube-dns")]),
         spec: Some(DeploymentSpec {
@@ -568,7 +567,7 @@ pub(crate) fn bootstrap(c: &mut Cluster) {
             status: None,
         })),
     );
-    let cd = coredns(c);
+    let cd = coredns();
     must(c, cd);
 
     let ds_uids = (c.new_uid(), c.new_uid());

@@ -256,7 +256,7 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
     if target_new != new_replicas {
         new_rs = scale_rs(c, &obj, new_rs, target_new, replicas, surge);
     } else {
-        new_rs = refresh_annotations(c, new_rs, replicas, surge, max_revision);
+        new_rs = refresh_annotations(c, new_rs, replicas, surge);
     }
 
     // Scale old ReplicaSets down.
@@ -403,13 +403,7 @@ fn set_revision(c: &mut Cluster, key: &ObjectKey, revision: i64) {
     }
 }
 
-fn refresh_annotations(
-    c: &mut Cluster,
-    rs: ReplicaSet,
-    replicas: i32,
-    surge: i32,
-    _max_revision: i64,
-) -> ReplicaSet {
+fn refresh_annotations(c: &mut Cluster, rs: ReplicaSet, replicas: i32, surge: i32) -> ReplicaSet {
     let current = rs.metadata.annotations.as_ref();
     let (want_desired, want_max) = (replicas.to_string(), (replicas + surge).to_string());
     if current.and_then(|a| a.get(DESIRED)) == Some(&want_desired)
