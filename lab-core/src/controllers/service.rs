@@ -605,5 +605,10 @@ mod tests {
         c.apply_manifests(&lb.replace("httpd-svc", "third"))
             .unwrap();
         assert_eq!(ip(&c, "third"), "172.18.255.200", "released on delete");
+
+        // Starting the provider later assigns addresses to Services that were pending.
+        let mut c = cluster_with(&lb);
+        c.set_load_balancer_pool(Some(DEFAULT_LB_POOL));
+        assert_eq!(ip(&c, "httpd-svc"), "172.18.255.200");
     }
 }
