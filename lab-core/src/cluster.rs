@@ -310,9 +310,16 @@ impl Cluster {
 
     /// Turns the simulated LoadBalancer provider on (with its address pool) or off, like
     /// starting or stopping cloud-provider-kind: pending LoadBalancer Services get an ingress IP.
-    pub fn set_load_balancer_pool(&mut self, pool: Option<(std::net::Ipv4Addr, std::net::Ipv4Addr)>) {
+    pub fn set_load_balancer_pool(
+        &mut self,
+        pool: Option<(std::net::Ipv4Addr, std::net::Ipv4Addr)>,
+    ) {
         self.config.load_balancer_pool = pool;
-        let keys: Vec<ObjectKey> = self.store.list(Kind::Service, None).map(|o| o.key()).collect();
+        let keys: Vec<ObjectKey> = self
+            .store
+            .list(Kind::Service, None)
+            .map(|o| o.key())
+            .collect();
         self.queues.service.extend(keys);
         self.run_controllers();
     }

@@ -29,6 +29,7 @@ pub mod manifest;
 pub mod names;
 pub mod object;
 pub mod printers;
+pub mod proxy;
 pub mod scale;
 pub mod snapshot;
 pub mod store;
