@@ -394,11 +394,18 @@ pub(crate) fn run(c: &mut Cluster) {
         let mut worked = false;
         for (queue, sync) in LOOPS {
             let keys = std::mem::take(queue(&mut c.queues));
+            if keys.is_empty() {
+                continue;
+            }
             for key in keys {
                 worked = true;
                 sync(c, &key);
                 pending(c);
             }
+            // Whatever this controller's own writes put back on its queue is dropped: its sync
+            // already accounted for them (upstream keeps such no-op resyncs cheap with
+            // expectations and trackers; here they are skipped).
+            queue(&mut c.queues).clear();
         }
         if !worked && !c.store.has_changes() {
             debug_assert!(c.queues.is_empty());
