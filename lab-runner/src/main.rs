@@ -6,6 +6,7 @@
 //! - `demo` replays the Service chapter step by step ([`demo`]).
 //! - `apply -f FILE…` applies manifests to a fresh simulated cluster and prints what kubectl
 //!   would ([`apply`]).
+//! - `rules -f FILE…` prints a node's kube-proxy rules as `iptables-save` would there ([`rules`]).
 //!
 //! Tables come from `lab_core::printers`, the apiserver's and kubectl's printers ([`get`]).
 
@@ -67,6 +68,25 @@ enum Command {
         #[arg(short = 'o', long = "output", value_name = "FORMAT", value_parser = ["wide"])]
         output: Option<String>,
     },
+    /// Print the rules kube-proxy would load on one node, like `iptables-save` there.
+    ///
+    /// Applies the manifests to a fresh simulated cluster, lets it converge, then renders the
+    /// node's iptables rules (filter and nat tables) with zeroed counters. Exits with code 2 on
+    /// bad manifests, a rejected object or an unknown node.
+    Rules {
+        /// Manifest files (YAML or JSON, several documents allowed), applied in order.
+        #[arg(short = 'f', long = "filename", value_name = "FILE", required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// The node whose rules to print.
+        #[arg(long, default_value = "kind-worker")]
+        node: String,
+        /// kube-proxy mode (IPVS and nftables arrive with the rest of the proxy modes).
+        #[arg(long, value_parser = ["iptables"], default_value = "iptables")]
+        mode: String,
+        /// `save`: what `iptables-save` prints; `restore`: what kube-proxy feeds `iptables-restore`.
+        #[arg(long, value_parser = ["save", "restore"], default_value = "save")]
+        form: String,
+    },
 }
 
 /// The language of explanations; `zh` is accepted for `zh-CN`.
@@ -103,7 +123,89 @@ fn run(cli: Cli) -> Result<ExitCode> {
             settle,
             output,
         } => apply(&files, settle, output.as_deref() == Some("wide")),
+        Command::Rules {
+            files,
+            node,
+            mode: _,
+            form,
+        } => rules(&files, &node, &form),
     }
+}
+
+/// `lab-runner rules -f FILE…`.
+fn rules(files: &[PathBuf], node: &str, form: &str) -> Result<ExitCode> {
+    let (mut cluster, _applied) = match load(files)? {
+        Loaded::Ok(cluster, applied) => (cluster, applied),
+        Loaded::Failed(code) => return Ok(code),
+    };
+    cluster.settle();
+    let snapshot = lab_core::proxy::ProxySnapshot::from_cluster(&cluster);
+    let rendered = match form {
+        "restore" => lab_core::proxy::iptables::render_restore(&snapshot, node),
+        _ => lab_core::proxy::iptables::render_save(&snapshot, node),
+    };
+    match rendered {
+        Ok(text) => {
+            print_stdout(&text)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            let nodes: Vec<String> = cluster
+                .list(Kind::Node, None)
+                .map(|n| n.name().to_string())
+                .collect();
+            eprintln!("error: {e} (nodes: {})", nodes.join(", "));
+            Ok(ExitCode::from(EXIT_FAILURE))
+        }
+    }
+}
+
+/// A fresh simulated cluster with the files applied, or the exit code of the failure.
+enum Loaded {
+    Ok(Cluster, String),
+    Failed(ExitCode),
+}
+
+/// Reads and decodes every file first (as kubectl does), then applies each object to a fresh
+/// simulated cluster; returns the `created`/`configured` lines. Errors are printed to stderr.
+fn load(files: &[PathBuf]) -> Result<Loaded> {
+    let mut documents: Vec<Vec<Object>> = Vec::new();
+    for path in files {
+        let shown = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                eprintln!("error: the path {shown:?} does not exist");
+                return Ok(Loaded::Failed(ExitCode::from(EXIT_FAILURE)));
+            }
+            Err(e) => return Err(e).with_context(|| format!("reading {shown:?}")),
+        };
+        match parse_manifests(&text) {
+            Ok(objects) => documents.push(objects),
+            Err(e) => {
+                eprintln!("error: {shown}: {}", lab_core::ApplyError::from(e));
+                return Ok(Loaded::Failed(ExitCode::from(EXIT_FAILURE)));
+            }
+        }
+    }
+    let mut cluster = Cluster::kind();
+    let mut out = String::new();
+    let mut errors: Vec<String> = Vec::new();
+    for object in documents.into_iter().flatten() {
+        match cluster.apply(object) {
+            Ok(outcome) => out.push_str(&format!("{outcome}\n")),
+            // kubectl reports the rejection and goes on with the next object.
+            Err(e) => errors.push(e.kubectl_message()),
+        }
+    }
+    if !errors.is_empty() {
+        print_stdout(&out)?;
+        for e in &errors {
+            eprintln!("{e}");
+        }
+        return Ok(Loaded::Failed(ExitCode::from(EXIT_FAILURE)));
+    }
+    Ok(Loaded::Ok(cluster, out))
 }
 
 /// Writes to stdout, treating a closed pipe (`lab-runner demo | head`) as success.
@@ -132,47 +234,13 @@ const APPLY_KINDS: &[Kind] = &[
 
 /// `lab-runner apply -f FILE…`.
 fn apply(files: &[PathBuf], settle: bool, wide: bool) -> Result<ExitCode> {
-    // kubectl reads and decodes every file before it sends anything.
-    let mut documents: Vec<(String, Vec<Object>)> = Vec::new();
-    for path in files {
-        let shown = path.display().to_string();
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                eprintln!("error: the path {shown:?} does not exist");
-                return Ok(ExitCode::from(EXIT_FAILURE));
-            }
-            Err(e) => return Err(e).with_context(|| format!("reading {shown:?}")),
-        };
-        match parse_manifests(&text) {
-            Ok(objects) => documents.push((shown, objects)),
-            Err(e) => {
-                eprintln!("error: {shown}: {}", lab_core::ApplyError::from(e));
-                return Ok(ExitCode::from(EXIT_FAILURE));
-            }
+    let mut cluster = match load(files)? {
+        Loaded::Ok(cluster, applied) => {
+            print_stdout(&applied)?;
+            cluster
         }
-    }
-
-    let mut cluster = Cluster::kind();
-    let mut out = String::new();
-    let mut errors: Vec<String> = Vec::new();
-    for (_file, objects) in documents {
-        for object in objects {
-            match cluster.apply(object) {
-                Ok(outcome) => out.push_str(&format!("{outcome}\n")),
-                // kubectl reports the rejection and goes on with the next object.
-                Err(e) => errors.push(e.kubectl_message()),
-            }
-        }
-    }
-    print_stdout(&out)?;
-    if !errors.is_empty() {
-        for e in &errors {
-            eprintln!("{e}");
-        }
-        return Ok(ExitCode::from(EXIT_FAILURE));
-    }
-
+        Loaded::Failed(code) => return Ok(code),
+    };
     if settle {
         cluster.settle();
     }

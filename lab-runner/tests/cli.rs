@@ -207,3 +207,80 @@ fn lab_01_files_are_consistent() {
         assert_eq!(provided, solution, "{file}");
     }
 }
+
+/// The shared kube-proxy fidelity case: `lab-runner rules -f httpd-3-endpoints.yaml` prints each
+/// expected nat line exactly once.
+#[test]
+fn rules_match_the_kube_proxy_fidelity_case() {
+    let dir = repo_root().join("../shared/fidelity/kube-proxy");
+    let yaml = dir.join("httpd-3-endpoints.yaml");
+    let expected = std::fs::read_to_string(dir.join("httpd-3-endpoints.expected-lines.txt"))
+        .unwrap_or_else(|e| panic!("shared fidelity case missing in {}: {e}", dir.display()));
+    let out = lab_runner(&["rules", "-f", yaml.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for line in expected
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        assert_eq!(
+            text.lines().filter(|l| *l == line).count(),
+            1,
+            "expected exactly once: {line}\n---\n{text}"
+        );
+    }
+    assert!(
+        text.starts_with("*filter\n") || text.contains("\n*filter\n") || text.starts_with("# "),
+        "{text}"
+    );
+    assert!(text.contains("*nat\n") && text.trim_end().ends_with("COMMIT"));
+
+    // The restore form has the same rules, as kube-proxy writes them.
+    let restore = stdout(&lab_runner(&[
+        "rules",
+        "-f",
+        yaml.to_str().unwrap(),
+        "--form",
+        "restore",
+    ]));
+    assert!(
+        restore.contains("-A KUBE-SERVICES -m comment --comment \"default/httpd-svc cluster IP\""),
+        "{restore}"
+    );
+}
+
+#[test]
+fn rules_bad_input_exits_2() {
+    let svc = temp_manifest(
+        "rules-svc.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  ports:\n  - port: 80\n",
+    );
+    let out = lab_runner(&[
+        "rules",
+        "-f",
+        svc.to_str().unwrap(),
+        "--node",
+        "kind-worker9",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(
+            "node \"kind-worker9\" not found (nodes: kind-control-plane, kind-worker, kind-worker2)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = lab_runner(&["rules", "-f", svc.to_str().unwrap(), "--mode", "userspace"]);
+    assert_eq!(out.status.code(), Some(2));
+    let bad = temp_manifest(
+        "rules-bad.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  prots: []\n",
+    );
+    let out = lab_runner(&["rules", "-f", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unknown field \"spec.prots\""),
+        "{}",
+        stderr(&out)
+    );
+}
