@@ -162,7 +162,7 @@ fn rules(files: &[PathBuf], node: &str, form: &str) -> Result<ExitCode> {
 
 /// A fresh simulated cluster with the files applied, or the exit code of the failure.
 enum Loaded {
-    Ok(Cluster, String),
+    Ok(Box<Cluster>, String),
     Failed(ExitCode),
 }
 
@@ -205,7 +205,7 @@ fn load(files: &[PathBuf]) -> Result<Loaded> {
         }
         return Ok(Loaded::Failed(ExitCode::from(EXIT_FAILURE)));
     }
-    Ok(Loaded::Ok(cluster, out))
+    Ok(Loaded::Ok(Box::new(cluster), out))
 }
 
 /// Writes to stdout, treating a closed pipe (`lab-runner demo | head`) as success.
