@@ -4,7 +4,7 @@
 //! Debian's iptables and nfacct, which `scripts/setup` installs.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 const SCENARIO: &str = "apiVersion: apps/v1
@@ -74,7 +74,7 @@ spec:
   - {port: 80}
 ";
 
-fn rules(file: &PathBuf, node: &str, form: &str) -> String {
+fn rules(file: &Path, node: &str, form: &str) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_lab-runner"))
         .args([
             "rules",
