@@ -20,6 +20,8 @@
 //! ignores hints there too).
 
 pub mod iptables;
+pub mod ipvs;
+pub mod nftables;
 
 use crate::cluster::Cluster;
 use crate::config::{Cidr, ProxyMode};
