@@ -6,7 +6,8 @@
 //! - `demo` replays the Service chapter step by step ([`demo`]).
 //! - `apply -f FILE…` applies manifests to a fresh simulated cluster and prints what kubectl
 //!   would ([`apply`]).
-//! - `rules -f FILE…` prints a node's kube-proxy rules as `iptables-save` would there ([`rules`]).
+//! - `rules -f FILE…` prints a node's kube-proxy rules in iptables, IPVS or nftables mode, as the
+//!   node's own tools would ([`rules`]).
 //!
 //! Tables come from `lab_core::printers`, the apiserver's and kubectl's printers ([`get`]).
 
@@ -68,11 +69,12 @@ enum Command {
         #[arg(short = 'o', long = "output", value_name = "FORMAT", value_parser = ["wide"])]
         output: Option<String>,
     },
-    /// Print the rules kube-proxy would load on one node, like `iptables-save` there.
+    /// Print the rules kube-proxy would load on one node, as the node's tools show them.
     ///
     /// Applies the manifests to a fresh simulated cluster, lets it converge, then renders the
-    /// node's iptables rules (filter and nat tables) with zeroed counters. Exits with code 2 on
-    /// bad manifests, a rejected object or an unknown node.
+    /// node's kube-proxy state for the chosen mode (`iptables-save` with zeroed counters,
+    /// `ipvsadm -Ln`, or `nft list table ip kube-proxy`). Exits with code 2 on bad manifests, a
+    /// rejected object, an unknown node or a form that does not fit the mode.
     Rules {
         /// Manifest files (YAML or JSON, several documents allowed), applied in order.
         #[arg(short = 'f', long = "filename", value_name = "FILE", required = true, num_args = 1..)]
@@ -80,12 +82,15 @@ enum Command {
         /// The node whose rules to print.
         #[arg(long, default_value = "kind-worker")]
         node: String,
-        /// kube-proxy mode (IPVS and nftables arrive with the rest of the proxy modes).
-        #[arg(long, value_parser = ["iptables"], default_value = "iptables")]
+        /// kube-proxy mode.
+        #[arg(long, value_parser = ["iptables", "ipvs", "nftables"], default_value = "iptables")]
         mode: String,
-        /// `save`: what `iptables-save` prints; `restore`: what kube-proxy feeds `iptables-restore`.
-        #[arg(long, value_parser = ["save", "restore"], default_value = "save")]
-        form: String,
+        /// What to print. iptables: `save` (what `iptables-save` prints, default) or `restore`
+        /// (kube-proxy's `iptables-restore` input); ipvs: `ipvsadm` (`ipvsadm -Ln`, default),
+        /// `ipset` (`ipset list`) or `ip-addr` (`ip addr show kube-ipvs0`); nftables: `list`
+        /// (`nft list table ip kube-proxy`, default) or `transaction` (what `nft -f` loads).
+        #[arg(long, value_parser = ["save", "restore", "ipvsadm", "ipset", "ip-addr", "list", "transaction"])]
+        form: Option<String>,
     },
 }
 
@@ -126,23 +131,56 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rules {
             files,
             node,
-            mode: _,
+            mode,
             form,
-        } => rules(&files, &node, &form),
+        } => rules(&files, &node, &mode, form.as_deref()),
     }
 }
 
 /// `lab-runner rules -f FILE…`.
-fn rules(files: &[PathBuf], node: &str, form: &str) -> Result<ExitCode> {
+fn rules(files: &[PathBuf], node: &str, mode: &str, form: Option<&str>) -> Result<ExitCode> {
+    use lab_core::proxy::{iptables, ipvs, nftables};
+    let form = form.unwrap_or(match mode {
+        "ipvs" => "ipvsadm",
+        "nftables" => "list",
+        _ => "save",
+    });
+    let valid: &[&str] = match mode {
+        "ipvs" => &["ipvsadm", "ipset", "ip-addr"],
+        "nftables" => &["list", "transaction"],
+        _ => &["save", "restore"],
+    };
+    if !valid.contains(&form) {
+        eprintln!(
+            "error: --form {form} does not apply to --mode {mode} (choose one of: {})",
+            valid.join(", ")
+        );
+        return Ok(ExitCode::from(EXIT_FAILURE));
+    }
     let (mut cluster, _applied) = match load(files)? {
         Loaded::Ok(cluster, applied) => (cluster, applied),
         Loaded::Failed(code) => return Ok(code),
     };
     cluster.settle();
     let snapshot = lab_core::proxy::ProxySnapshot::from_cluster(&cluster);
-    let rendered = match form {
-        "restore" => lab_core::proxy::iptables::render_restore(&snapshot, node),
-        _ => lab_core::proxy::iptables::render_save(&snapshot, node),
+    let rendered = match (mode, form) {
+        ("ipvs", "ipvsadm") => ipvs::render_ipvsadm(&snapshot, node),
+        ("ipvs", "ipset") => ipvs::render_ipset_list(&snapshot, node),
+        ("ipvs", _) => ipvs::render_ip_addr(&snapshot, node),
+        ("nftables", f) => nftables::render(
+            &snapshot,
+            node,
+            &nftables::NftablesOptions::for_cluster(&cluster),
+        )
+        .map(|r| {
+            if f == "transaction" {
+                r.transaction_text()
+            } else {
+                r.list_text()
+            }
+        }),
+        (_, "restore") => iptables::render_restore(&snapshot, node),
+        _ => iptables::render_save(&snapshot, node),
     };
     match rendered {
         Ok(text) => {

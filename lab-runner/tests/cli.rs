@@ -284,3 +284,51 @@ fn rules_bad_input_exits_2() {
         stderr(&out)
     );
 }
+
+#[test]
+fn rules_in_ipvs_and_nftables_modes() {
+    let files = [
+        "lab-core/tests/data/httpd-deployment.yaml",
+        "lab-core/tests/data/httpd-service-nodeport.yaml",
+    ];
+    let ipvs = lab_runner(&["rules", "-f", files[0], "-f", files[1], "--mode", "ipvs"]);
+    assert!(ipvs.status.success(), "{}", stderr(&ipvs));
+    let text = stdout(&ipvs);
+    assert!(
+        text.starts_with("IP Virtual Server version 1.2.1 (size=4096)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("TCP  172.18.0.3:30144 rr\n"),
+        "NodePort on kind-worker's IP: {text}"
+    );
+    let addr = stdout(&lab_runner(&[
+        "rules", "-f", files[0], "-f", files[1], "--mode", "ipvs", "--form", "ip-addr",
+    ]));
+    assert!(
+        addr.contains("kube-ipvs0") && addr.contains("inet 10.96.0.10/32"),
+        "{addr}"
+    );
+    let nft = stdout(&lab_runner(&[
+        "rules",
+        "-f",
+        files[0],
+        "-f",
+        files[1],
+        "--mode",
+        "nftables",
+        "--node",
+        "kind-worker2",
+    ]));
+    assert!(
+        nft.starts_with("table ip kube-proxy {") && nft.contains("30144"),
+        "{nft}"
+    );
+    let wrong = lab_runner(&["rules", "-f", files[0], "--mode", "ipvs", "--form", "save"]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        stderr(&wrong).contains("--form save does not apply to --mode ipvs"),
+        "{}",
+        stderr(&wrong)
+    );
+}

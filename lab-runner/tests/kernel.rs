@@ -1,7 +1,8 @@
 //! The rules `lab-runner rules` prints are loaded into a real kernel, in a network namespace this
 //! test creates (`unshare -n`), and read back with the real `iptables-save`: the kernel must
-//! accept every rule and print them back byte for byte (spec/kube-proxy.md §8). Needs root and
-//! Debian's iptables and nfacct, which `scripts/setup` installs.
+//! accept every rule and print them back byte for byte (spec/kube-proxy.md §8). The same for the
+//! nftables mode with the real `nft`. Needs root and Debian's iptables, nfacct and nftables, which
+//! `scripts/setup` installs.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -75,6 +76,10 @@ spec:
 ";
 
 fn rules(file: &Path, node: &str, form: &str) -> String {
+    rules_in(file, node, "iptables", form)
+}
+
+fn rules_in(file: &Path, node: &str, mode: &str, form: &str) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_lab-runner"))
         .args([
             "rules",
@@ -82,6 +87,8 @@ fn rules(file: &Path, node: &str, form: &str) -> String {
             file.to_str().unwrap(),
             "--node",
             node,
+            "--mode",
+            mode,
             "--form",
             form,
         ])
@@ -161,5 +168,21 @@ fn kernel_accepts_our_rules_and_prints_them_back_unchanged() {
         );
         // kube-proxy's own input (the restore form) is accepted too.
         in_netns("iptables-restore --test", &rules(&file, node, "restore"));
+    }
+}
+
+#[test]
+fn kernel_accepts_our_nftables_table_and_lists_it_unchanged() {
+    let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("kernel-scenario-nft.yaml");
+    std::fs::write(&file, SCENARIO).unwrap();
+    for node in ["kind-control-plane", "kind-worker", "kind-worker2"] {
+        let list = rules_in(&file, node, "nftables", "list");
+        assert!(list.starts_with("table ip kube-proxy {"), "{list}");
+        let transaction = rules_in(&file, node, "nftables", "transaction");
+        let back = in_netns("nft -f - && nft list table ip kube-proxy", &transaction);
+        assert_eq!(
+            back, list,
+            "{node}: nft list after loading our transaction differs"
+        );
     }
 }
