@@ -21,7 +21,7 @@
 
 use super::{
     EndpointInfo, LARGE_CLUSTER_ENDPOINTS_THRESHOLD, ProxyError, ProxySnapshot, ServicePortInfo,
-    categorize_endpoints, endpoints_map, service_ports,
+    categorize_endpoints, endpoints_map, node_port_cidrs, service_ports,
 };
 use crate::config::Cidr;
 use sha2::{Digest, Sha256};
@@ -390,24 +390,23 @@ const JUMPS: &[Jump] = &[
 ];
 
 fn localnet_rule_args() -> Vec<String> {
-    args(&[
-        "-m",
-        "comment",
-        "--comment",
+    commented(
         "block incoming localnet connections",
-        "-d",
-        "127.0.0.0/8",
-        "!",
-        "-s",
-        "127.0.0.0/8",
-        "-m",
-        "conntrack",
-        "!",
-        "--ctstate",
-        "RELATED,ESTABLISHED,DNAT",
-        "-j",
-        "DROP",
-    ])
+        &[
+            "-d",
+            "127.0.0.0/8",
+            "!",
+            "-s",
+            "127.0.0.0/8",
+            "-m",
+            "conntrack",
+            "!",
+            "--ctstate",
+            "RELATED,ESTABLISHED,DNAT",
+            "-j",
+            "DROP",
+        ],
+    )
 }
 
 impl IptablesRules {
@@ -479,7 +478,7 @@ impl IptablesRules {
                         a.extend(args(&["-m", "conntrack", "--ctstate", "NEW"]));
                     }
                     if !j.comment.is_empty() {
-                        a.extend(args(&["-m", "comment", "--comment", j.comment]));
+                        a.extend(commented(j.comment, &[]));
                     }
                     a.extend(args(&["-j", j.to]));
                     out.push_str(&Rule::new(b, a).save_line());
@@ -507,6 +506,13 @@ fn args(a: &[&str]) -> Vec<String> {
     a.iter().map(|s| s.to_string()).collect()
 }
 
+/// `-m comment --comment COMMENT` followed by `rest`.
+fn commented(comment: &str, rest: &[&str]) -> Vec<String> {
+    let mut a = args(&["-m", "comment", "--comment", comment]);
+    a.extend(args(rest));
+    a
+}
+
 /// kube-proxy's `--nodeport-addresses` (`pkg/proxy/util/nodeport_addresses.go`), reduced to what
 /// the iptables renderer needs.
 enum NodePortAddresses {
@@ -518,20 +524,9 @@ fn node_port_addresses(cfg: &[String], node_ips: &[Ipv4Addr]) -> (NodePortAddres
     if cfg.is_empty() {
         return (NodePortAddresses::All, true);
     }
-    let mut cidrs = Vec::new();
-    for c in cfg {
-        if c == "primary" {
-            cidrs.extend(node_ips.first().map(|ip| Cidr {
-                network: *ip,
-                prefix: 32,
-            }));
-        } else if let Some(c) = Cidr::parse(c.trim()) {
-            if c.prefix == 0 {
-                return (NodePortAddresses::All, true);
-            }
-            cidrs.push(c);
-        }
-    }
+    let Some(cidrs) = node_port_cidrs(cfg, node_ips) else {
+        return (NodePortAddresses::All, true);
+    };
     let loopback = Ipv4Addr::LOCALHOST;
     let has_loopback = cidrs.iter().any(|c| c.contains(loopback));
     let mut ips: Vec<Ipv4Addr> = node_ips
@@ -589,14 +584,10 @@ pub fn render(
         args(&["-m", "mark", "!", "--mark", &mark_mask, "-j", "RETURN"]),
     );
     nat.rule(KUBE_POSTROUTING, args(&["-j", "MARK", "--xor-mark", &mark]));
-    let mut masq = args(&[
-        "-m",
-        "comment",
-        "--comment",
+    let mut masq = commented(
         "kubernetes service traffic requiring SNAT",
-        "-j",
-        "MASQUERADE",
-    ]);
+        &["-j", "MASQUERADE"],
+    );
     if options.random_fully {
         masq.push("--random-fully".into());
     }
@@ -638,16 +629,10 @@ pub fn render(
 
     match np_addresses {
         NodePortAddresses::All => {
-            let mut a = args(&[
-                "-m",
-                "comment",
-                "--comment",
+            let mut a = commented(
                 NODEPORTS_LAST_COMMENT,
-                "-m",
-                "addrtype",
-                "--dst-type",
-                "LOCAL",
-            ]);
+                &["-m", "addrtype", "--dst-type", "LOCAL"],
+            );
             if !cfg.localhost_node_ports {
                 a.extend(args(&["!", "-d", "127.0.0.0/8"]));
             }
@@ -661,16 +646,10 @@ pub fn render(
                 }
                 nat.rule(
                     KUBE_SERVICES,
-                    args(&[
-                        "-m",
-                        "comment",
-                        "--comment",
+                    commented(
                         NODEPORTS_LAST_COMMENT,
-                        "-d",
-                        &ip.to_string(),
-                        "-j",
-                        KUBE_NODEPORTS,
-                    ]),
+                        &["-d", &ip.to_string(), "-j", KUBE_NODEPORTS],
+                    ),
                 );
             }
         }
@@ -686,33 +665,24 @@ pub fn render(
     }
     filter.rule(
         KUBE_FORWARD,
-        args(&[
-            "-m",
-            "comment",
-            "--comment",
+        commented(
             "kubernetes forwarding rules",
-            "-m",
-            "mark",
-            "--mark",
-            &mark_mask,
-            "-j",
-            "ACCEPT",
-        ]),
+            &["-m", "mark", "--mark", &mark_mask, "-j", "ACCEPT"],
+        ),
     );
     filter.rule(
         KUBE_FORWARD,
-        args(&[
-            "-m",
-            "comment",
-            "--comment",
+        commented(
             "kubernetes forwarding conntrack rule",
-            "-m",
-            "conntrack",
-            "--ctstate",
-            "RELATED,ESTABLISHED",
-            "-j",
-            "ACCEPT",
-        ]),
+            &[
+                "-m",
+                "conntrack",
+                "--ctstate",
+                "RELATED,ESTABLISHED",
+                "-j",
+                "ACCEPT",
+            ],
+        ),
     );
     Ok(IptablesRules { filter, nat })
 }
@@ -745,27 +715,32 @@ struct Env<'a> {
 impl ServiceCtx<'_> {
     /// `-m comment --comment C -m proto -p proto -d IP --dport PORT`
     fn dest(&self, comment: &str, ip: &str, port: u16) -> Vec<String> {
-        args(&[
-            "-m",
-            "comment",
-            "--comment",
+        commented(
             comment,
-            "-m",
-            self.proto,
-            "-p",
-            self.proto,
-            "-d",
-            ip,
-            "--dport",
-            &port.to_string(),
-        ])
+            &[
+                "-m",
+                self.proto,
+                "-p",
+                self.proto,
+                "-d",
+                ip,
+                "--dport",
+                &port.to_string(),
+            ],
+        )
+    }
+    /// [`ServiceCtx::dest`] followed by `-j TARGET`.
+    fn dest_jump(&self, comment: &str, ip: &str, port: u16, target: &str) -> Vec<String> {
+        let mut a = self.dest(comment, ip, port);
+        a.extend(args(&["-j", target]));
+        a
     }
     /// `appendServiceCommentLocked`: dropped in large-cluster mode.
     fn ep_comment(&self, comment: &str) -> Vec<String> {
         if self.large_cluster {
             vec![]
         } else {
-            args(&["-m", "comment", "--comment", comment])
+            commented(comment, &[])
         }
     }
     fn sep(&self, ep: &EndpointInfo) -> String {
@@ -818,51 +793,59 @@ fn render_service(
 
     // Capture the clusterIP.
     if has_internal {
-        let mut a = ctx.dest(&format!("{spn} cluster IP"), &cip, port);
-        a.extend(args(&["-j", internal_chain]));
-        nat.rule(KUBE_SERVICES, a);
+        nat.rule(
+            KUBE_SERVICES,
+            ctx.dest_jump(&format!("{spn} cluster IP"), &cip, port, internal_chain),
+        );
     } else {
-        let mut a = ctx.dest(&internal_filter.1, &cip, port);
-        a.extend(args(&["-j", internal_filter.0]));
-        filter.rule(KUBE_SERVICES, a);
+        filter.rule(
+            KUBE_SERVICES,
+            ctx.dest_jump(&internal_filter.1, &cip, port, internal_filter.0),
+        );
     }
     // Capture externalIPs.
     for ip in &svc.external_ips {
         let ip = ip.to_string();
         if has_endpoints {
-            let mut a = ctx.dest(&format!("{spn} external IP"), &ip, port);
-            a.extend(args(&["-j", &ext_chain]));
-            nat.rule(KUBE_SERVICES, a);
+            nat.rule(
+                KUBE_SERVICES,
+                ctx.dest_jump(&format!("{spn} external IP"), &ip, port, &ext_chain),
+            );
         }
         if !has_external {
-            let mut a = ctx.dest(&external_filter.1, &ip, port);
-            a.extend(args(&["-j", external_filter.0]));
-            filter.rule(KUBE_EXTERNAL_SERVICES, a);
+            filter.rule(
+                KUBE_EXTERNAL_SERVICES,
+                ctx.dest_jump(&external_filter.1, &ip, port, external_filter.0),
+            );
         }
     }
     // Capture load-balancer ingress.
     for ip in &svc.load_balancer_ips {
         let ip = ip.to_string();
         if has_endpoints {
-            let mut a = ctx.dest(&format!("{spn} loadbalancer IP"), &ip, port);
-            a.extend(args(&["-j", lb_chain]));
-            nat.rule(KUBE_SERVICES, a);
+            nat.rule(
+                KUBE_SERVICES,
+                ctx.dest_jump(&format!("{spn} loadbalancer IP"), &ip, port, lb_chain),
+            );
         }
         if uses_fw_chain {
-            let mut a = ctx.dest(
-                &format!("{spn} traffic not accepted by {fw_chain}"),
-                &ip,
-                port,
+            filter.rule(
+                KUBE_PROXY_FIREWALL,
+                ctx.dest_jump(
+                    &format!("{spn} traffic not accepted by {fw_chain}"),
+                    &ip,
+                    port,
+                    "DROP",
+                ),
             );
-            a.extend(args(&["-j", "DROP"]));
-            filter.rule(KUBE_PROXY_FIREWALL, a);
         }
     }
     if !has_external {
         for ip in &svc.load_balancer_ips {
-            let mut a = ctx.dest(&external_filter.1, &ip.to_string(), port);
-            a.extend(args(&["-j", external_filter.0]));
-            filter.rule(KUBE_EXTERNAL_SERVICES, a);
+            filter.rule(
+                KUBE_EXTERNAL_SERVICES,
+                ctx.dest_jump(&external_filter.1, &ip.to_string(), port, external_filter.0),
+            );
         }
     }
     // Capture nodeports.
@@ -872,67 +855,55 @@ fn render_service(
             if env.localhost_node_ports && env.nfacct {
                 nat.rule(
                     KUBE_NODEPORTS,
-                    args(&[
-                        "-m",
-                        "comment",
-                        "--comment",
+                    commented(
                         spn,
-                        "-m",
-                        proto,
-                        "-p",
-                        proto,
-                        "-d",
-                        "127.0.0.0/8",
-                        "--dport",
-                        &np,
-                        "-m",
-                        "nfacct",
-                        "--nfacct-name",
-                        LOCALHOST_NPS_COUNTER,
-                        "-j",
-                        &ext_chain,
-                    ]),
+                        &[
+                            "-m",
+                            proto,
+                            "-p",
+                            proto,
+                            "-d",
+                            "127.0.0.0/8",
+                            "--dport",
+                            &np,
+                            "-m",
+                            "nfacct",
+                            "--nfacct-name",
+                            LOCALHOST_NPS_COUNTER,
+                            "-j",
+                            &ext_chain,
+                        ],
+                    ),
                 );
             }
             nat.rule(
                 KUBE_NODEPORTS,
-                args(&[
-                    "-m",
-                    "comment",
-                    "--comment",
+                commented(
                     spn,
-                    "-m",
-                    proto,
-                    "-p",
-                    proto,
-                    "--dport",
-                    &np,
-                    "-j",
-                    &ext_chain,
-                ]),
+                    &["-m", proto, "-p", proto, "--dport", &np, "-j", &ext_chain],
+                ),
             );
         }
         if !has_external {
             filter.rule(
                 KUBE_EXTERNAL_SERVICES,
-                args(&[
-                    "-m",
-                    "comment",
-                    "--comment",
+                commented(
                     &external_filter.1,
-                    "-m",
-                    "addrtype",
-                    "--dst-type",
-                    "LOCAL",
-                    "-m",
-                    proto,
-                    "-p",
-                    proto,
-                    "--dport",
-                    &np,
-                    "-j",
-                    external_filter.0,
-                ]),
+                    &[
+                        "-m",
+                        "addrtype",
+                        "--dst-type",
+                        "LOCAL",
+                        "-m",
+                        proto,
+                        "-p",
+                        proto,
+                        "--dport",
+                        &np,
+                        "-j",
+                        external_filter.0,
+                    ],
+                ),
             );
         }
     }
@@ -940,20 +911,19 @@ fn render_service(
     if svc.health_check_node_port != 0 {
         filter.rule(
             KUBE_NODEPORTS,
-            args(&[
-                "-m",
-                "comment",
-                "--comment",
+            commented(
                 &format!("{spn} health check node port"),
-                "-m",
-                "tcp",
-                "-p",
-                "tcp",
-                "--dport",
-                &svc.health_check_node_port.to_string(),
-                "-j",
-                "ACCEPT",
-            ]),
+                &[
+                    "-m",
+                    "tcp",
+                    "-p",
+                    "tcp",
+                    "--dport",
+                    &svc.health_check_node_port.to_string(),
+                    "-j",
+                    "ACCEPT",
+                ],
+            ),
         );
     }
     // Internal traffic: masquerade off-cluster sources.
@@ -974,56 +944,45 @@ fn render_service(
         if !svc.external_policy_local {
             nat.rule(
                 &ext_chain,
-                args(&[
-                    "-m",
-                    "comment",
-                    "--comment",
+                commented(
                     &format!("masquerade traffic for {spn} external destinations"),
-                    "-j",
-                    KUBE_MARK_MASQ,
-                ]),
+                    &["-j", KUBE_MARK_MASQ],
+                ),
             );
         } else {
             if env.detector.is_implemented() {
-                let mut a = args(&[
-                    "-m",
-                    "comment",
-                    "--comment",
-                    &format!("pod traffic for {spn} external destinations"),
-                ]);
+                let mut a = commented(&format!("pod traffic for {spn} external destinations"), &[]);
                 a.extend(env.detector.if_local());
                 a.extend(args(&["-j", &cluster_chain]));
                 nat.rule(&ext_chain, a);
             }
             nat.rule(
                 &ext_chain,
-                args(&[
-                    "-m",
-                    "comment",
-                    "--comment",
+                commented(
                     &format!("masquerade LOCAL traffic for {spn} external destinations"),
-                    "-m",
-                    "addrtype",
-                    "--src-type",
-                    "LOCAL",
-                    "-j",
-                    KUBE_MARK_MASQ,
-                ]),
+                    &[
+                        "-m",
+                        "addrtype",
+                        "--src-type",
+                        "LOCAL",
+                        "-j",
+                        KUBE_MARK_MASQ,
+                    ],
+                ),
             );
             nat.rule(
                 &ext_chain,
-                args(&[
-                    "-m",
-                    "comment",
-                    "--comment",
+                commented(
                     &format!("route LOCAL traffic for {spn} external destinations"),
-                    "-m",
-                    "addrtype",
-                    "--src-type",
-                    "LOCAL",
-                    "-j",
-                    &cluster_chain,
-                ]),
+                    &[
+                        "-m",
+                        "addrtype",
+                        "--src-type",
+                        "LOCAL",
+                        "-j",
+                        &cluster_chain,
+                    ],
+                ),
             );
         }
         if has_external {
@@ -1038,16 +997,7 @@ fn render_service(
         for cidr in &svc.source_ranges {
             nat.rule(
                 &fw_chain,
-                args(&[
-                    "-m",
-                    "comment",
-                    "--comment",
-                    &comment,
-                    "-s",
-                    &cidr.to_string(),
-                    "-j",
-                    &ext_chain,
-                ]),
+                commented(&comment, &["-s", &cidr.to_string(), "-j", &ext_chain]),
             );
             allow_from_node |= env.node_ip.is_some_and(|ip| cidr.contains(ip));
         }
@@ -1055,27 +1005,16 @@ fn render_service(
             for ip in &svc.load_balancer_ips {
                 nat.rule(
                     &fw_chain,
-                    args(&[
-                        "-m",
-                        "comment",
-                        "--comment",
-                        &comment,
-                        "-s",
-                        &ip.to_string(),
-                        "-j",
-                        &ext_chain,
-                    ]),
+                    commented(&comment, &["-s", &ip.to_string(), "-j", &ext_chain]),
                 );
             }
         }
         nat.rule(
             &fw_chain,
-            args(&[
-                "-m",
-                "comment",
-                "--comment",
+            commented(
                 &format!("other traffic to {spn} will be dropped by KUBE-PROXY-FIREWALL"),
-            ]),
+                &[],
+            ),
         );
     }
     if uses_cluster_chain {

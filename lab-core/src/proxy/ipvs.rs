@@ -23,7 +23,7 @@
 
 use super::{
     Categorized, EndpointInfo, Protocol, ProxyError, ProxySnapshot, ServicePortInfo,
-    ServicePortName, categorize_endpoints, endpoints_map, service_ports,
+    ServicePortName, categorize_endpoints, endpoints_map, node_port_cidrs, service_ports,
 };
 use crate::config::Cidr;
 use sha2::{Digest, Sha256};
@@ -417,24 +417,21 @@ fn glibc_msort<T: Clone>(v: Vec<T>, cmp: &dyn Fn(&T, &T) -> Ordering) -> Vec<T> 
 /// Node addresses for NodePort virtual servers: IPv4 node IPs matching `nodePortAddresses`
 /// (`primary` = the first node IP, a `/0` CIDR = all), never loopback.
 fn node_port_ips(cfg: &[String], node_ips: &[Ipv4Addr]) -> Vec<Ipv4Addr> {
-    let mut cidrs = Vec::new();
-    let mut all = cfg.is_empty();
-    for c in cfg {
-        if c == "primary" {
-            cidrs.extend(node_ips.first().map(|ip| Cidr {
-                network: *ip,
-                prefix: 32,
-            }));
-        } else if let Some(c) = Cidr::parse(c.trim()) {
-            all |= c.prefix == 0;
-            cidrs.push(c);
-        }
-    }
+    // An empty setting, like a `/0` entry, matches every node IP.
+    let cidrs = if cfg.is_empty() {
+        None
+    } else {
+        node_port_cidrs(cfg, node_ips)
+    };
     let set: BTreeSet<Ipv4Addr> = node_ips
         .iter()
         .copied()
         .filter(|ip| !ip.is_loopback())
-        .filter(|ip| all || cidrs.iter().any(|c| c.contains(*ip)))
+        .filter(|ip| {
+            cidrs
+                .as_ref()
+                .is_none_or(|cs| cs.iter().any(|c| c.contains(*ip)))
+        })
         .collect();
     set.into_iter().collect()
 }

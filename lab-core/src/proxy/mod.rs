@@ -424,6 +424,28 @@ impl ServicePortInfo {
     }
 }
 
+/// The CIDRs a `nodePortAddresses` setting names (`pkg/proxy/util/nodeport_addresses.go`):
+/// `primary` is the first node IP as a `/32`; an unparsable entry is skipped. `None` when an
+/// entry is a `/0` CIDR, which matches every address. An empty setting yields no CIDRs; what
+/// that means differs by mode, so callers decide.
+pub(crate) fn node_port_cidrs(cfg: &[String], node_ips: &[Ipv4Addr]) -> Option<Vec<Cidr>> {
+    let mut cidrs = Vec::new();
+    for c in cfg {
+        if c == "primary" {
+            cidrs.extend(node_ips.first().map(|ip| Cidr {
+                network: *ip,
+                prefix: 32,
+            }));
+        } else if let Some(c) = Cidr::parse(c.trim()) {
+            if c.prefix == 0 {
+                return None;
+            }
+            cidrs.push(c);
+        }
+    }
+    Some(cidrs)
+}
+
 fn port_u16(p: i32) -> u16 {
     u16::try_from(p).unwrap_or(0)
 }

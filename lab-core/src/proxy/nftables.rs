@@ -29,7 +29,7 @@
 use super::iptables::port_proto_hash;
 use super::{
     EndpointInfo, LocalDetector, ProxyError, ProxySnapshot, ServicePortInfo, ServicePortName,
-    categorize_endpoints, endpoints_map, service_ports,
+    categorize_endpoints, endpoints_map, node_port_cidrs, service_ports,
 };
 use crate::cluster::Cluster;
 use crate::config::Cidr;
@@ -518,20 +518,7 @@ fn list_chain(out: &mut String, chain: &NftChain) {
 fn nodeport_ips(cfg: &[String], node_ips: &[Ipv4Addr]) -> Option<Vec<Ipv4Addr>> {
     let primary = ["primary".to_string()];
     let cfg = if cfg.is_empty() { &primary[..] } else { cfg };
-    let mut cidrs = Vec::new();
-    for c in cfg {
-        if c == "primary" {
-            cidrs.extend(node_ips.first().map(|ip| Cidr {
-                network: *ip,
-                prefix: 32,
-            }));
-        } else if let Some(c) = Cidr::parse(c.trim()) {
-            if c.prefix == 0 {
-                return None;
-            }
-            cidrs.push(c);
-        }
-    }
+    let cidrs = node_port_cidrs(cfg, node_ips)?;
     let mut ips: Vec<Ipv4Addr> = node_ips
         .iter()
         .copied()
