@@ -101,3 +101,85 @@ pub fn apply_and_converge(c: &mut Cluster, services: usize) {
     }
     c.settle();
 }
+
+/// A kube-proxy input for the rule benchmarks, built directly (DESIGN: benchmarks may use
+/// selectorless Services with generated EndpointSlices): `services` ClusterIP Services on
+/// port 80, each with one EndpointSlice of `endpoints` ready endpoints on port 8080, and the
+/// three kind nodes.
+pub fn proxy_snapshot(services: usize, endpoints: usize) -> crate::proxy::ProxySnapshot {
+    use k8s_openapi::api::core::v1::{ConfigMap, Node};
+    use k8s_openapi::api::discovery::v1::{
+        Endpoint, EndpointConditions, EndpointPort, EndpointSlice,
+    };
+    let base = Cluster::kind();
+    let nodes: Vec<Node> = base.list_typed::<Node>(None).cloned().collect();
+    let config: Option<ConfigMap> = base
+        .get_typed::<ConfigMap>("kube-system", "kube-proxy")
+        .cloned();
+    let cidr = base.config().service_cidr;
+    let mut svcs = Vec::with_capacity(services);
+    let mut slices = Vec::with_capacity(services);
+    for i in 0..services {
+        let name = format!("svc-{i}");
+        let ip = cidr.nth(1024 + i as u64).to_string();
+        svcs.push(Service {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                namespace: Some("default".into()),
+                ..Default::default()
+            },
+            spec: Some(ServiceSpec {
+                cluster_ip: Some(ip.clone()),
+                cluster_ips: Some(vec![ip]),
+                type_: Some("ClusterIP".into()),
+                ports: Some(vec![ServicePort {
+                    port: 80,
+                    protocol: Some("TCP".into()),
+                    target_port: Some(IntOrString::Int(8080)),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            status: None,
+        });
+        let eps = (0..endpoints)
+            .map(|e| {
+                let n = (i * endpoints + e) as u32;
+                Endpoint {
+                    addresses: vec![std::net::Ipv4Addr::from(0x0a00_0000 + 0x0100 + n).to_string()],
+                    conditions: Some(EndpointConditions {
+                        ready: Some(true),
+                        serving: Some(true),
+                        terminating: Some(false),
+                    }),
+                    node_name: Some(if e % 2 == 0 {
+                        "kind-worker".into()
+                    } else {
+                        "kind-worker2".into()
+                    }),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        slices.push(EndpointSlice {
+            metadata: ObjectMeta {
+                name: Some(format!("{name}-abcde")),
+                namespace: Some("default".into()),
+                labels: Some(BTreeMap::from([(
+                    "kubernetes.io/service-name".to_string(),
+                    name,
+                )])),
+                ..Default::default()
+            },
+            address_type: "IPv4".into(),
+            endpoints: eps,
+            ports: Some(vec![EndpointPort {
+                name: Some(String::new()),
+                port: Some(8080),
+                protocol: Some("TCP".into()),
+                app_protocol: None,
+            }]),
+        });
+    }
+    crate::proxy::ProxySnapshot::from_objects(nodes, svcs, slices, config.as_ref())
+}
