@@ -33,6 +33,7 @@ pub mod proxy;
 pub mod scale;
 pub mod snapshot;
 pub mod store;
+pub mod trace;
 pub mod validation;
 
 #[cfg(test)]
