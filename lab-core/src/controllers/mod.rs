@@ -46,7 +46,7 @@ impl Queues {
 }
 
 /// State the controllers keep beside the store: allocator bitmaps, IPAM, scheduler cache.
-/// Everything but `ipam_last` is derived from the stored objects (see [`State::rebuild`]).
+/// Everything but `ipam_last` is derived from the stored objects (see `State::rebuild`).
 #[derive(Clone, Debug, Default)]
 pub struct State {
     /// Allocated ClusterIPs (as u32).

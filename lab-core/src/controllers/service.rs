@@ -6,7 +6,7 @@
 //! choices, KEP-3070/3668), and a requested one must be inside the range and free. On update, a
 //! manifest that leaves them out keeps the allocated values (`patchAllocatedValues`).
 //!
-//! [`sync`] is the cloud-provider service controller: with the simulated LB pool on (like kind
+//! `sync` is the cloud-provider service controller: with the simulated LB pool on (like kind
 //! with cloud-provider-kind) a LoadBalancer Service gets an ingress IP; without it, it stays
 //! `<pending>`.
 
