@@ -8,6 +8,7 @@
 //!   would ([`apply`]).
 //! - `rules -f FILE…` prints a node's kube-proxy rules in iptables, IPVS or nftables mode, as the
 //!   node's own tools would ([`rules`]).
+//! - `trace -f FILE… --from … --to IP:PORT` walks one packet through those rules ([`trace`]).
 //!
 //! Tables come from `lab_core::printers`, the apiserver's and kubectl's printers ([`get`]).
 
@@ -92,6 +93,33 @@ enum Command {
         #[arg(long, value_parser = ["save", "restore", "ipvsadm", "ipset", "ip-addr", "list", "transaction"])]
         form: Option<String>,
     },
+    /// Trace one packet through the kube-proxy rules of the node it passes.
+    ///
+    /// Applies the manifests to a fresh simulated cluster, lets it converge, renders the node's
+    /// iptables rules and walks the packet through them in netfilter order: one line per rule
+    /// that matched, then where the packet ends up. Exits with code 2 on bad input.
+    Trace {
+        /// Manifest files (YAML or JSON, several documents allowed), applied in order.
+        #[arg(short = 'f', long = "filename", value_name = "FILE", required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// Where the packet comes from: `pod/NAME[.NAMESPACE]`, `node/NAME` or `external`
+        /// (a client outside the cluster, arriving at the node that owns the destination IP,
+        /// or at kind-worker).
+        #[arg(long, value_name = "SOURCE")]
+        from: String,
+        /// Destination `IP:PORT`.
+        #[arg(long, value_name = "IP:PORT")]
+        to: String,
+        /// Layer-4 protocol.
+        #[arg(long, value_parser = ["tcp", "udp", "sctp"], default_value = "tcp")]
+        proto: String,
+        /// Seed for kube-proxy's random endpoint choice; `--all` prints every branch instead.
+        #[arg(long, default_value_t = 1, conflicts_with = "all")]
+        seed: u64,
+        /// Print every possible outcome with its probability.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 /// The language of explanations; `zh` is accepted for `zh-CN`.
@@ -134,6 +162,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             mode,
             form,
         } => rules(&files, &node, &mode, form.as_deref()),
+        Command::Trace {
+            files,
+            from,
+            to,
+            proto,
+            seed,
+            all,
+        } => trace(&files, &from, &to, &proto, seed, all),
     }
 }
 
@@ -196,6 +232,161 @@ fn rules(files: &[PathBuf], node: &str, mode: &str, form: Option<&str>) -> Resul
             Ok(ExitCode::from(EXIT_FAILURE))
         }
     }
+}
+
+/// `lab-runner trace -f FILE… --from SOURCE --to IP:PORT`.
+fn trace(
+    files: &[PathBuf],
+    from: &str,
+    to: &str,
+    proto: &str,
+    seed: u64,
+    all: bool,
+) -> Result<ExitCode> {
+    use lab_core::proxy::Protocol;
+    use lab_core::trace::{Choice, Packet, Source, TraceOutcome, Tracer};
+    let fail = |msg: String| -> Result<ExitCode> {
+        eprintln!("error: {msg}");
+        Ok(ExitCode::from(EXIT_FAILURE))
+    };
+    let Ok(destination) = to.parse::<std::net::SocketAddrV4>() else {
+        return fail(format!(
+            "--to {to:?} is not an IPv4 IP:PORT (for example 10.96.0.10:53)"
+        ));
+    };
+    let protocol = match proto {
+        "udp" => Protocol::Udp,
+        "sctp" => Protocol::Sctp,
+        _ => Protocol::Tcp,
+    };
+    let (mut cluster, _applied) = match load(files)? {
+        Loaded::Ok(cluster, applied) => (cluster, applied),
+        Loaded::Failed(code) => return Ok(code),
+    };
+    cluster.settle();
+    let source = if let Some(pod) = from.strip_prefix("pod/") {
+        let (name, namespace) = pod.split_once('.').unwrap_or((pod, "default"));
+        Source::Pod {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        }
+    } else if let Some(node) = from.strip_prefix("node/") {
+        Source::Node(node.to_string())
+    } else if from == "external" {
+        // The client reaches the node whose address it targets (a NodePort), else kind-worker.
+        let via = cluster
+            .list_typed::<k8s_openapi::api::core::v1::Node>(None)
+            .find(|n| {
+                n.status
+                    .iter()
+                    .flat_map(|s| s.addresses.iter().flatten())
+                    .any(|a| a.address == destination.ip().to_string())
+            })
+            .and_then(|n| n.metadata.name.clone())
+            .unwrap_or_else(|| "kind-worker".to_string());
+        Source::External { via_node: via }
+    } else {
+        return fail(format!(
+            "--from {from:?}: use pod/NAME[.NAMESPACE], node/NAME or external"
+        ));
+    };
+    let packet = Packet {
+        source,
+        destination,
+        protocol,
+    };
+    let choice = if all {
+        Choice::AllBranches
+    } else {
+        Choice::Seed(seed)
+    };
+    let outcome = match Tracer::from_cluster(&cluster).trace(&packet, choice) {
+        Ok(o) => o,
+        Err(e) => return fail(e.to_string()),
+    };
+    let mut out = String::new();
+    match outcome {
+        TraceOutcome::Single(t) => out.push_str(&render_trace(&t)),
+        TraceOutcome::Branches(branches) => {
+            for (i, b) in branches.iter().enumerate() {
+                out.push_str(&format!(
+                    "## branch {} of {}: probability {:.4}\n",
+                    i + 1,
+                    branches.len(),
+                    b.probability
+                ));
+                out.push_str(&render_trace(&b.trace));
+                out.push('\n');
+            }
+        }
+    }
+    print_stdout(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line per matched rule, then the outcome.
+fn render_trace(t: &lab_core::trace::Trace) -> String {
+    use lab_core::trace::{Action, Verdict};
+    let mut out = format!("# packet from {} on node {}\n", t.source_ip, t.node);
+    for step in &t.steps {
+        let what = match &step.action {
+            Action::Jump(chain) => format!("jump {chain}"),
+            Action::Return => "return".into(),
+            Action::SetMark(m) => format!("mark 0x{m:x}"),
+            Action::Continue => "continue".into(),
+            Action::BranchNotTaken => "branch not taken".into(),
+            Action::Dnat(a) => format!("DNAT to {a}"),
+            Action::Masquerade => "MASQUERADE".into(),
+            Action::Accept => "ACCEPT".into(),
+            Action::Drop => "DROP".into(),
+            Action::Reject => "REJECT".into(),
+            Action::Policy => "policy ACCEPT".into(),
+            Action::LimitReached => "limit reached: DROP".into(),
+        };
+        let branch = step
+            .branch
+            .map(|b| {
+                format!(
+                    " [p={:.5} {}]",
+                    b.probability,
+                    if b.taken { "taken" } else { "not taken" }
+                )
+            })
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{:<6} {:<28} {what}{branch}\n       {}\n",
+            step.table.name(),
+            step.chain,
+            step.rule
+        ));
+    }
+    let verdict = match &t.verdict {
+        Verdict::Dnat {
+            ip,
+            port,
+            pod,
+            node,
+        } => {
+            let pod = pod
+                .as_ref()
+                .map(|(ns, n)| format!(" = pod {ns}/{n}"))
+                .unwrap_or_default();
+            let node = node
+                .as_ref()
+                .map(|n| format!(" on {n}"))
+                .unwrap_or_default();
+            format!("reaches {ip}:{port}{pod}{node}")
+        }
+        Verdict::Reject => "REJECTED (the Service has no ready endpoints)".into(),
+        Verdict::Drop => "DROPPED".into(),
+        Verdict::Accept => "accepted unchanged (not a Service address)".into(),
+    };
+    out.push_str(&format!(
+        "=> {verdict}; masqueraded: {}; rules traversed: {}\n",
+        if t.masqueraded { "yes" } else { "no" },
+        t.rules_traversed
+    ));
+    out
 }
 
 /// A fresh simulated cluster with the files applied, or the exit code of the failure.

@@ -332,3 +332,93 @@ fn rules_in_ipvs_and_nftables_modes() {
         stderr(&wrong)
     );
 }
+
+#[test]
+fn trace_walks_a_packet_through_the_rules() {
+    let files = [
+        "lab-core/tests/data/httpd-deployment.yaml",
+        "lab-core/tests/data/httpd-service-nodeport.yaml",
+    ];
+    let out = lab_runner(&[
+        "trace",
+        "-f",
+        files[0],
+        "-f",
+        files[1],
+        "--from",
+        "external",
+        "--to",
+        "172.18.0.3:30144",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("# packet from 203.0.113.10 on node kind-worker\n"),
+        "{text}"
+    );
+    assert!(text.contains("nat    KUBE-NODEPORTS"), "{text}");
+    let last = text.lines().last().unwrap();
+    assert!(
+        last.starts_with("=> reaches 10.244.")
+            && last.contains(":80 = pod default/httpd-")
+            && last.contains("masqueraded: yes"),
+        "{last}"
+    );
+    // The same seed gives the same answer; --all lists the three endpoints.
+    assert_eq!(
+        text,
+        stdout(&lab_runner(&[
+            "trace",
+            "-f",
+            files[0],
+            "-f",
+            files[1],
+            "--from",
+            "external",
+            "--to",
+            "172.18.0.3:30144"
+        ]))
+    );
+    let all = stdout(&lab_runner(&[
+        "trace",
+        "-f",
+        files[0],
+        "-f",
+        files[1],
+        "--from",
+        "node/kind-worker",
+        "--to",
+        "172.18.0.3:30144",
+        "--all",
+    ]));
+    assert_eq!(all.matches("## branch ").count(), 3, "{all}");
+    assert!(
+        all.contains("## branch 1 of 3: probability 0.3333"),
+        "{all}"
+    );
+    // Bad input: exit code 2 with a clear message.
+    for (args, msg) in [
+        (
+            vec!["--from", "pod/nope", "--to", "10.96.0.10:53"],
+            "pod default/nope not found",
+        ),
+        (
+            vec!["--from", "moon", "--to", "10.96.0.10:53"],
+            "use pod/NAME[.NAMESPACE], node/NAME or external",
+        ),
+        (
+            vec!["--from", "external", "--to", "httpd-svc:8080"],
+            "is not an IPv4 IP:PORT",
+        ),
+        (
+            vec!["--from", "node/kind-worker9", "--to", "10.96.0.10:53"],
+            "node \"kind-worker9\" not found",
+        ),
+    ] {
+        let mut full = vec!["trace", "-f", files[0]];
+        full.extend(args);
+        let out = lab_runner(&full);
+        assert_eq!(out.status.code(), Some(2), "{full:?}");
+        assert!(stderr(&out).contains(msg), "{full:?}: {}", stderr(&out));
+    }
+}
