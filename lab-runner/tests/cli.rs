@@ -33,6 +33,22 @@ fn temp_manifest(name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// The course's httpd Deployment and its NodePort Service (30144), as test inputs.
+const COURSE: [&str; 2] = [
+    "lab-core/tests/data/httpd-deployment.yaml",
+    "lab-core/tests/data/httpd-service-nodeport.yaml",
+];
+
+/// Asserts that a command failed with exit code 2 and said `needle` on stderr.
+fn assert_exit_2_saying(out: &Output, needle: &str) {
+    assert_eq!(out.status.code(), Some(2), "stderr: {}", stderr(out));
+    assert!(
+        stderr(out).contains(needle),
+        "expected {needle:?} in: {}",
+        stderr(out)
+    );
+}
+
 /// The first line at or after `from` containing every needle.
 fn find_line(lines: &[&str], from: usize, needles: &[&str]) -> Option<usize> {
     (from..lines.len()).find(|&i| needles.iter().all(|n| lines[i].contains(n)))
@@ -262,13 +278,9 @@ fn rules_bad_input_exits_2() {
         "--node",
         "kind-worker9",
     ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains(
-            "node \"kind-worker9\" not found (nodes: kind-control-plane, kind-worker, kind-worker2)"
-        ),
-        "{}",
-        stderr(&out)
+    assert_exit_2_saying(
+        &out,
+        "node \"kind-worker9\" not found (nodes: kind-control-plane, kind-worker, kind-worker2)",
     );
     let out = lab_runner(&["rules", "-f", svc.to_str().unwrap(), "--mode", "userspace"]);
     assert_eq!(out.status.code(), Some(2));
@@ -277,20 +289,12 @@ fn rules_bad_input_exits_2() {
         "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  prots: []\n",
     );
     let out = lab_runner(&["rules", "-f", bad.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("unknown field \"spec.prots\""),
-        "{}",
-        stderr(&out)
-    );
+    assert_exit_2_saying(&out, "unknown field \"spec.prots\"");
 }
 
 #[test]
 fn rules_in_ipvs_and_nftables_modes() {
-    let files = [
-        "lab-core/tests/data/httpd-deployment.yaml",
-        "lab-core/tests/data/httpd-service-nodeport.yaml",
-    ];
+    let files = COURSE;
     let ipvs = lab_runner(&["rules", "-f", files[0], "-f", files[1], "--mode", "ipvs"]);
     assert!(ipvs.status.success(), "{}", stderr(&ipvs));
     let text = stdout(&ipvs);
@@ -325,20 +329,12 @@ fn rules_in_ipvs_and_nftables_modes() {
         "{nft}"
     );
     let wrong = lab_runner(&["rules", "-f", files[0], "--mode", "ipvs", "--form", "save"]);
-    assert_eq!(wrong.status.code(), Some(2));
-    assert!(
-        stderr(&wrong).contains("--form save does not apply to --mode ipvs"),
-        "{}",
-        stderr(&wrong)
-    );
+    assert_exit_2_saying(&wrong, "--form save does not apply to --mode ipvs");
 }
 
 #[test]
 fn trace_walks_a_packet_through_the_rules() {
-    let files = [
-        "lab-core/tests/data/httpd-deployment.yaml",
-        "lab-core/tests/data/httpd-service-nodeport.yaml",
-    ];
+    let files = COURSE;
     let out = lab_runner(&[
         "trace",
         "-f",
@@ -418,7 +414,6 @@ fn trace_walks_a_packet_through_the_rules() {
         let mut full = vec!["trace", "-f", files[0]];
         full.extend(args);
         let out = lab_runner(&full);
-        assert_eq!(out.status.code(), Some(2), "{full:?}");
-        assert!(stderr(&out).contains(msg), "{full:?}: {}", stderr(&out));
+        assert_exit_2_saying(&out, msg);
     }
 }
