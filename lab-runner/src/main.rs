@@ -96,8 +96,9 @@ enum Command {
     /// Trace one packet through the kube-proxy rules of the node it passes.
     ///
     /// Applies the manifests to a fresh simulated cluster, lets it converge, renders the node's
-    /// iptables rules and walks the packet through them in netfilter order: one line per rule
-    /// that matched, then where the packet ends up. Exits with code 2 on bad input.
+    /// kube-proxy rules (iptables, IPVS or nftables mode) and walks the packet through them in
+    /// netfilter order: one line per rule that matched (or IPVS decision), then where the packet
+    /// ends up, with the rules evaluated and hash lookups made. Exits with code 2 on bad input.
     Trace {
         /// Manifest files (YAML or JSON, several documents allowed), applied in order.
         #[arg(short = 'f', long = "filename", value_name = "FILE", required = true, num_args = 1..)]
@@ -119,6 +120,10 @@ enum Command {
         /// Print every possible outcome with its probability.
         #[arg(long)]
         all: bool,
+        /// kube-proxy mode whose rules to walk (default: the mode the cluster's kube-proxy
+        /// ConfigMap selects, iptables on a fresh kind cluster).
+        #[arg(long, value_parser = ["iptables", "ipvs", "nftables"])]
+        mode: Option<String>,
     },
 }
 
@@ -169,7 +174,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             proto,
             seed,
             all,
-        } => trace(&files, &from, &to, &proto, seed, all),
+            mode,
+        } => trace(&files, &from, &to, &proto, seed, all, mode.as_deref()),
     }
 }
 
@@ -242,9 +248,10 @@ fn trace(
     proto: &str,
     seed: u64,
     all: bool,
+    mode: Option<&str>,
 ) -> Result<ExitCode> {
     use lab_core::proxy::Protocol;
-    use lab_core::trace::{Choice, Packet, Source, TraceOutcome, Tracer};
+    use lab_core::trace::{Choice, Packet, ProxyMode, Source, TraceOutcome, Tracer};
     let fail = |msg: String| -> Result<ExitCode> {
         eprintln!("error: {msg}");
         Ok(ExitCode::from(EXIT_FAILURE))
@@ -300,7 +307,14 @@ fn trace(
     } else {
         Choice::Seed(seed)
     };
-    let outcome = match Tracer::from_cluster(&cluster).trace(&packet, choice) {
+    let mut tracer = Tracer::from_cluster(&cluster);
+    match mode {
+        Some("ipvs") => tracer = tracer.with_mode(ProxyMode::Ipvs),
+        Some("nftables") => tracer = tracer.with_mode(ProxyMode::Nftables),
+        Some(_) => tracer = tracer.with_mode(ProxyMode::Iptables),
+        None => {}
+    }
+    let outcome = match tracer.trace(&packet, choice) {
         Ok(o) => o,
         Err(e) => return fail(e.to_string()),
     };
@@ -327,10 +341,17 @@ fn trace(
 /// One line per matched rule, then the outcome.
 fn render_trace(t: &lab_core::trace::Trace) -> String {
     use lab_core::trace::{Action, Verdict};
-    let mut out = format!("# packet from {} on node {}\n", t.source_ip, t.node);
+    let mut out = format!(
+        "# packet from {} on node {}\n# kube-proxy mode: {}\n",
+        t.source_ip,
+        t.node,
+        t.mode.as_str()
+    );
     for step in &t.steps {
         let what = match &step.action {
             Action::Jump(chain) => format!("jump {chain}"),
+            Action::Goto(chain) => format!("goto {chain}"),
+            Action::VirtualServer => "virtual server".into(),
             Action::Return => "return".into(),
             Action::SetMark(m) => format!("mark 0x{m:x}"),
             Action::Continue => "continue".into(),
@@ -377,14 +398,15 @@ fn render_trace(t: &lab_core::trace::Trace) -> String {
                 .unwrap_or_default();
             format!("reaches {ip}:{port}{pod}{node}")
         }
-        Verdict::Reject => "REJECTED (the Service has no ready endpoints)".into(),
+        Verdict::Reject => "REJECTED (ICMP port unreachable)".into(),
         Verdict::Drop => "DROPPED".into(),
         Verdict::Accept => "accepted unchanged (not a Service address)".into(),
     };
     out.push_str(&format!(
-        "=> {verdict}; masqueraded: {}; rules traversed: {}\n",
+        "=> {verdict}; masqueraded: {}; rules traversed: {}; hash lookups: {}\n",
         if t.masqueraded { "yes" } else { "no" },
-        t.rules_traversed
+        t.rules_traversed,
+        t.lookups
     ));
     out
 }

@@ -1,43 +1,50 @@
-//! Packet traces through kube-proxy's iptables rules, as netfilter would walk them.
+//! Packet traces through the rules kube-proxy renders, in any of its three modes.
 //!
 //! DESIGN.md: "Rules are generated, then interpreted". A trace never recomputes the answer from
-//! Services: it renders the node's rules with [`iptables::render`], takes the text
-//! `iptables-save` would print on that node ([`IptablesRules::save_text`], which also carries
-//! the built-in chains' jump rules), parses every `-A` line back into a [`ParsedRule`], and
-//! evaluates those rules in netfilter order:
+//! Services: it renders the node's kube-proxy state with the proxy module of the chosen
+//! [`ProxyMode`], reads that rendered state back, and walks one packet through it in netfilter
+//! order, as the kernel on that node would:
 //!
-//! - a pod's packet (it arrives from the pod's veth) and an external client's packet (it arrives
-//!   on the node's `eth0`) enter `nat PREROUTING`; a node's own (host-network) packet enters
-//!   `nat OUTPUT`;
-//! - then the routing decision: a destination that is one of the node's addresses goes to
-//!   `filter INPUT`, anything else to `filter FORWARD`; host traffic goes to `filter OUTPUT`;
-//! - then `nat POSTROUTING` (for forwarded and host traffic), where `KUBE-POSTROUTING`
-//!   masquerades packets carrying kube-proxy's mark.
+//! - [`iptables`] mode (`pkg/proxy/iptables`): the `iptables-save` text of the `filter` and `nat`
+//!   tables, parsed back rule by rule and evaluated linearly, chain by chain;
+//! - [`ipvs`] mode (`pkg/proxy/ipvs`): the iptables rules IPVS mode still writes (ipset matches
+//!   on `KUBE-CLUSTER-IP` & co., the masquerade mark), then the IPVS virtual-server lookup in the
+//!   rendered IPVS table, the scheduler's choice and the real server the packet is sent to;
+//! - [`nftables`] mode (`pkg/proxy/nftables`): the `ip kube-proxy` table, whose verdict maps
+//!   (`service-ips`, `service-nodeports`, the per-service `numgen` map) replace linear scans.
 //!
-//! Jumps, returns and chain ends follow iptables' semantics; `ACCEPT`, `DNAT` and `MASQUERADE`
-//! end the current table's traversal, `DROP` and `REJECT` end the packet's. Matches evaluated:
-//! `-s`/`-d` (with `!`), `-p`, `-i` (with `+` prefixes), `-m tcp|udp|sctp --dport|--sport`,
-//! `-m addrtype --src-type|--dst-type LOCAL` (the node's InternalIPs and `127.0.0.0/8`),
-//! `-m statistic --mode random --probability`, `-m recent` (a trace has no prior affinity:
-//! `--rcheck`/`--update` never match, `--set` always does), `-m mark`, `-m conntrack --ctstate`
-//! (a traced packet is the first of a new connection: `NEW`, plus `DNAT` once translated),
-//! `-m comment` and `-m nfacct` (always match). An unknown match never matches.
+//! A pod's packet (it arrives from the pod's veth) and an external client's packet (it arrives on
+//! the node's `eth0`) enter at the prerouting hook; a node's own (host-network) packet enters at
+//! the output hook. Then the routing decision: a destination that is one of the node's addresses
+//! goes to the input hook, anything else to forward; finally postrouting, where kube-proxy's
+//! mark is turned into a masquerade.
 //!
-//! Random choices are explicit ([`Choice`]): a seed (a `ChaCha8Rng`, one draw per
-//! `statistic` rule reached) gives one [`Trace`]; [`Choice::AllBranches`] enumerates every
-//! outcome of the probability cascades with its probability. Every trace counts the rules it
-//! evaluated ([`Trace::rules_traversed`]): in iptables mode that count is linear in the number of
-//! Services ahead of the match in `KUBE-SERVICES`.
+//! Random choices are explicit ([`Choice`]): a seed (a `ChaCha8Rng`, one draw per random decision:
+//! an iptables `statistic` rule, an nftables `numgen`, an IPVS scheduling decision) gives one
+//! [`Trace`]; [`Choice::AllBranches`] enumerates every outcome with its probability. Every trace
+//! counts the rules it evaluated ([`Trace::rules_traversed`]) and the hash lookups it made
+//! ([`Trace::lookups`]: ipsets, the IPVS table, nftables sets and maps): linear in the Services
+//! ahead of the match in iptables mode, constant in IPVS and nftables modes.
+//!
+//! A [`Tracer`] renders and compiles a node's rules the first time a packet passes that node and
+//! keeps them, so repeated traces pay only for the walk.
+
+pub mod iptables;
+pub mod ipvs;
+pub mod nftables;
 
 use crate::cluster::Cluster;
-use crate::config::Cidr;
-use crate::proxy::iptables::{self, IptablesOptions, IptablesRules, ParsedRule};
+pub use crate::config::ProxyMode;
+use crate::proxy::iptables::IptablesOptions;
+use crate::proxy::ipvs::IpvsOptions;
+use crate::proxy::nftables::NftablesOptions;
 use crate::proxy::{Protocol, ProxyError, ProxySnapshot};
 use k8s_openapi::api::core::v1::Pod;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::{Arc, OnceLock};
 
 /// The source address of an external client: TEST-NET-3 (RFC 5737), never a cluster address.
 pub const EXTERNAL_CLIENT_IP: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 10);
@@ -53,29 +60,29 @@ const MAX_DEPTH: usize = 64;
 /// Where a traced packet comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
-    /// A pod: its IP is the source and its node the one whose rules are walked (from
-    /// `nat PREROUTING`, as the packet arrives from the pod's veth).
+    /// A pod: its IP is the source and its node the one whose rules are walked (from the
+    /// prerouting hook, as the packet arrives from the pod's veth).
     Pod {
         /// The pod's namespace.
         namespace: String,
         /// The pod's name.
         name: String,
     },
-    /// A node's own host-network traffic (from `nat OUTPUT`), sourced from its first
+    /// A node's own host-network traffic (from the output hook), sourced from its first
     /// InternalIP (or `127.0.0.1` towards a loopback destination).
     Node(String),
     /// A client outside the cluster ([`EXTERNAL_CLIENT_IP`]) whose packet reaches `via_node`
-    /// on `eth0` (from `nat PREROUTING`).
+    /// on `eth0` (from the prerouting hook).
     External {
         /// The node the packet arrives at.
         via_node: String,
     },
 }
 
-/// How `-m statistic --mode random` rules decide.
+/// How random decisions are made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Choice {
-    /// One draw per statistic rule from `ChaCha8Rng::seed_from_u64(seed)`.
+    /// One draw per random decision from `ChaCha8Rng::seed_from_u64(seed)`.
     Seed(u64),
     /// Every outcome, each with its probability.
     AllBranches,
@@ -124,13 +131,16 @@ impl From<ProxyError> for TraceError {
     }
 }
 
-/// A netfilter table.
+/// Where a step happened: a netfilter table (for nftables, the type of the base chain being
+/// walked), or the kernel's IPVS table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Table {
     /// `nat`.
     Nat,
     /// `filter`.
     Filter,
+    /// The IPVS virtual-server table (`ipvsadm -Ln`).
+    Ipvs,
 }
 
 impl Table {
@@ -139,6 +149,7 @@ impl Table {
         match self {
             Table::Nat => "nat",
             Table::Filter => "filter",
+            Table::Ipvs => "ipvs",
         }
     }
 }
@@ -146,20 +157,26 @@ impl Table {
 /// What a matched rule (or a chain's end) did to the packet.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
-    /// Jumped to a user chain.
+    /// Jumped to a user chain (iptables `-j CHAIN`, nftables `jump`).
     Jump(String),
-    /// Returned to the calling chain (`-j RETURN`).
+    /// Went to a chain without coming back (nftables `goto`): its end returns to the caller of
+    /// the chain that did the `goto`.
+    Goto(String),
+    /// Returned to the calling chain (`-j RETURN`, nftables `return`).
     Return,
     /// Set the packet mark (`MARK`): the new mark.
     SetMark(u32),
     /// Matched a rule without a target (it only counts packets), or with a target the trace
     /// does not model; the walk continues.
     Continue,
-    /// `-m statistic` did not select this rule; the walk continues with the next one.
+    /// A random rule did not select this branch; the walk continues with the next rule.
     BranchNotTaken,
-    /// Destination rewritten (`DNAT --to-destination`); the nat table's walk ends.
+    /// The packet matched an IPVS virtual server (the step's rule is its `ipvsadm -Ln` line).
+    VirtualServer,
+    /// Destination rewritten to this address (iptables `DNAT`, nftables `dnat to`, or IPVS
+    /// forwarding to a real server in masquerading mode); the nat walk ends.
     Dnat(SocketAddrV4),
-    /// Source masqueraded (`MASQUERADE`); the nat table's walk ends.
+    /// Source masqueraded (`MASQUERADE`); the nat walk ends.
     Masquerade,
     /// `ACCEPT`: the table's walk ends.
     Accept,
@@ -167,33 +184,37 @@ pub enum Action {
     Drop,
     /// `REJECT`: the packet is discarded and the client told so (ICMP port unreachable).
     Reject,
-    /// The built-in chain ended and its policy (`ACCEPT`) applied.
+    /// The built-in (base) chain ended and its policy (`ACCEPT`) applied.
     Policy,
     /// A safety limit (rules or depth) stopped the walk; the packet is dropped.
     LimitReached,
 }
 
-/// One `-m statistic` decision.
+/// One random decision.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BranchInfo {
-    /// The rule's probability (as the kernel stores it, read back from the save form).
+    /// The probability of the option this step is about (an iptables rule's `--probability`
+    /// as the kernel stores it; `1/N` for an nftables `numgen` element; a real server's share of
+    /// the weights in IPVS).
     pub probability: f64,
-    /// Whether the rule was selected.
+    /// Whether that option was taken.
     pub taken: bool,
 }
 
-/// One step of a trace: a rule that matched (or a chain's policy).
+/// One step of a trace: a rule that matched (or a chain's policy, or an IPVS decision).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Step {
     /// The table.
     pub table: Table,
-    /// The chain.
+    /// The chain (for an IPVS step, `ip_vs`).
     pub chain: String,
-    /// The rule as `iptables-save` prints it (`:CHAIN ACCEPT` for a policy step).
+    /// The rule as the node's tool prints it: `iptables-save` (`:CHAIN ACCEPT` for a policy
+    /// step), `nft list table ip kube-proxy` (`policy accept` for a base chain's end), or
+    /// `ipvsadm -Ln`.
     pub rule: String,
     /// What happened.
     pub action: Action,
-    /// The random decision, for `-m statistic` rules.
+    /// The random decision, for random rules.
     pub branch: Option<BranchInfo>,
 }
 
@@ -222,6 +243,8 @@ pub enum Verdict {
 /// The result of one trace.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Trace {
+    /// The kube-proxy mode whose rules were walked.
+    pub mode: ProxyMode,
     /// The node whose rules were walked.
     pub node: String,
     /// The packet's source address.
@@ -230,10 +253,14 @@ pub struct Trace {
     pub steps: Vec<Step>,
     /// The outcome.
     pub verdict: Verdict,
-    /// Whether `KUBE-POSTROUTING` masqueraded the packet (source NAT to the node's address).
+    /// Whether the packet was masqueraded on its way out (source NAT to the node's address).
     pub masqueraded: bool,
-    /// Rules evaluated (matched or not), across all tables and chains.
+    /// Rules evaluated (matched or not), across all tables and chains; an IPVS table lookup
+    /// counts as one.
     pub rules_traversed: usize,
+    /// Hash lookups made: ipset matches and the IPVS table lookup in IPVS mode, set and map
+    /// lookups in nftables mode (none in iptables mode).
+    pub lookups: usize,
 }
 
 /// One outcome of [`Choice::AllBranches`].
@@ -283,15 +310,34 @@ impl PodAddr {
     }
 }
 
-/// Traces packets through the iptables rules of a cluster snapshot.
-#[derive(Clone, Debug)]
-pub struct Tracer {
-    snapshot: ProxySnapshot,
-    pods: Vec<PodAddr>,
-    options: IptablesOptions,
+/// One node's rules, rendered and compiled for the walk.
+#[derive(Debug)]
+enum Compiled {
+    Iptables(iptables::Engine),
+    Ipvs(ipvs::Engine),
+    Nftables(nftables::Engine),
 }
 
-/// Traces `packet` through the simulated cluster's current iptables rules.
+type Owner = (Option<(String, String)>, Option<String>);
+
+/// Traces packets through the kube-proxy rules of a cluster snapshot.
+#[derive(Clone, Debug)]
+pub struct Tracer {
+    snapshot: Arc<ProxySnapshot>,
+    pods: Vec<PodAddr>,
+    mode: ProxyMode,
+    options: IptablesOptions,
+    ipvs_options: IpvsOptions,
+    nft_options: NftablesOptions,
+    /// Who owns an address (pods first, then EndpointSlice targets): built once, so a DNAT
+    /// target is named without scanning every slice.
+    owners: Arc<BTreeMap<Ipv4Addr, Owner>>,
+    /// Compiled rules per node, filled on first use.
+    compiled: BTreeMap<String, Arc<OnceLock<Compiled>>>,
+}
+
+/// Traces `packet` through the simulated cluster's current kube-proxy rules (the mode its
+/// kube-proxy ConfigMap selects).
 pub fn trace(
     cluster: &Cluster,
     packet: &Packet,
@@ -301,23 +347,95 @@ pub fn trace(
 }
 
 impl Tracer {
-    /// A tracer over a snapshot and the pods it may meet (sources and DNAT targets), with kind's
-    /// host facts ([`IptablesOptions::kind`]).
+    /// A tracer over a snapshot and the pods it may meet (sources and DNAT targets), in the
+    /// mode the snapshot's kube-proxy configuration selects, with kind's host facts
+    /// ([`IptablesOptions::kind`], [`NftablesOptions::kind`], default IPVS options).
     pub fn new(snapshot: ProxySnapshot, pods: Vec<PodAddr>) -> Tracer {
-        Tracer {
-            snapshot,
-            pods,
-            options: IptablesOptions::kind(),
+        let mut owners: BTreeMap<Ipv4Addr, Owner> = BTreeMap::new();
+        for slice in &snapshot.endpoint_slices {
+            for ep in &slice.endpoints {
+                let Some(ip) = ep.addresses.first().and_then(|a| a.parse().ok()) else {
+                    continue;
+                };
+                let pod = ep
+                    .target_ref
+                    .as_ref()
+                    .filter(|r| r.kind.as_deref() == Some("Pod"))
+                    .and_then(|r| Some((r.namespace.clone()?, r.name.clone()?)));
+                owners.entry(ip).or_insert((pod, ep.node_name.clone()));
+            }
         }
+        // Pods win over slices; the first pod with an address wins over later ones.
+        let mut by_pod: BTreeMap<Ipv4Addr, Owner> = BTreeMap::new();
+        for p in &pods {
+            if let Some(ip) = p.ip {
+                by_pod
+                    .entry(ip)
+                    .or_insert((Some((p.namespace.clone(), p.name.clone())), p.node.clone()));
+            }
+        }
+        owners.extend(by_pod);
+        let mode = snapshot.config.mode;
+        let mut t = Tracer {
+            snapshot: Arc::new(snapshot),
+            pods,
+            mode,
+            options: IptablesOptions::kind(),
+            ipvs_options: IpvsOptions::default(),
+            nft_options: NftablesOptions::kind(),
+            owners: Arc::new(owners),
+            compiled: BTreeMap::new(),
+        };
+        t.reset_cache();
+        t
     }
 
-    /// The same tracer with other host facts.
-    pub fn with_options(mut self, options: IptablesOptions) -> Tracer {
-        self.options = options;
+    fn reset_cache(&mut self) {
+        self.compiled = self
+            .snapshot
+            .nodes
+            .iter()
+            .filter_map(|n| n.metadata.name.clone())
+            .map(|n| (n, Arc::new(OnceLock::new())))
+            .collect();
+    }
+
+    /// The same tracer walking the rules of another kube-proxy mode.
+    pub fn with_mode(mut self, mode: ProxyMode) -> Tracer {
+        self.mode = mode;
+        self.reset_cache();
         self
     }
 
-    /// A tracer over the simulated cluster's current objects.
+    /// The same tracer with other iptables host facts (iptables mode, and the iptables part of
+    /// IPVS mode).
+    pub fn with_options(mut self, options: IptablesOptions) -> Tracer {
+        self.options = options;
+        self.reset_cache();
+        self
+    }
+
+    /// The same tracer with other IPVS options (the scheduler).
+    pub fn with_ipvs_options(mut self, options: IpvsOptions) -> Tracer {
+        self.ipvs_options = options;
+        self.reset_cache();
+        self
+    }
+
+    /// The same tracer with other nftables facts (the ServiceCIDRs).
+    pub fn with_nftables_options(mut self, options: NftablesOptions) -> Tracer {
+        self.nft_options = options;
+        self.reset_cache();
+        self
+    }
+
+    /// The mode whose rules are walked.
+    pub fn mode(&self) -> ProxyMode {
+        self.mode
+    }
+
+    /// A tracer over the simulated cluster's current objects, with its Service range for the
+    /// nftables mode.
     pub fn from_cluster(cluster: &Cluster) -> Tracer {
         Tracer::new(
             ProxySnapshot::from_cluster(cluster),
@@ -326,6 +444,40 @@ impl Tracer {
                 .map(PodAddr::from_pod)
                 .collect(),
         )
+        .with_nftables_options(NftablesOptions::for_cluster(cluster))
+    }
+
+    /// Renders and compiles `node`'s rules now rather than on the first trace through it.
+    pub fn prepare(&self, node: &str) -> Result<(), TraceError> {
+        self.engine(node).map(|_| ())
+    }
+
+    fn engine(&self, node: &str) -> Result<&Compiled, TraceError> {
+        let cell = self
+            .compiled
+            .get(node)
+            .ok_or_else(|| TraceError::UnknownNode(node.to_string()))?;
+        if let Some(c) = cell.get() {
+            return Ok(c);
+        }
+        let c = match self.mode {
+            ProxyMode::Iptables => Compiled::Iptables(iptables::Engine::render(
+                &self.snapshot,
+                node,
+                &self.options,
+            )?),
+            ProxyMode::Ipvs => Compiled::Ipvs(ipvs::Engine::render(
+                &self.snapshot,
+                node,
+                &self.ipvs_options,
+            )?),
+            ProxyMode::Nftables => Compiled::Nftables(nftables::Engine::render(
+                &self.snapshot,
+                node,
+                &self.nft_options,
+            )?),
+        };
+        Ok(cell.get_or_init(|| c))
     }
 
     /// Traces `packet`, choosing random branches as `choice` says.
@@ -336,19 +488,21 @@ impl Tracer {
         })
     }
 
-    /// One trace, random rules drawing from `ChaCha8Rng::seed_from_u64(seed)`.
+    /// One trace, random decisions drawing from `ChaCha8Rng::seed_from_u64(seed)`.
     pub fn trace_seeded(&self, packet: &Packet, seed: u64) -> Result<Trace, TraceError> {
         let ctx = self.context(packet)?;
+        let engine = self.engine(&ctx.node)?;
         let mut chooser = Chooser::Rng(Box::new(ChaCha8Rng::seed_from_u64(seed)));
-        Ok(Walker::new(&ctx, self, &mut chooser).walk())
+        Ok(self.walk(engine, &ctx, &mut chooser))
     }
 
-    /// Every outcome of the random rules, each with its probability (at most
+    /// Every outcome of the random decisions, each with its probability (at most
     /// [`MAX_BRANCHES`]). Probabilities of a complete enumeration sum to 1.
     pub fn trace_all(&self, packet: &Packet) -> Result<Vec<Branch>, TraceError> {
         let ctx = self.context(packet)?;
+        let engine = self.engine(&ctx.node)?;
         let mut out = Vec::new();
-        let mut pending: Vec<Vec<bool>> = vec![Vec::new()];
+        let mut pending: Vec<Vec<usize>> = vec![Vec::new()];
         while let Some(prefix) = pending.pop() {
             if out.len() >= MAX_BRANCHES {
                 break;
@@ -358,28 +512,67 @@ impl Tracer {
                 prefix,
                 made: Vec::new(),
             };
-            let trace = Walker::new(&ctx, self, &mut chooser).walk();
+            let trace = self.walk(engine, &ctx, &mut chooser);
             let Chooser::Forced { made, .. } = chooser else {
                 continue;
             };
-            let mut probability = 1.0;
-            for &(p, taken) in &made {
-                probability *= if taken { p } else { 1.0 - p };
-            }
-            // Alternatives of the free decisions, deepest last so the shallowest is next.
+            let probability: f64 = made.iter().map(|d| d.options[d.taken]).product();
+            // Alternatives of the free decisions, pushed so that the shallowest and lowest
+            // option comes out next (branches then follow rule and element order).
             let mut alts = Vec::new();
             for i in forced..made.len() {
-                let (p, taken) = made[i];
-                if taken && p < 1.0 {
-                    let mut alt: Vec<bool> = made[..i].iter().map(|m| m.1).collect();
-                    alt.push(false);
-                    alts.push(alt);
+                for (j, p) in made[i].options.iter().enumerate() {
+                    if j != made[i].taken && *p > 0.0 {
+                        let mut alt: Vec<usize> = made[..i].iter().map(|d| d.taken).collect();
+                        alt.push(j);
+                        alts.push(alt);
+                    }
                 }
             }
             pending.extend(alts.into_iter().rev());
             out.push(Branch { probability, trace });
         }
         Ok(out)
+    }
+
+    fn walk(&self, engine: &Compiled, ctx: &Context, chooser: &mut Chooser) -> Trace {
+        let mut w = Walk {
+            pkt: ctx.packet.clone(),
+            steps: Vec::new(),
+            traversed: 0,
+            lookups: 0,
+            masqueraded: false,
+            chooser,
+        };
+        let end = match engine {
+            Compiled::Iptables(e) => e.walk(ctx, &mut w),
+            Compiled::Ipvs(e) => e.walk(ctx, &mut w),
+            Compiled::Nftables(e) => e.walk(ctx, &mut w),
+        };
+        let verdict = match end {
+            End::Drop => Verdict::Drop,
+            End::Reject => Verdict::Reject,
+            End::Accept if w.pkt.dnat => {
+                let (pod, node) = self.owner(w.pkt.dst);
+                Verdict::Dnat {
+                    ip: w.pkt.dst,
+                    port: w.pkt.dport,
+                    pod,
+                    node,
+                }
+            }
+            End::Accept => Verdict::Accept,
+        };
+        Trace {
+            mode: self.mode,
+            node: ctx.node.clone(),
+            source_ip: ctx.packet.src,
+            steps: w.steps,
+            verdict,
+            masqueraded: w.masqueraded,
+            rules_traversed: w.traversed,
+            lookups: w.lookups,
+        }
     }
 
     fn context(&self, packet: &Packet) -> Result<Context, TraceError> {
@@ -410,7 +603,6 @@ impl Tracer {
             ),
         };
         let info = self.snapshot.node(&node)?;
-        let rules = iptables::render(&self.snapshot, &node, &self.options)?;
         let dst = *packet.destination.ip();
         let src = src.unwrap_or_else(|| {
             if dst.is_loopback() {
@@ -420,9 +612,8 @@ impl Tracer {
             }
         });
         Ok(Context {
-            rules: RuleSet::from_rules(&rules),
             node,
-            local_ips: info.ips,
+            local_ips: info.ips.into_iter().collect(),
             hook,
             packet: Pkt {
                 src,
@@ -438,116 +629,19 @@ impl Tracer {
     }
 
     /// `(namespace, name)` and node of the pod (or endpoint) owning `ip`.
-    fn owner(&self, ip: Ipv4Addr) -> (Option<(String, String)>, Option<String>) {
-        if let Some(p) = self.pods.iter().find(|p| p.ip == Some(ip)) {
-            return (Some((p.namespace.clone(), p.name.clone())), p.node.clone());
-        }
-        let ip_s = ip.to_string();
-        for slice in &self.snapshot.endpoint_slices {
-            for ep in &slice.endpoints {
-                if ep.addresses.first() == Some(&ip_s) {
-                    let pod = ep
-                        .target_ref
-                        .as_ref()
-                        .filter(|r| r.kind.as_deref() == Some("Pod"))
-                        .and_then(|r| Some((r.namespace.clone()?, r.name.clone()?)));
-                    return (pod, ep.node_name.clone());
-                }
-            }
-        }
-        (None, None)
+    fn owner(&self, ip: Ipv4Addr) -> Owner {
+        self.owners.get(&ip).cloned().unwrap_or((None, None))
     }
 }
 
-/// The rules of one node, parsed from its save form, by table and chain.
-#[derive(Clone, Debug, Default)]
-struct RuleSet {
-    chains: BTreeMap<(Table, String), Vec<(ParsedRule, String)>>,
-}
-
-impl RuleSet {
-    fn from_rules(rules: &IptablesRules) -> RuleSet {
-        RuleSet::parse_save(&rules.save_text())
-    }
-
-    /// Parses `iptables-save` text (the `filter` and `nat` tables; others are skipped).
-    fn parse_save(text: &str) -> RuleSet {
-        let mut set = RuleSet::default();
-        let mut table = None;
-        for line in text.lines() {
-            if let Some(t) = line.strip_prefix('*') {
-                table = match t.trim() {
-                    "nat" => Some(Table::Nat),
-                    "filter" => Some(Table::Filter),
-                    _ => None,
-                };
-                continue;
-            }
-            let (Some(table), Some(rest)) = (table, line.strip_prefix("-A ")) else {
-                continue;
-            };
-            let tokens = tokenize(rest);
-            let Some((chain, args)) = tokens.split_first() else {
-                continue;
-            };
-            set.chains
-                .entry((table, chain.clone()))
-                .or_default()
-                .push((ParsedRule::parse(chain, args), line.to_string()));
-        }
-        set
-    }
-
-    fn chain(&self, table: Table, chain: &str) -> &[(ParsedRule, String)] {
-        self.chains
-            .get(&(table, chain.to_string()))
-            .map_or(&[], Vec::as_slice)
-    }
-}
-
-/// Splits a save-form line into arguments: whitespace-separated, `"…"` quoted with `\`
-/// escapes (as `xtables_save_string` writes them).
-fn tokenize(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut in_token = false;
-    let mut quoted = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                in_token = true;
-            }
-            '\\' if quoted => {
-                if let Some(n) = chars.next() {
-                    cur.push(n);
-                }
-            }
-            c if c.is_whitespace() && !quoted => {
-                if in_token {
-                    out.push(std::mem::take(&mut cur));
-                    in_token = false;
-                }
-            }
-            c => {
-                cur.push(c);
-                in_token = true;
-            }
-        }
-    }
-    if in_token {
-        out.push(cur);
-    }
-    out
-}
-
+/// Where the packet enters the node's stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Hook {
     Prerouting,
     Output,
 }
 
+/// The packet as the rules see it, changed by marks and NAT along the way.
 #[derive(Clone, Debug)]
 struct Pkt {
     src: Ipv4Addr,
@@ -560,37 +654,87 @@ struct Pkt {
     dnat: bool,
 }
 
+/// What one trace starts from.
 struct Context {
-    rules: RuleSet,
     node: String,
-    local_ips: Vec<Ipv4Addr>,
+    local_ips: BTreeSet<Ipv4Addr>,
     hook: Hook,
     packet: Pkt,
+}
+
+impl Context {
+    /// An address of the node itself (`addrtype LOCAL`, `fib … type local`), before any
+    /// mode-specific addresses (IPVS's `kube-ipvs0`).
+    fn is_node_local(&self, ip: Ipv4Addr) -> bool {
+        ip.is_loopback() || self.local_ips.contains(&ip)
+    }
+}
+
+/// One random decision: the options' probabilities and the one taken.
+struct Decision {
+    options: Vec<f64>,
+    taken: usize,
 }
 
 enum Chooser {
     Rng(Box<ChaCha8Rng>),
     Forced {
-        prefix: Vec<bool>,
-        made: Vec<(f64, bool)>,
+        prefix: Vec<usize>,
+        made: Vec<Decision>,
     },
 }
 
 impl Chooser {
-    fn choose(&mut self, p: f64) -> bool {
+    /// A yes/no decision taken with probability `p` (an iptables `statistic` rule).
+    fn bernoulli(&mut self, p: f64) -> bool {
         let p = if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
         match self {
+            // One f64 draw compared with p: the same draw sequence as kube-proxy's rules need.
             Chooser::Rng(rng) => rng.random::<f64>() < p,
-            Chooser::Forced { prefix, made } => {
-                let taken = prefix.get(made.len()).copied().unwrap_or(p > 0.0);
-                made.push((p, taken));
-                taken
-            }
+            Chooser::Forced { .. } => self.forced(vec![p, 1.0 - p]) == 0,
         }
+    }
+
+    /// One of `weights.len()` options, each with probability weight / sum (an nftables
+    /// `numgen random` map, an IPVS scheduler). Never called with an empty list.
+    fn pick(&mut self, weights: &[f64]) -> usize {
+        let total: f64 = weights.iter().filter(|w| **w > 0.0).sum();
+        if weights.is_empty() || total <= 0.0 {
+            return 0;
+        }
+        let probs: Vec<f64> = weights.iter().map(|w| w.max(0.0) / total).collect();
+        match self {
+            Chooser::Rng(rng) => {
+                let u = rng.random::<f64>();
+                let mut acc = 0.0;
+                for (i, p) in probs.iter().enumerate() {
+                    acc += p;
+                    if u < acc && *p > 0.0 {
+                        return i;
+                    }
+                }
+                probs.iter().rposition(|p| *p > 0.0).unwrap_or(0)
+            }
+            Chooser::Forced { .. } => self.forced(probs),
+        }
+    }
+
+    fn forced(&mut self, options: Vec<f64>) -> usize {
+        let Chooser::Forced { prefix, made } = self else {
+            return 0;
+        };
+        let first_possible = options.iter().position(|p| *p > 0.0).unwrap_or(0);
+        let taken = prefix
+            .get(made.len())
+            .copied()
+            .filter(|i| *i < options.len())
+            .unwrap_or(first_possible);
+        made.push(Decision { options, taken });
+        taken
     }
 }
 
-/// How a table's walk ended.
+/// How a table's (or a hook's) walk ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum End {
     Accept,
@@ -598,89 +742,17 @@ enum End {
     Reject,
 }
 
-struct Walker<'a> {
-    ctx: &'a Context,
-    tracer: &'a Tracer,
-    chooser: &'a mut Chooser,
+/// The state of one walk, shared by the three modes.
+struct Walk<'a> {
     pkt: Pkt,
     steps: Vec<Step>,
     traversed: usize,
+    lookups: usize,
     masqueraded: bool,
+    chooser: &'a mut Chooser,
 }
 
-impl<'a> Walker<'a> {
-    fn new(ctx: &'a Context, tracer: &'a Tracer, chooser: &'a mut Chooser) -> Walker<'a> {
-        Walker {
-            ctx,
-            tracer,
-            chooser,
-            pkt: ctx.packet.clone(),
-            steps: Vec::new(),
-            traversed: 0,
-            masqueraded: false,
-        }
-    }
-
-    fn is_local(&self, ip: Ipv4Addr) -> bool {
-        ip.is_loopback() || self.ctx.local_ips.contains(&ip)
-    }
-
-    fn walk(mut self) -> Trace {
-        let end = self.hooks();
-        let verdict = match end {
-            End::Drop => Verdict::Drop,
-            End::Reject => Verdict::Reject,
-            End::Accept if self.pkt.dnat => {
-                let (pod, node) = self.tracer.owner(self.pkt.dst);
-                Verdict::Dnat {
-                    ip: self.pkt.dst,
-                    port: self.pkt.dport,
-                    pod,
-                    node,
-                }
-            }
-            End::Accept => Verdict::Accept,
-        };
-        Trace {
-            node: self.ctx.node.clone(),
-            source_ip: self.ctx.packet.src,
-            steps: self.steps,
-            verdict,
-            masqueraded: self.masqueraded,
-            rules_traversed: self.traversed,
-        }
-    }
-
-    fn hooks(&mut self) -> End {
-        match self.ctx.hook {
-            Hook::Prerouting => {
-                let e = self.run(Table::Nat, "PREROUTING");
-                if e != End::Accept {
-                    return e;
-                }
-                let local = self.is_local(self.pkt.dst);
-                let e = self.run(Table::Filter, if local { "INPUT" } else { "FORWARD" });
-                if e != End::Accept || local {
-                    return e;
-                }
-                self.run(Table::Nat, "POSTROUTING")
-            }
-            Hook::Output => {
-                for (t, c) in [
-                    (Table::Nat, "OUTPUT"),
-                    (Table::Filter, "OUTPUT"),
-                    (Table::Nat, "POSTROUTING"),
-                ] {
-                    let e = self.run(t, c);
-                    if e != End::Accept {
-                        return e;
-                    }
-                }
-                End::Accept
-            }
-        }
-    }
-
+impl Walk<'_> {
     fn step(&mut self, table: Table, chain: &str, rule: &str, action: Action) {
         self.steps.push(Step {
             table,
@@ -691,270 +763,19 @@ impl<'a> Walker<'a> {
         });
     }
 
-    /// Walks a built-in chain of `table` and the chains it jumps to.
-    fn run(&mut self, table: Table, builtin: &str) -> End {
-        let ctx: &'a Context = self.ctx;
-        let rules = &ctx.rules;
-        let mut stack: Vec<(&str, usize)> = vec![(builtin, 0)];
-        while let Some(&mut (chain, ref mut idx)) = stack.last_mut() {
-            let list = rules.chain(table, chain);
-            let Some((rule, text)) = list.get(*idx) else {
-                stack.pop();
-                if stack.is_empty() {
-                    self.step(
-                        table,
-                        builtin,
-                        &format!(":{builtin} ACCEPT"),
-                        Action::Policy,
-                    );
-                }
-                continue;
-            };
-            *idx += 1;
-            self.traversed += 1;
-            if self.traversed > MAX_RULES_PER_TRACE || stack.len() > MAX_DEPTH {
-                self.step(table, chain, text, Action::LimitReached);
-                return End::Drop;
-            }
-            let (matched, branch) = self.matches(rule);
-            if !matched {
-                if let Some(b) = branch {
-                    self.step(table, chain, text, Action::BranchNotTaken);
-                    if let Some(s) = self.steps.last_mut() {
-                        s.branch = Some(b);
-                    }
-                }
-                continue;
-            }
-            let target = rule.target.as_ref();
-            let name = target.map_or("", |t| t.name.as_str());
-            let opt = |n: &str| {
-                target
-                    .and_then(|t| t.options.iter().find(|o| o.name == n))
-                    .and_then(|o| o.values.first())
-                    .map(String::as_str)
-            };
-            let (action, end) = match name {
-                "" => (Action::Continue, None),
-                "ACCEPT" => (Action::Accept, Some(End::Accept)),
-                "DROP" => (Action::Drop, Some(End::Drop)),
-                "REJECT" => (Action::Reject, Some(End::Reject)),
-                "RETURN" => {
-                    stack.pop();
-                    (Action::Return, None)
-                }
-                "MARK" => {
-                    let t = target.map(|t| t.options.as_slice()).unwrap_or(&[]);
-                    for o in t {
-                        let v = o.values.first().map_or("", String::as_str);
-                        self.pkt.mark = apply_mark(self.pkt.mark, &o.name, v);
-                    }
-                    (Action::SetMark(self.pkt.mark), None)
-                }
-                "DNAT" => match opt("to-destination").and_then(|d| parse_dest(d, self.pkt.dport)) {
-                    Some(to) => {
-                        self.pkt.dst = *to.ip();
-                        self.pkt.dport = to.port();
-                        self.pkt.dnat = true;
-                        (Action::Dnat(to), Some(End::Accept))
-                    }
-                    None => (Action::Continue, None),
-                },
-                "MASQUERADE" | "SNAT" => {
-                    self.masqueraded = true;
-                    (Action::Masquerade, Some(End::Accept))
-                }
-                "LOG" | "NFLOG" | "CONNMARK" | "CT" | "NOTRACK" => (Action::Continue, None),
-                chain_name => {
-                    stack.push((chain_name, 0));
-                    (Action::Jump(chain_name.to_string()), None)
-                }
-            };
-            self.step(table, chain, text, action);
-            if let Some(s) = self.steps.last_mut() {
-                s.branch = branch;
-            }
-            if let Some(e) = end {
-                return e;
-            }
-            if stack.is_empty() {
-                // RETURN from the built-in chain: its policy.
-                self.step(
-                    table,
-                    builtin,
-                    &format!(":{builtin} ACCEPT"),
-                    Action::Policy,
-                );
-                return End::Accept;
-            }
+    fn step_with(
+        &mut self,
+        table: Table,
+        chain: &str,
+        rule: &str,
+        action: Action,
+        branch: Option<BranchInfo>,
+    ) {
+        self.step(table, chain, rule, action);
+        if let Some(s) = self.steps.last_mut() {
+            s.branch = branch;
         }
-        End::Accept
     }
-
-    /// Whether `rule` matches the packet, and the statistic decision it made on the way.
-    fn matches(&mut self, rule: &ParsedRule) -> (bool, Option<BranchInfo>) {
-        let addr = |n: &Option<iptables::Negatable>, ip: Ipv4Addr| {
-            n.as_ref().is_none_or(|n| {
-                let c = Cidr::parse(&n.value).or_else(|| {
-                    n.value.parse().ok().map(|network| Cidr {
-                        network,
-                        prefix: 32,
-                    })
-                });
-                c.is_some_and(|c| c.contains(ip)) != n.negated
-            })
-        };
-        if !addr(&rule.source, self.pkt.src) || !addr(&rule.destination, self.pkt.dst) {
-            return (false, None);
-        }
-        if let Some(p) = &rule.protocol
-            && (p.value.eq_ignore_ascii_case(self.pkt.proto.lower()) == p.negated)
-        {
-            return (false, None);
-        }
-        if let Some(i) = &rule.in_interface {
-            let m = match (&self.pkt.in_iface, i.value.strip_suffix('+')) {
-                (Some(have), Some(prefix)) => have.starts_with(prefix),
-                (Some(have), None) => *have == i.value,
-                (None, _) => false,
-            };
-            if m == i.negated {
-                return (false, None);
-            }
-        }
-        if let Some(o) = &rule.out_interface
-            && !o.negated
-        {
-            return (false, None);
-        }
-        let mut branch = None;
-        for m in &rule.matches {
-            let ok = match m.module.as_str() {
-                "comment" | "nfacct" => true,
-                "tcp" | "udp" | "sctp" => {
-                    m.module == self.pkt.proto.lower()
-                        && m.options.iter().all(|o| {
-                            let port = match o.name.as_str() {
-                                "dport" | "destination-port" => self.pkt.dport,
-                                "sport" | "source-port" => self.pkt.sport,
-                                _ => return true,
-                            };
-                            let v = o.values.first().map_or("", String::as_str);
-                            port_in(v, port) != o.negated
-                        })
-                }
-                "addrtype" => m.options.iter().all(|o| {
-                    let ip = match o.name.as_str() {
-                        "dst-type" => self.pkt.dst,
-                        "src-type" => self.pkt.src,
-                        _ => return true,
-                    };
-                    let v = o.values.first().map_or("", String::as_str);
-                    let is = v.split(',').any(|t| t == "LOCAL") && self.is_local(ip);
-                    is != o.negated
-                }),
-                "mark" => m.options.iter().all(|o| {
-                    let v = o.values.first().map_or("", String::as_str);
-                    let (val, mask) = v.split_once('/').unwrap_or((v, "0xffffffff"));
-                    let (Some(val), Some(mask)) = (parse_u32(val), parse_u32(mask)) else {
-                        return false;
-                    };
-                    ((self.pkt.mark & mask) == val) != o.negated
-                }),
-                "conntrack" => m.options.iter().all(|o| {
-                    if o.name != "ctstate" {
-                        return true;
-                    }
-                    let v = o.values.first().map_or("", String::as_str);
-                    let any = v
-                        .split(',')
-                        .any(|s| s == "NEW" || (s == "DNAT" && self.pkt.dnat));
-                    any != o.negated
-                }),
-                "recent" => {
-                    let check = m
-                        .options
-                        .iter()
-                        .any(|o| o.name == "rcheck" || o.name == "update");
-                    // No prior affinity: a check never hits, `--set` always matches.
-                    let negated = m.options.iter().any(|o| o.negated);
-                    check == negated
-                }
-                "statistic" => {
-                    let mode = m
-                        .options
-                        .iter()
-                        .find(|o| o.name == "mode")
-                        .and_then(|o| o.values.first());
-                    let prob = m.options.iter().find(|o| o.name == "probability");
-                    match (mode.map(String::as_str), prob) {
-                        (Some("random"), Some(o)) => {
-                            let p: f64 =
-                                o.values.first().and_then(|v| v.parse().ok()).unwrap_or(0.0);
-                            let taken = self.chooser.choose(p);
-                            branch = Some(BranchInfo {
-                                probability: p,
-                                taken,
-                            });
-                            taken != o.negated
-                        }
-                        _ => false,
-                    }
-                }
-                _ => false,
-            };
-            if !ok {
-                return (false, branch);
-            }
-        }
-        (true, branch)
-    }
-}
-
-fn parse_u32(v: &str) -> Option<u32> {
-    let v = v.trim();
-    match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
-        Some(h) => u32::from_str_radix(h, 16).ok(),
-        None => v.parse().ok(),
-    }
-}
-
-/// `MARK` target options on a mark.
-fn apply_mark(mark: u32, option: &str, value: &str) -> u32 {
-    let (v, m) = value.split_once('/').unwrap_or((value, ""));
-    let v = parse_u32(v).unwrap_or(0);
-    match option {
-        "set-xmark" => (mark & !parse_u32(m).unwrap_or(u32::MAX)) ^ v,
-        "set-mark" => (mark & !parse_u32(m).unwrap_or(u32::MAX)) | v,
-        "or-mark" => mark | v,
-        "xor-mark" => mark ^ v,
-        "and-mark" => mark & v,
-        _ => mark,
-    }
-}
-
-/// `N` or `A:B` (either bound may be missing) contains `port`.
-fn port_in(spec: &str, port: u16) -> bool {
-    match spec.split_once(':') {
-        Some((a, b)) => {
-            let lo = a.parse().unwrap_or(0);
-            let hi = b.parse().unwrap_or(u16::MAX);
-            (lo..=hi).contains(&port)
-        }
-        None => spec.parse() == Ok(port),
-    }
-}
-
-/// `--to-destination IP[:PORT]` (ranges take their first address and port).
-fn parse_dest(d: &str, port: u16) -> Option<SocketAddrV4> {
-    let (ip, p) = d.split_once(':').unwrap_or((d, ""));
-    let ip: Ipv4Addr = ip.split('-').next()?.parse().ok()?;
-    let p = if p.is_empty() {
-        port
-    } else {
-        p.split('-').next()?.parse().ok()?
-    };
-    Some(SocketAddrV4::new(ip, p))
 }
 
 #[cfg(test)]
@@ -1282,20 +1103,23 @@ mod tests {
 
     #[test]
     fn save_lines_parse_back_to_themselves() {
+        use crate::proxy::iptables::ParsedRule;
         let c = course("");
         let snap = ProxySnapshot::from_cluster(&c);
-        let rules = iptables::render(&snap, "kind-worker", &IptablesOptions::kind()).unwrap();
-        let set = RuleSet::from_rules(&rules);
+        let rules =
+            crate::proxy::iptables::render(&snap, "kind-worker", &IptablesOptions::kind()).unwrap();
+        let text = rules.save_text();
         let mut n = 0;
-        for rules in set.chains.values() {
-            for (parsed, line) in rules {
-                assert_eq!(&parsed.save_line(), line);
-                n += 1;
-            }
+        for line in text.lines().filter(|l| l.starts_with("-A ")) {
+            let tokens = iptables::tokenize(&line[3..]);
+            let (chain, args) = tokens.split_first().unwrap();
+            assert_eq!(ParsedRule::parse(chain, args).save_line(), line);
+            n += 1;
         }
         assert!(n > 20);
+        assert_eq!(iptables::RuleSet::parse_save(&text).lines().len(), n);
         assert_eq!(
-            tokenize(r#"-A X -m comment --comment "a \"b\" c" -j Y"#),
+            iptables::tokenize(r#"-A X -m comment --comment "a \"b\" c" -j Y"#),
             [
                 "-A",
                 "X",
@@ -1363,6 +1187,230 @@ mod tests {
         }
     }
 
+    const MODES: [ProxyMode; 3] = [ProxyMode::Iptables, ProxyMode::Ipvs, ProxyMode::Nftables];
+
+    fn trace_in(c: &Cluster, mode: ProxyMode, pkt: &Packet, choice: Choice) -> TraceOutcome {
+        Tracer::from_cluster(c)
+            .with_mode(mode)
+            .trace(pkt, choice)
+            .unwrap()
+    }
+
+    fn branches(o: TraceOutcome) -> Vec<Branch> {
+        match o {
+            TraceOutcome::Branches(b) => b,
+            TraceOutcome::Single(_) => panic!("expected branches"),
+        }
+    }
+
+    #[test]
+    fn every_mode_spreads_a_cluster_ip_over_the_endpoints() {
+        let c = course("");
+        let cip = cluster_ip(&c, "httpd-svc");
+        let pkt = packet(first_pod(&c), cip, 8080, Protocol::Tcp);
+        let src = match first_pod(&c) {
+            Source::Pod { namespace, name } => (namespace, name),
+            _ => unreachable!(),
+        };
+        for mode in MODES {
+            let bs = branches(trace_in(&c, mode, &pkt, Choice::AllBranches));
+            assert_eq!(bs.len(), 3, "{mode:?}");
+            let mut reached = BTreeSet::new();
+            for b in &bs {
+                assert_eq!(b.trace.mode, mode);
+                assert!((b.probability - 1.0 / 3.0).abs() < 1e-9, "{mode:?}");
+                let Verdict::Dnat { pod, port, .. } = &b.trace.verdict else {
+                    panic!("{mode:?}: {:?}", b.trace);
+                };
+                assert_eq!(*port, 80);
+                reached.insert(pod.clone().unwrap());
+                // Hairpin: only the way back to the source pod is masqueraded.
+                assert_eq!(b.trace.masqueraded, pod.as_ref() == Some(&src), "{mode:?}");
+            }
+            assert_eq!(reached, endpoints(&c), "{mode:?}");
+            // Seeds reach every endpoint too, and the same seed gives the same trace.
+            let seeded: BTreeSet<(String, String)> = (0..48)
+                .filter_map(
+                    |s| match single(trace_in(&c, mode, &pkt, Choice::Seed(s))).verdict {
+                        Verdict::Dnat { pod, .. } => pod,
+                        _ => None,
+                    },
+                )
+                .collect();
+            assert_eq!(seeded, endpoints(&c), "{mode:?}");
+            assert_eq!(
+                trace_in(&c, mode, &pkt, Choice::Seed(5)),
+                trace_in(&c, mode, &pkt, Choice::Seed(5))
+            );
+        }
+    }
+
+    #[test]
+    fn ipvs_walks_ipsets_then_the_virtual_server_table() {
+        let c = course("");
+        let cip = cluster_ip(&c, "httpd-svc");
+        let pkt = packet(
+            Source::Node("kind-worker2".into()),
+            cip,
+            8080,
+            Protocol::Tcp,
+        );
+        let t = single(trace_in(&c, ProxyMode::Ipvs, &pkt, Choice::Seed(2)));
+        // Host traffic: KUBE-CLUSTER-IP from outside the pod network is marked, IPVS picks a
+        // real server, KUBE-POSTROUTING masquerades.
+        let marked = t
+            .steps
+            .iter()
+            .position(|s| {
+                s.rule.contains("--match-set KUBE-CLUSTER-IP dst,dst")
+                    && s.action == Action::Jump("KUBE-MARK-MASQ".into())
+            })
+            .expect("cluster IP masquerade rule");
+        let vs = t
+            .steps
+            .iter()
+            .position(|s| s.action == Action::VirtualServer)
+            .expect("virtual server step");
+        assert!(marked < vs);
+        assert_eq!(t.steps[vs].table, Table::Ipvs);
+        assert!(t.steps[vs].rule.starts_with(&format!("TCP  {cip}:8080 rr")));
+        assert!(matches!(t.steps[vs + 1].action, Action::Dnat(a) if a.port() == 80));
+        assert!(t.steps[vs + 1].rule.contains("Masq"));
+        assert!(matches!(t.verdict, Verdict::Dnat { port: 80, .. }));
+        assert!(t.masqueraded);
+        assert!(t.lookups >= 2, "{}", t.lookups);
+        // Another port of the bound ClusterIP is no virtual server: KUBE-IPVS-FILTER rejects it.
+        let other = packet(first_pod(&c), cip, 9999, Protocol::Tcp);
+        let t = single(trace_in(&c, ProxyMode::Ipvs, &other, Choice::Seed(0)));
+        assert_eq!(t.verdict, Verdict::Reject, "{t:?}");
+        assert_eq!(t.steps.last().unwrap().chain, "KUBE-IPVS-FILTER");
+        // The IPVS-mode iptables text is stable.
+        let snap = ProxySnapshot::from_cluster(&c);
+        let state =
+            crate::proxy::ipvs::render(&snap, "kind-worker", &IpvsOptions::default()).unwrap();
+        let text = ipvs::iptables_save_text(&state, &snap);
+        assert_eq!(text, ipvs::iptables_save_text(&state, &snap));
+        assert!(text.contains(
+            "-A KUBE-SERVICES ! -s 10.244.0.0/16 -m comment --comment \"Kubernetes service cluster ip + port for masquerade purpose\" -m set --match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ\n"
+        ), "{text}");
+    }
+
+    #[test]
+    fn nftables_uses_verdict_maps() {
+        let c = course("");
+        let cip = cluster_ip(&c, "httpd-svc");
+        let pkt = packet(first_pod(&c), cip, 8080, Protocol::Tcp);
+        let t = single(trace_in(&c, ProxyMode::Nftables, &pkt, Choice::Seed(4)));
+        let services = t
+            .steps
+            .iter()
+            .find(|s| s.chain == "services")
+            .expect("services chain");
+        assert_eq!(
+            services.rule,
+            "ip daddr . meta l4proto . th dport vmap @service-ips"
+        );
+        assert!(
+            matches!(&services.action, Action::Goto(c) if c == "service-P26LWKKU-default/httpd-svc/tcp/")
+        );
+        let numgen = t
+            .steps
+            .iter()
+            .find(|s| s.rule.starts_with("numgen random mod 3 vmap"))
+            .expect("numgen step");
+        assert_eq!(numgen.branch.map(|b| b.probability), Some(1.0 / 3.0));
+        assert!(matches!(t.verdict, Verdict::Dnat { port: 80, .. }));
+        // Another port of the ClusterIP: cluster-ips-check rejects it.
+        let other = packet(first_pod(&c), cip, 9999, Protocol::Tcp);
+        let t = single(trace_in(&c, ProxyMode::Nftables, &other, Choice::Seed(0)));
+        assert_eq!(t.verdict, Verdict::Reject);
+        assert_eq!(t.steps.last().unwrap().chain, "cluster-ips-check");
+    }
+
+    #[test]
+    fn no_endpoints_is_rejected_in_every_mode() {
+        let extra = "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: empty\nspec:\n  type: NodePort\n  selector:\n    app: nothing\n  ports:\n  - port: 81\n    nodePort: 30999\n";
+        let c = course(extra);
+        let cip = cluster_ip(&c, "empty");
+        for mode in MODES {
+            for (src, ip, port) in [
+                (first_pod(&c), cip, 81),
+                (Source::Node("kind-worker".into()), cip, 81),
+                (
+                    Source::External {
+                        via_node: "kind-worker".into(),
+                    },
+                    Ipv4Addr::new(172, 18, 0, 3),
+                    30999,
+                ),
+            ] {
+                let p = packet(src, ip, port, Protocol::Tcp);
+                let bs = branches(trace_in(&c, mode, &p, Choice::AllBranches));
+                assert_eq!(bs.len(), 1);
+                assert_eq!(
+                    bs[0].trace.verdict,
+                    Verdict::Reject,
+                    "{mode:?}: {:?}",
+                    bs[0].trace
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rules_traversed_is_flat_in_ipvs_and_nftables_modes() {
+        let c1 = course("");
+        let mut extra = String::new();
+        for i in 0..50 {
+            extra.push_str(&format!(
+                "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: extra-{i:02}\nspec:\n  selector:\n    app: httpd\n  ports:\n  - port: {}\n    targetPort: 80\n",
+                9000 + i
+            ));
+        }
+        let c2 = course(&extra);
+        let count = |c: &Cluster, mode: ProxyMode| {
+            let cip = cluster_ip(c, "httpd-svc");
+            let t = single(trace_in(
+                c,
+                mode,
+                &packet(first_pod(c), cip, 8080, Protocol::Tcp),
+                Choice::Seed(3),
+            ));
+            (t.rules_traversed, t.lookups)
+        };
+        for mode in [ProxyMode::Ipvs, ProxyMode::Nftables] {
+            assert_eq!(count(&c1, mode), count(&c2, mode), "{mode:?}");
+            assert!(count(&c1, mode).1 > 0);
+        }
+        // iptables mode makes no hash lookup.
+        assert_eq!(count(&c1, ProxyMode::Iptables).1, 0);
+    }
+
+    #[test]
+    fn the_snapshot_mode_is_the_default() {
+        let c = course("");
+        let mut snap = ProxySnapshot::from_cluster(&c);
+        snap.config.mode = ProxyMode::Nftables;
+        let pods = c.list_typed::<Pod>(None).map(PodAddr::from_pod).collect();
+        let tracer = Tracer::new(snap, pods);
+        assert_eq!(tracer.mode(), ProxyMode::Nftables);
+        let cip = cluster_ip(&c, "httpd-svc");
+        let t = single(
+            tracer
+                .trace(
+                    &packet(first_pod(&c), cip, 8080, Protocol::Tcp),
+                    Choice::Seed(0),
+                )
+                .unwrap(),
+        );
+        assert_eq!(t.mode, ProxyMode::Nftables);
+        assert!(t.steps.iter().any(|s| s.chain == "nat-prerouting"));
+        assert!(matches!(
+            tracer.prepare("nope"),
+            Err(TraceError::UnknownNode(_))
+        ));
+    }
+
     const HTTPD_AFFINITY: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: httpd-svc\nspec:\n  sessionAffinity: ClientIP\n  selector:\n    app: httpd\n  ports:\n  - port: 8080\n    targetPort: 80\n";
 
     trait LastDnat {
@@ -1379,14 +1427,20 @@ mod tests {
 
     #[test]
     fn mark_and_port_helpers() {
+        use iptables::{apply_mark, parse_dest, port_in};
         assert_eq!(apply_mark(0, "set-xmark", "0x4000/0x4000"), 0x4000);
         assert_eq!(apply_mark(0x4000, "set-xmark", "0x4000/0x0"), 0);
         assert!(port_in("30000:32767", 30144));
         assert!(!port_in("80", 81));
+        assert!(!port_in("junk", 0));
         assert_eq!(
-            parse_dest("10.0.0.1:80", 1),
-            Some("10.0.0.1:80".parse().unwrap())
+            parse_dest("10.0.0.1:80"),
+            Some((Ipv4Addr::new(10, 0, 0, 1), Some(80)))
         );
-        assert_eq!(parse_dest("junk", 1), None);
+        assert_eq!(
+            parse_dest("10.0.0.1"),
+            Some((Ipv4Addr::new(10, 0, 0, 1), None))
+        );
+        assert_eq!(parse_dest("junk"), None);
     }
 }
