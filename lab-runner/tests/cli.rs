@@ -417,3 +417,173 @@ fn trace_walks_a_packet_through_the_rules() {
         assert_exit_2_saying(&out, msg);
     }
 }
+
+/// `lab-runner trace -f COURSE… ARGS…`.
+fn trace_course(args: &[&str]) -> Output {
+    let mut full = vec!["trace", "-f", COURSE[0], "-f", COURSE[1]];
+    full.extend(args);
+    lab_runner(&full)
+}
+
+#[test]
+fn trace_in_ipvs_mode_shows_the_virtual_server_and_real_server() {
+    let out = trace_course(&[
+        "--from",
+        "external",
+        "--to",
+        "172.18.0.3:30144",
+        "--mode",
+        "ipvs",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[1], "# kube-proxy mode: ipvs", "{text}");
+    // The NodePort is marked through the ipset rule, then IPVS looks the address up.
+    let np = find_line(
+        &lines,
+        0,
+        &["--match-set KUBE-NODE-PORT-TCP dst -j KUBE-MARK-MASQ"],
+    )
+    .expect("KUBE-NODE-PORT ipset rule");
+    let vs = find_line(&lines, np, &["ipvs", "ip_vs", "virtual server"]).expect("IPVS step");
+    assert_eq!(lines[vs + 1].trim(), "TCP  172.18.0.3:30144 rr");
+    assert!(lines[vs + 2].contains("DNAT to 10.244."), "{text}");
+    assert!(lines[vs + 3].contains("Masq    1"), "{text}");
+    let last = lines.last().unwrap();
+    assert!(
+        last.starts_with("=> reaches 10.244.")
+            && last.contains(":80 = pod default/httpd-")
+            && last.contains("masqueraded: yes")
+            && last.contains("hash lookups: "),
+        "{last}"
+    );
+    // Every real server is a branch of probability 1/3.
+    let all = stdout(&trace_course(&[
+        "--from",
+        "external",
+        "--to",
+        "172.18.0.3:30144",
+        "--mode",
+        "ipvs",
+        "--all",
+    ]));
+    assert_eq!(all.matches("## branch ").count(), 3, "{all}");
+    assert_eq!(all.matches("probability 0.3333").count(), 3, "{all}");
+}
+
+#[test]
+fn trace_in_nftables_mode_follows_the_verdict_maps() {
+    let out = trace_course(&[
+        "--from",
+        "node/kind-worker",
+        "--to",
+        "172.18.0.3:30144",
+        "--mode",
+        "nftables",
+        "--seed",
+        "9",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[1], "# kube-proxy mode: nftables", "{text}");
+    let svc = find_line(&lines, 0, &["nat", "services", "goto external-"])
+        .expect("service-nodeports lookup");
+    assert!(lines[svc + 1].contains("vmap @service-nodeports"), "{text}");
+    let numgen =
+        find_line(&lines, svc, &["goto endpoint-", "[p=0.33333 taken]"]).expect("numgen choice");
+    assert!(
+        lines[numgen + 1]
+            .trim()
+            .starts_with("numgen random mod 3 vmap { 0 : goto endpoint-"),
+        "{text}"
+    );
+    assert!(
+        find_line(&lines, numgen, &["DNAT to 10.244."]).is_some(),
+        "{text}"
+    );
+    assert!(
+        lines.last().unwrap().starts_with("=> reaches 10.244."),
+        "{text}"
+    );
+    // The same seed, the same trace.
+    assert_eq!(
+        text,
+        stdout(&trace_course(&[
+            "--from",
+            "node/kind-worker",
+            "--to",
+            "172.18.0.3:30144",
+            "--mode",
+            "nftables",
+            "--seed",
+            "9",
+        ]))
+    );
+}
+
+#[test]
+fn trace_modes_agree_on_where_packets_may_go() {
+    // A ClusterIP port that is not the Service's: nftables and IPVS reject it (cluster-ips-check,
+    // KUBE-IPVS-FILTER), iptables mode has no rule for it and lets it through unchanged.
+    let ip = "10.96.0.10:9999";
+    for (mode, verdict) in [
+        ("iptables", "=> accepted unchanged"),
+        ("ipvs", "=> REJECTED"),
+        ("nftables", "=> REJECTED"),
+    ] {
+        let out = trace_course(&["--from", "node/kind-worker", "--to", ip, "--mode", mode]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        assert!(
+            text.lines().last().unwrap().starts_with(verdict),
+            "{mode}: {text}"
+        );
+    }
+    // kube-dns over UDP reaches a coredns pod on port 53 in every mode.
+    for mode in ["iptables", "ipvs", "nftables"] {
+        let text = stdout(&trace_course(&[
+            "--from",
+            "node/kind-worker",
+            "--to",
+            "10.96.0.10:53",
+            "--proto",
+            "udp",
+            "--mode",
+            mode,
+            "--all",
+        ]));
+        assert_eq!(text.matches("## branch ").count(), 2, "{mode}: {text}");
+        assert_eq!(
+            text.matches(":53 = pod kube-system/coredns-").count(),
+            2,
+            "{mode}: {text}"
+        );
+    }
+}
+
+#[test]
+fn trace_rejects_an_unknown_mode_with_exit_2() {
+    let out = trace_course(&[
+        "--from",
+        "external",
+        "--to",
+        "172.18.0.3:30144",
+        "--mode",
+        "ebpf",
+    ]);
+    assert_exit_2_saying(&out, "invalid value 'ebpf' for '--mode <MODE>'");
+    // Bad input stays exit 2 in the other modes too.
+    for mode in ["ipvs", "nftables"] {
+        let out = trace_course(&[
+            "--from",
+            "node/kind-worker9",
+            "--to",
+            "10.96.0.10:53",
+            "--mode",
+            mode,
+        ]);
+        assert_exit_2_saying(&out, "node \"kind-worker9\" not found");
+    }
+}

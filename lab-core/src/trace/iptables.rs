@@ -54,8 +54,9 @@ impl Engine {
         })
     }
 
-    /// nat PREROUTING (or OUTPUT), the routing decision, filter INPUT/FORWARD (or OUTPUT), nat
-    /// POSTROUTING.
+    /// nat PREROUTING, the routing decision, filter INPUT or FORWARD and nat POSTROUTING; or,
+    /// for the node's own packets, nat OUTPUT, filter OUTPUT, nat POSTROUTING and, to a local
+    /// address, filter INPUT.
     pub(super) fn walk(&self, ctx: &Context, w: &mut Walk<'_>) -> End {
         let env = Env {
             ctx,
@@ -90,6 +91,10 @@ impl Engine {
                     if e != End::Accept {
                         return e;
                     }
+                }
+                // To one of its own addresses, the packet comes back in through loopback.
+                if env.is_local(w.pkt.dst) {
+                    return self.rules.run(Table::Filter, "INPUT", &env, w);
                 }
                 End::Accept
             }
@@ -281,11 +286,7 @@ fn compile_match(m: &Match) -> CMatch {
             CMatch::Recent(check == negated)
         }
         "statistic" => {
-            let mode = m
-                .options
-                .iter()
-                .find(|o| o.name == "mode")
-                .map(first);
+            let mode = m.options.iter().find(|o| o.name == "mode").map(first);
             match (mode, m.options.iter().find(|o| o.name == "probability")) {
                 (Some("random"), Some(o)) => {
                     CMatch::Statistic(first(o).parse().unwrap_or(0.0), o.negated)

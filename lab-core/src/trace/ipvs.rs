@@ -608,11 +608,18 @@ impl Engine {
                 {
                     return e;
                 }
-                let e = self.rules.run(Table::Filter, "OUTPUT", &env, w);
-                if e != End::Accept {
-                    return e;
+                for (t, c) in [(Table::Filter, "OUTPUT"), (Table::Nat, "POSTROUTING")] {
+                    let e = self.rules.run(t, c, &env, w);
+                    if e != End::Accept {
+                        return e;
+                    }
                 }
-                self.rules.run(Table::Nat, "POSTROUTING", &env, w)
+                // To one of its own addresses (a bound Service address on a port that is no
+                // virtual server), the packet comes back in through loopback.
+                if env.is_local(w.pkt.dst) {
+                    return self.rules.run(Table::Filter, "INPUT", &env, w);
+                }
+                End::Accept
             }
         }
     }

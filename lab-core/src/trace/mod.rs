@@ -17,7 +17,8 @@
 //! the node's `eth0`) enter at the prerouting hook; a node's own (host-network) packet enters at
 //! the output hook. Then the routing decision: a destination that is one of the node's addresses
 //! goes to the input hook, anything else to forward; finally postrouting, where kube-proxy's
-//! mark is turned into a masquerade.
+//! mark is turned into a masquerade. A node's own packet to one of its own addresses then comes
+//! back in through loopback, to the input hook.
 //!
 //! Random choices are explicit ([`Choice`]): a seed (a `ChaCha8Rng`, one draw per random decision:
 //! an iptables `statistic` rule, an nftables `numgen`, an IPVS scheduling decision) gives one
@@ -1340,6 +1341,12 @@ mod tests {
                     Source::External {
                         via_node: "kind-worker".into(),
                     },
+                    Ipv4Addr::new(172, 18, 0, 3),
+                    30999,
+                ),
+                // The node's own NodePort: back in through loopback, rejected on input.
+                (
+                    Source::Node("kind-worker".into()),
                     Ipv4Addr::new(172, 18, 0, 3),
                     30999,
                 ),

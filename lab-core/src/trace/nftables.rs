@@ -419,7 +419,8 @@ impl Engine {
         v.into_iter().map(|(_, i)| i).collect()
     }
 
-    /// prerouting (or output), the routing decision, input/forward, postrouting.
+    /// prerouting, the routing decision, input or forward, postrouting; or, for the node's own
+    /// packets, output, postrouting and, to a local address, input.
     pub(super) fn walk(&self, ctx: &Context, w: &mut Walk<'_>) -> End {
         let hooks: Vec<&str> = match ctx.hook {
             Hook::Prerouting => vec!["prerouting"],
@@ -440,7 +441,12 @@ impl Engine {
                 return e;
             }
         }
-        self.run_hook("postrouting", ctx, w)
+        let e = self.run_hook("postrouting", ctx, w);
+        // The node's own packet to one of its addresses comes back in through loopback.
+        if e == End::Accept && ctx.hook == Hook::Output && ctx.is_node_local(w.pkt.dst) {
+            return self.run_hook("input", ctx, w);
+        }
+        e
     }
 
     fn run_hook(&self, hook: &str, ctx: &Context, w: &mut Walk<'_>) -> End {
