@@ -114,6 +114,8 @@ struct NChain {
 pub(super) struct Engine {
     chains: Vec<NChain>,
     by_name: BTreeMap<String, usize>,
+    /// Base chains per hook, by priority (found once: the table has a chain per endpoint).
+    hooks: BTreeMap<String, Vec<usize>>,
     sets: BTreeMap<String, BTreeSet<Ipv4Addr>>,
     maps: BTreeMap<String, BTreeMap<Vec<String>, NVerdict>>,
 }
@@ -354,6 +356,7 @@ impl Engine {
         let mut e = Engine {
             chains: Vec::new(),
             by_name: BTreeMap::new(),
+            hooks: BTreeMap::new(),
             sets: BTreeMap::new(),
             maps: BTreeMap::new(),
         };
@@ -378,6 +381,16 @@ impl Engine {
                     })
                     .collect(),
             });
+        }
+        let mut bases: Vec<(&str, i32, usize)> = e
+            .chains
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.base.as_ref().map(|(_, h, p)| (h.as_str(), *p, i)))
+            .collect();
+        bases.sort();
+        for (hook, _, i) in bases {
+            e.hooks.entry(hook.to_string()).or_default().push(i);
         }
         for s in &table.sets {
             if s.is_map {
@@ -405,18 +418,8 @@ impl Engine {
     }
 
     /// The base chains of `hook`, by priority.
-    fn base_chains(&self, hook: &str) -> Vec<usize> {
-        let mut v: Vec<(i32, usize)> = self
-            .chains
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| match &c.base {
-                Some((_, h, p)) if h == hook => Some((*p, i)),
-                _ => None,
-            })
-            .collect();
-        v.sort();
-        v.into_iter().map(|(_, i)| i).collect()
+    fn base_chains(&self, hook: &str) -> &[usize] {
+        self.hooks.get(hook).map_or(&[], Vec::as_slice)
     }
 
     /// prerouting, the routing decision, input or forward, postrouting; or, for the node's own
@@ -450,7 +453,7 @@ impl Engine {
     }
 
     fn run_hook(&self, hook: &str, ctx: &Context, w: &mut Walk<'_>) -> End {
-        for base in self.base_chains(hook) {
+        for &base in self.base_chains(hook) {
             let e = self.run_base(base, ctx, w);
             if e != End::Accept {
                 return e;

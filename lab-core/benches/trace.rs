@@ -1,0 +1,96 @@
+//! One packet traced to a ClusterIP, per kube-proxy mode, at 1 / 5,000 / 20,000 Services × 5
+//! endpoints. The Tracer renders and compiles the node's rules before timing (setup); what is
+//! timed is one seeded trace from a pod on kind-worker to the *last* Service of nat
+//! `KUBE-SERVICES` (iptables mode's worst case, traced in every mode).
+//! `taskset -c 1 cargo bench -p lab-core --bench trace`; figures in docs/perf.md.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use lab_core::proxy::{Protocol, ProxySnapshot, iptables};
+use lab_core::trace::{Packet, PodAddr, ProxyMode, Source, Tracer};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+const NODE: &str = "kind-worker";
+
+/// The ClusterIP rule last in nat `KUBE-SERVICES` as `iptables-save` prints it: its comment,
+/// destination and protocol.
+fn last_cluster_ip(snapshot: &ProxySnapshot) -> (String, SocketAddrV4, Protocol) {
+    let save = iptables::render(snapshot, NODE, &iptables::IptablesOptions::kind())
+        .expect("node exists")
+        .save_text();
+    let nat = save.split("*nat\n").nth(1).expect("nat table");
+    let line = nat
+        .lines()
+        .filter(|l| l.starts_with("-A KUBE-SERVICES ") && l.contains(" cluster IP\""))
+        .last()
+        .expect("a cluster IP rule");
+    let word_after = |flag: &str| {
+        line.split(flag)
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .expect("flag present")
+            .to_string()
+    };
+    let ip: Ipv4Addr = word_after(" -d ")
+        .trim_end_matches("/32")
+        .parse()
+        .expect("address");
+    let port: u16 = word_after(" --dport ").parse().expect("port");
+    let proto = match word_after(" -p ").as_str() {
+        "udp" => Protocol::Udp,
+        "sctp" => Protocol::Sctp,
+        _ => Protocol::Tcp,
+    };
+    let comment = line
+        .split("--comment \"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_default()
+        .to_string();
+    (comment, SocketAddrV4::new(ip, port), proto)
+}
+
+fn trace(c: &mut Criterion) {
+    let mut group = c.benchmark_group("trace");
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(3));
+    let client = PodAddr {
+        namespace: "default".into(),
+        name: "client".into(),
+        ip: Some(Ipv4Addr::new(10, 244, 1, 250)),
+        node: Some(NODE.into()),
+    };
+    for n in [1usize, 5_000, 20_000] {
+        let snapshot = lab_core::scale::proxy_snapshot(n, 5);
+        let (comment, destination, protocol) = last_cluster_ip(&snapshot);
+        let packet = Packet {
+            source: Source::Pod {
+                namespace: "default".into(),
+                name: "client".into(),
+            },
+            destination,
+            protocol,
+        };
+        for mode in [ProxyMode::Iptables, ProxyMode::Ipvs, ProxyMode::Nftables] {
+            let tracer = Tracer::new(snapshot.clone(), vec![client.clone()]).with_mode(mode);
+            tracer.prepare(NODE).expect("node exists");
+            let t = tracer.trace_seeded(&packet, 1).expect("trace");
+            eprintln!(
+                "{n} services, {}: to {destination} ({comment}): {} steps, rules traversed {}, \
+                 hash lookups {}, verdict {:?}",
+                mode.as_str(),
+                t.steps.len(),
+                t.rules_traversed,
+                t.lookups,
+                t.verdict
+            );
+            group.bench_function(format!("{}/{n}", mode.as_str()), |b| {
+                b.iter(|| tracer.trace_seeded(&packet, 1).expect("trace"))
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, trace);
+criterion_main!(benches);
