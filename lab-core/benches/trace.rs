@@ -21,8 +21,7 @@ fn last_cluster_ip(snapshot: &ProxySnapshot) -> (String, SocketAddrV4, Protocol)
     let nat = save.split("*nat\n").nth(1).expect("nat table");
     let line = nat
         .lines()
-        .filter(|l| l.starts_with("-A KUBE-SERVICES ") && l.contains(" cluster IP\""))
-        .last()
+        .rfind(|l| l.starts_with("-A KUBE-SERVICES ") && l.contains(" cluster IP\""))
         .expect("a cluster IP rule");
     let word_after = |flag: &str| {
         line.split(flag)
