@@ -254,7 +254,7 @@ impl Cluster {
         Ok(out)
     }
 
-    /// `kubectl scale deployment|replicaset NAME --replicas=N`.
+    /// `kubectl scale deployment|replicaset|statefulset NAME --replicas=N`.
     pub fn scale(
         &mut self,
         kind: Kind,
@@ -276,6 +276,9 @@ impl Cluster {
             }
             Object::ReplicaSet(r) => {
                 r.spec.get_or_insert_with(Default::default).replicas = Some(replicas)
+            }
+            Object::StatefulSet(s) => {
+                s.spec.get_or_insert_with(Default::default).replicas = Some(replicas)
             }
             _ => {
                 return Err(ApiError::BadRequest {
@@ -339,7 +342,12 @@ impl Cluster {
                     break;
                 }
                 self.timers.pop_first();
-                self.queues.kubelet.insert(key);
+                // A StatefulSet waits on minReadySeconds (upstream: the queue's AddAfter).
+                if key.kind == Kind::StatefulSet {
+                    self.queues.statefulset.insert(key);
+                } else {
+                    self.queues.kubelet.insert(key);
+                }
             }
             self.run_controllers();
         }
@@ -547,7 +555,12 @@ impl Cluster {
         if !errors.is_empty() {
             return Err(invalid(&object, errors));
         }
-        if spec_changed(&old, &object) && matches!(key.kind, Kind::Deployment | Kind::ReplicaSet) {
+        if spec_changed(&old, &object)
+            && matches!(
+                key.kind,
+                Kind::Deployment | Kind::ReplicaSet | Kind::StatefulSet
+            )
+        {
             object.meta_mut().generation = Some(old.meta().generation.unwrap_or(1) + 1);
         }
         let stored = self.store.update(object, None)?;
@@ -698,7 +711,10 @@ impl Cluster {
         m.creation_timestamp = Some(now);
         m.resource_version = None;
         m.deletion_timestamp = None;
-        if matches!(kind, Kind::Deployment | Kind::ReplicaSet) {
+        if matches!(
+            kind,
+            Kind::Deployment | Kind::ReplicaSet | Kind::StatefulSet
+        ) {
             m.generation = Some(1);
         }
     }
@@ -725,7 +741,8 @@ impl Cluster {
         self.delete_inner(key, None).is_ok()
     }
 
-    /// Schedules a kubelet wake-up for `pod` at virtual time `at_ms`.
+    /// Schedules a wake-up for `pod` (its kubelet) or a StatefulSet (its controller) at virtual
+    /// time `at_ms`.
     pub(crate) fn wake_at(&mut self, at_ms: i64, pod: ObjectKey) {
         self.timers.insert((at_ms, pod));
     }
@@ -818,6 +835,7 @@ fn keep_status(old: &Object, new: &mut Object) {
     match (old, new) {
         (Object::Deployment(o), Object::Deployment(n)) => n.status = o.status.clone(),
         (Object::ReplicaSet(o), Object::ReplicaSet(n)) => n.status = o.status.clone(),
+        (Object::StatefulSet(o), Object::StatefulSet(n)) => n.status = o.status.clone(),
         (Object::Service(o), Object::Service(n)) => n.status = o.status.clone(),
         (Object::Pod(o), Object::Pod(n)) => n.status = o.status.clone(),
         (Object::Node(o), Object::Node(n)) => n.status = o.status.clone(),
@@ -830,6 +848,7 @@ fn spec_changed(old: &Object, new: &Object) -> bool {
     match (old, new) {
         (Object::Deployment(o), Object::Deployment(n)) => o.spec != n.spec,
         (Object::ReplicaSet(o), Object::ReplicaSet(n)) => o.spec != n.spec,
+        (Object::StatefulSet(o), Object::StatefulSet(n)) => o.spec != n.spec,
         _ => false,
     }
 }

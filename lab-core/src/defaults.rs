@@ -3,7 +3,10 @@
 //! like a real cluster's in `kubectl get -o yaml` and `describe`.
 
 use crate::object::Object;
-use k8s_openapi::api::apps::v1::{DeploymentStrategy, RollingUpdateDeployment};
+use k8s_openapi::api::apps::v1::{
+    DeploymentStrategy, RollingUpdateDeployment, RollingUpdateStatefulSetStrategy,
+    StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetUpdateStrategy,
+};
 use k8s_openapi::api::core::v1::{
     NamespaceSpec, NamespaceStatus, PodSpec, PodTemplateSpec, Toleration,
 };
@@ -91,6 +94,55 @@ pub fn apply_defaults(object: &mut Object) {
             if let Some(t) = spec.template.as_mut() {
                 default_template(t);
             }
+        }
+        Object::StatefulSet(s) => {
+            // `SetDefaults_StatefulSet` with 1.33's gates: StatefulSetAutoDeletePVC is GA (so the
+            // retention policy is defaulted), MaxUnavailableStatefulSet is alpha and off (so
+            // `rollingUpdate.maxUnavailable` is dropped, as the registry's PrepareForCreate does).
+            let spec = s.spec.get_or_insert_with(Default::default);
+            spec.pod_management_policy
+                .get_or_insert_with(|| "OrderedReady".into());
+            let strategy = spec
+                .update_strategy
+                .get_or_insert_with(StatefulSetUpdateStrategy::default);
+            if strategy.type_.as_deref().unwrap_or("").is_empty() {
+                strategy.type_ = Some("RollingUpdate".into());
+                strategy
+                    .rolling_update
+                    .get_or_insert_with(RollingUpdateStatefulSetStrategy::default);
+            }
+            if strategy.type_.as_deref() == Some("RollingUpdate")
+                && let Some(ru) = strategy.rolling_update.as_mut()
+            {
+                ru.partition.get_or_insert(0);
+            }
+            if let Some(ru) = strategy.rolling_update.as_mut() {
+                ru.max_unavailable = None;
+            }
+            let policy = spec
+                .persistent_volume_claim_retention_policy
+                .get_or_insert_with(StatefulSetPersistentVolumeClaimRetentionPolicy::default);
+            for p in [&mut policy.when_deleted, &mut policy.when_scaled] {
+                if p.as_deref().unwrap_or("").is_empty() {
+                    *p = Some("Retain".into());
+                }
+            }
+            spec.replicas.get_or_insert(1);
+            spec.revision_history_limit.get_or_insert(10);
+            for claim in spec.volume_claim_templates.iter_mut().flatten() {
+                // `SetDefaults_PersistentVolumeClaimSpec` and the claim status a new PVC gets.
+                claim
+                    .spec
+                    .get_or_insert_with(Default::default)
+                    .volume_mode
+                    .get_or_insert_with(|| "Filesystem".into());
+                claim
+                    .status
+                    .get_or_insert_with(Default::default)
+                    .phase
+                    .get_or_insert_with(|| "Pending".into());
+            }
+            default_template(&mut spec.template);
         }
         Object::Namespace(n) => {
             let name = n.metadata.name.clone().unwrap_or_default();

@@ -10,7 +10,7 @@
 //!   list, watch. It starts like a fresh three-node kind cluster.
 //! - [`manifest`] — YAML/JSON manifests into typed `k8s-openapi` objects, with strict fields.
 //! - [`validation`] and [`errors`] — the apiserver's validation, with its exact messages.
-//! - [`controllers`] — one module per real control loop: deployment, replicaset, scheduler,
+//! - [`controllers`] — one module per real control loop: deployment, replicaset, statefulset, scheduler,
 //!   kubelet, service (allocators and the LoadBalancer provider), endpoints, endpointslice and
 //!   endpointslice-mirroring.
 //! - [`store`] — objects, resourceVersions and the watch log.

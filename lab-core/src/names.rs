@@ -47,6 +47,17 @@ pub fn fnv32a(data: &[u8]) -> u32 {
     h
 }
 
+/// FNV-1, 32 bits (Go's `hash/fnv.New32`), which `history.HashControllerRevision` uses: the
+/// StatefulSet controller's revisions hash with FNV-1, Deployments' templates with FNV-1a.
+pub fn fnv32(data: &[u8]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in data {
+        h = h.wrapping_mul(0x0100_0193);
+        h ^= *b as u32;
+    }
+    h
+}
+
 /// `controller.ComputeHash(template, collisionCount)`: the pod-template-hash label value.
 /// Go hashes a spew dump of the struct; we hash its canonical JSON, so values differ from a real
 /// cluster's but have the same shape and the same property: same template → same hash.
@@ -70,6 +81,8 @@ mod tests {
         assert_eq!(n.len(), "httpd-7c9d6b8f4-".len() + 5);
         assert!(n[16..].bytes().all(|b| ALPHANUMS.contains(&b)));
         assert_eq!(fnv32a(b"hello"), 0x4f9f_2cab);
+        // Go: fnv.New32().Write([]byte("hello")) → 0xb6fa7167.
+        assert_eq!(fnv32(b"hello"), 0xb6fa_7167);
         let h = pod_template_hash(b"{}", 0);
         assert!(h.len() >= 9 && h.len() <= 10, "{h}");
         assert_ne!(h, pod_template_hash(b"{}", 1));

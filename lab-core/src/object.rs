@@ -4,7 +4,7 @@
 //! resource, group and version the apiserver uses (`services`, `deployments.apps`, …), so error
 //! messages and REST paths come from one table.
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Event, Namespace, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -113,6 +113,7 @@ kinds! {
     Event: Event, "events", "", "v1", true, ["ev"];
     Deployment: Deployment, "deployments", "apps", "v1", true, ["deploy"];
     ReplicaSet: ReplicaSet, "replicasets", "apps", "v1", true, ["rs"];
+    StatefulSet: StatefulSet, "statefulsets", "apps", "v1", true, ["sts"];
     EndpointSlice: EndpointSlice, "endpointslices", "discovery.k8s.io", "v1", true, [];
 }
 

@@ -16,7 +16,7 @@
 //! object that skipped defaulting still prints as the stored object would on a real cluster.
 
 use crate::object::{Kind, Object};
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{
     ConfigMap, Container, Endpoints, Event, Namespace, Node, Pod, Service,
 };
@@ -167,6 +167,13 @@ pub fn columns(kind: Kind) -> Vec<Column> {
             col("Images", 1),
             col("Selector", 1),
         ],
+        Kind::StatefulSet => vec![
+            NAME,
+            col("Ready", 0),
+            AGE,
+            col("Containers", 1),
+            col("Images", 1),
+        ],
         Kind::Node => vec![
             NAME,
             col("Status", 0),
@@ -237,6 +244,7 @@ fn cells(object: &Object, now: i64) -> Vec<String> {
         ],
         Object::Deployment(d) => deployment_cells(d, now),
         Object::ReplicaSet(r) => replicaset_cells(r, now),
+        Object::StatefulSet(s) => statefulset_cells(s, now),
         Object::Node(n) => node_cells(n, now),
         Object::Namespace(n) => namespace_cells(n, now),
         Object::Event(e) => event_cells(e, now),
@@ -842,6 +850,30 @@ fn replicaset_cells(r: &ReplicaSet, now: i64) -> Vec<String> {
         names,
         images,
         format_label_selector(Some(&spec.selector)),
+    ]
+}
+
+/// `printStatefulSet`: READY is ready/desired.
+fn statefulset_cells(s: &StatefulSet, now: i64) -> Vec<String> {
+    let spec = s.spec.clone().unwrap_or_default();
+    let status = s.status.clone().unwrap_or_default();
+    let containers = spec
+        .template
+        .spec
+        .as_ref()
+        .map(|s| s.containers.clone())
+        .unwrap_or_default();
+    let (names, images) = container_cells(&containers);
+    vec![
+        name(&s.metadata),
+        format!(
+            "{}/{}",
+            status.ready_replicas.unwrap_or(0),
+            spec.replicas.unwrap_or(1)
+        ),
+        age(&s.metadata, now),
+        names,
+        images,
     ]
 }
 
@@ -1677,6 +1709,10 @@ mod tests {
             })),
             Object::ReplicaSet(Box::new(ReplicaSet {
                 metadata: meta("r", T0),
+                ..Default::default()
+            })),
+            Object::StatefulSet(Box::new(StatefulSet {
+                metadata: meta("web", T0),
                 ..Default::default()
             })),
             Object::EndpointSlice(Box::new(EndpointSlice {

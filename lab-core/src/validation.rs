@@ -37,7 +37,10 @@ use crate::errors::{
 };
 use crate::labels::selector_matches;
 use crate::object::Object;
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentStrategy, ReplicaSet};
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentStrategy, ReplicaSet, StatefulSet, StatefulSetSpec,
+    StatefulSetUpdateStrategy,
+};
 use k8s_openapi::api::core::v1::{
     ConfigMap, Container, ContainerPort, EndpointAddress, EndpointPort, Endpoints, HTTPGetAction,
     LifecycleHandler, Pod, PodSpec, PodTemplateSpec, Probe, Service, ServiceSpec, Toleration,
@@ -63,6 +66,7 @@ pub fn validate_create(o: &Object) -> Vec<FieldError> {
         Object::Event(e) => validate_object_meta(&e.metadata, true, NameRule::Dns1123Subdomain),
         Object::Deployment(d) => validate_deployment(d, None),
         Object::ReplicaSet(r) => validate_replica_set(r, None),
+        Object::StatefulSet(s) => validate_stateful_set(s),
         Object::EndpointSlice(e) => validate_endpoint_slice(e),
     };
     dedup(errs)
@@ -76,6 +80,7 @@ pub fn validate_update(new: &Object, old: &Object) -> Vec<FieldError> {
         (Object::Pod(n), Object::Pod(o)) => validate_pod_update(n, o),
         (Object::Deployment(n), Object::Deployment(o)) => validate_deployment(n, Some(o)),
         (Object::ReplicaSet(n), Object::ReplicaSet(o)) => validate_replica_set(n, Some(o)),
+        (Object::StatefulSet(n), Object::StatefulSet(o)) => validate_stateful_set_update(n, o),
         (Object::ConfigMap(n), Object::ConfigMap(o)) => validate_config_map_update(n, o),
         (Object::EndpointSlice(n), Object::EndpointSlice(o)) => {
             let mut errs = validate_endpoint_slice(n);
@@ -2496,6 +2501,191 @@ fn validate_replica_set(r: &ReplicaSet, old: Option<&ReplicaSet>) -> Errs {
         &spec.selector,
         old.and_then(|o| o.spec.as_ref()).map(|s| &s.selector),
     ));
+    errs
+}
+
+// ---------------------------------------------------------------------------------------------
+// StatefulSet (`ValidateStatefulSet`, `ValidateStatefulSetSpec`, `ValidateStatefulSetUpdate`)
+// ---------------------------------------------------------------------------------------------
+
+const STATEFULSET_UPDATE_MSG: &str = "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden";
+
+/// `%#v` of the internal `apps.StatefulSetUpdateStrategy` (`maxUnavailable` is always nil here:
+/// its feature gate is off in 1.33, so the registry drops it before validation).
+fn go_stateful_set_update_strategy(s: &StatefulSetUpdateStrategy) -> String {
+    // A non-nil pointer prints as an address; any plausible one will do.
+    let ru = if s.rolling_update.is_some() {
+        "(*apps.RollingUpdateStatefulSetStrategy)(0xc000a1c2e0)"
+    } else {
+        "(*apps.RollingUpdateStatefulSetStrategy)(nil)"
+    };
+    format!(
+        "apps.StatefulSetUpdateStrategy{{Type:{}, RollingUpdate:{ru}}}",
+        go_quote(s.type_.as_deref().unwrap_or(""))
+    )
+}
+
+/// `ValidateStatefulSetSpec`. On create it sees the object before defaulting, so unset fields
+/// are read through `SetDefaults_StatefulSet`'s values (after an update they are already set).
+fn validate_stateful_set_spec(spec: &StatefulSetSpec) -> Errs {
+    let mut errs = vec![];
+    let policy = or_default(spec.pod_management_policy.as_deref(), "OrderedReady");
+    if !matches!(policy, "OrderedReady" | "Parallel") {
+        errs.push(invalid_str(
+            "spec.podManagementPolicy",
+            policy,
+            "must be 'OrderedReady' or 'Parallel'",
+        ));
+    }
+    let owned = StatefulSetUpdateStrategy::default();
+    let strategy = spec.update_strategy.as_ref().unwrap_or(&owned);
+    match or_default(strategy.type_.as_deref(), "RollingUpdate") {
+        "OnDelete" => {
+            if let Some(ru) = &strategy.rolling_update {
+                errs.push(invalid_go(
+                    "spec.updateStrategy.rollingUpdate",
+                    format!(
+                        "apps.RollingUpdateStatefulSetStrategy{{Partition:{}, MaxUnavailable:(*intstr.IntOrString)(nil)}}",
+                        ru.partition.unwrap_or(0)
+                    ),
+                    "only allowed for updateStrategy 'RollingUpdate'",
+                ));
+            }
+        }
+        "RollingUpdate" => {
+            let partition = strategy.rolling_update.as_ref().and_then(|r| r.partition);
+            errs.extend(nonnegative(
+                partition,
+                "spec.updateStrategy.rollingUpdate.partition",
+            ));
+        }
+        _ => errs.push(invalid_go(
+            "spec.updateStrategy",
+            go_stateful_set_update_strategy(strategy),
+            "must be 'RollingUpdate' or 'OnDelete'",
+        )),
+    }
+    if let Some(p) = &spec.persistent_volume_claim_retention_policy {
+        for (value, path) in [
+            (&p.when_deleted, "whenDeleted"),
+            (&p.when_scaled, "whenScaled"),
+        ] {
+            let v = or_default(value.as_deref(), "Retain");
+            if !matches!(v, "Retain" | "Delete") {
+                errs.push(not_supported_str(
+                    format!("spec.persistentVolumeClaimRetentionPolicy.{path}"),
+                    v,
+                    &["Retain", "Delete"],
+                ));
+            }
+        }
+    }
+    errs.extend(nonnegative(
+        Some(spec.replicas.unwrap_or(1)),
+        "spec.replicas",
+    ));
+    errs.extend(nonnegative(spec.min_ready_seconds, "spec.minReadySeconds"));
+    errs.extend(nonnegative(
+        spec.revision_history_limit,
+        "spec.revisionHistoryLimit",
+    ));
+    errs.extend(nonnegative(
+        spec.ordinals.as_ref().and_then(|o| o.start),
+        "spec.ordinals.start",
+    ));
+
+    let sel = &spec.selector;
+    let nil = selector_is_nil(sel);
+    let mut parses = true;
+    if nil {
+        errs.push(FieldError::required("spec.selector", ""));
+    } else {
+        let sel_errs = validate_label_selector(sel, "spec.selector");
+        parses = sel_errs.is_empty();
+        errs.extend(sel_errs);
+        if selector_len(sel) == 0 {
+            errs.push(invalid_go(
+                "spec.selector",
+                go_label_selector(sel),
+                "empty selector is invalid for statefulset",
+            ));
+        }
+    }
+    let template = &spec.template;
+    let meta = template.metadata.as_ref();
+    if !parses {
+        errs.push(invalid_go("spec.selector", go_label_selector(sel), ""));
+    } else {
+        // `ValidatePodTemplateSpecForStatefulSet`: upstream leaves the pod spec itself to the
+        // pod's own validation when the controller creates it (a bad one shows as FailedCreate).
+        let labels = meta.and_then(|m| m.labels.as_ref());
+        let empty = !nil && selector_len(sel) == 0;
+        if !empty && !selector_matches((!nil).then_some(sel), labels) {
+            errs.push(invalid_go(
+                "spec.template.metadata.labels",
+                go_opt_string_map(labels),
+                "`selector` does not match template `labels`",
+            ));
+        }
+        errs.extend(validate_labels(labels, "spec.template.labels"));
+        errs.extend(validate_annotations(
+            meta.and_then(|m| m.annotations.as_ref()),
+            "spec.template.annotations",
+        ));
+    }
+    let pod_spec = template.spec.as_ref();
+    let rp = or_default(pod_spec.and_then(|s| s.restart_policy.as_deref()), "Always");
+    if rp != "Always" {
+        errs.push(not_supported_str(
+            "spec.template.spec.restartPolicy",
+            rp,
+            &["Always"],
+        ));
+    }
+    if pod_spec.and_then(|s| s.active_deadline_seconds).is_some() {
+        errs.push(FieldError::forbidden(
+            "spec.template.spec.activeDeadlineSeconds",
+            "activeDeadlineSeconds in StatefulSet is not Supported",
+        ));
+    }
+    errs
+}
+
+/// `ValidateStatefulSet`: since 1.31 the name must be a DNS-1123 label (it becomes each pod's
+/// hostname).
+fn validate_stateful_set(s: &StatefulSet) -> Errs {
+    let owned = StatefulSetSpec::default();
+    let mut errs = validate_object_meta(&s.metadata, true, NameRule::Dns1123Label);
+    errs.extend(validate_stateful_set_spec(
+        s.spec.as_ref().unwrap_or(&owned),
+    ));
+    errs
+}
+
+/// `ValidateStatefulSetUpdate`: the name is not checked again; only the listed spec fields may
+/// change (`serviceName`, `selector`, `podManagementPolicy`, `volumeClaimTemplates` may not).
+fn validate_stateful_set_update(new: &StatefulSet, old: &StatefulSet) -> Errs {
+    let owned = StatefulSetSpec::default();
+    let spec = new.spec.as_ref().unwrap_or(&owned);
+    let old_spec = old.spec.as_ref().unwrap_or(&owned);
+    let mut errs = validate_meta_update(&new.metadata);
+    errs.extend(validate_stateful_set_spec(spec));
+    let mut clone = spec.clone();
+    clone.replicas = old_spec.replicas;
+    clone.template = old_spec.template.clone();
+    clone.update_strategy = old_spec.update_strategy.clone();
+    clone.min_ready_seconds = old_spec.min_ready_seconds;
+    clone.ordinals = old_spec.ordinals.clone();
+    clone.revision_history_limit = old_spec.revision_history_limit;
+    clone.persistent_volume_claim_retention_policy =
+        old_spec.persistent_volume_claim_retention_policy.clone();
+    let same = match (serde_json::to_value(&clone), serde_json::to_value(old_spec)) {
+        (Ok(a), Ok(b)) => prune(a) == prune(b),
+        _ => clone == *old_spec,
+    };
+    if !same {
+        errs.push(FieldError::forbidden("spec", STATEFULSET_UPDATE_MSG));
+    }
     errs
 }
 

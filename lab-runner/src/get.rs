@@ -51,6 +51,7 @@ pub fn short_name(kind: Kind) -> &'static str {
     match kind {
         Kind::Deployment => "deploy",
         Kind::ReplicaSet => "rs",
+        Kind::StatefulSet => "sts",
         Kind::Pod => "pods",
         Kind::Service => "svc",
         Kind::Endpoints => "endpoints",

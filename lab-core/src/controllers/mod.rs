@@ -11,6 +11,7 @@ pub mod kubelet;
 pub mod replicaset;
 pub mod scheduler;
 pub mod service;
+pub mod statefulset;
 
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
@@ -24,6 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct Queues {
     pub(crate) deployment: BTreeSet<ObjectKey>,
     pub(crate) replicaset: BTreeSet<ObjectKey>,
+    pub(crate) statefulset: BTreeSet<ObjectKey>,
     pub(crate) scheduler: BTreeSet<ObjectKey>,
     pub(crate) kubelet: BTreeSet<ObjectKey>,
     pub(crate) service: BTreeSet<ObjectKey>,
@@ -36,6 +38,7 @@ impl Queues {
     fn is_empty(&self) -> bool {
         self.deployment.is_empty()
             && self.replicaset.is_empty()
+            && self.statefulset.is_empty()
             && self.scheduler.is_empty()
             && self.kubelet.is_empty()
             && self.service.is_empty()
@@ -117,9 +120,16 @@ impl State {
                     images.extend(spec.containers.iter().filter_map(|c| c.image.clone()));
                 }
             }
-            // Every pod gets a kubelet pass, which re-arms its timers.
-            if o.kind() == Kind::Pod {
-                cluster.queues.kubelet.insert(o.key());
+            // Every pod gets a kubelet pass, which re-arms its timers; every StatefulSet a sync,
+            // which re-arms its minReadySeconds wake-ups.
+            match o.kind() {
+                Kind::Pod => {
+                    cluster.queues.kubelet.insert(o.key());
+                }
+                Kind::StatefulSet => {
+                    cluster.queues.statefulset.insert(o.key());
+                }
+                _ => {}
             }
         }
     }
@@ -231,9 +241,21 @@ fn dispatch(c: &mut Cluster, change: Change) {
             }
             c.queues.replicaset.insert(key);
         }
+        Kind::StatefulSet => {
+            c.queues.statefulset.insert(key);
+        }
         Kind::Pod => {
             track_pod(c, old, new);
             for o in [old, new].into_iter().flatten() {
+                // The StatefulSet controller's pod handlers enqueue the owning set.
+                if let Some((kind, name)) = controller_owner(o)
+                    && kind == "StatefulSet"
+                    && replicaset_relevant(old, new)
+                {
+                    c.queues
+                        .statefulset
+                        .insert(ObjectKey::new(Kind::StatefulSet, &ns, &name));
+                }
                 if let Some((kind, name)) = controller_owner(o)
                     && kind == "ReplicaSet"
                 {
@@ -336,7 +358,8 @@ fn kubelet_relevant(old: Option<&Object>, new: &Object) -> bool {
     a.spec != b.spec || a.metadata.deletion_timestamp != b.metadata.deletion_timestamp
 }
 
-/// Whether a pod change matters to its ReplicaSet: existence, deletion, phase, readiness, labels.
+/// Whether a pod change matters to its ReplicaSet or StatefulSet: existence, deletion, phase,
+/// readiness, labels.
 fn replicaset_relevant(old: Option<&Object>, new: Option<&Object>) -> bool {
     let (Some(Object::Pod(a)), Some(Object::Pod(b))) = (old, new) else {
         return true;
@@ -379,9 +402,10 @@ pub(crate) fn run(c: &mut Cluster) {
     }
     type Sync = fn(&mut Cluster, &ObjectKey);
     type Queue = fn(&mut Queues) -> &mut BTreeSet<ObjectKey>;
-    const LOOPS: [(Queue, Sync); 8] = [
+    const LOOPS: [(Queue, Sync); 9] = [
         (|q| &mut q.deployment, deployment::sync),
         (|q| &mut q.replicaset, replicaset::sync),
+        (|q| &mut q.statefulset, statefulset::sync),
         (|q| &mut q.scheduler, scheduler::sync),
         (|q| &mut q.kubelet, kubelet::sync),
         (|q| &mut q.service, service::sync),
