@@ -169,7 +169,7 @@ fn manifest_errors_name_document_line_and_field() {
     );
     rejects(
         "apiVersion: v1\nkind: Servce\nmetadata:\n  name: x\n",
-        "document 1 (line 2, column 1): no matches for kind \"Servce\" in version \"v1\" (svclab serves v1/Namespace, v1/Node, v1/ConfigMap, v1/Pod, v1/Service, v1/Endpoints, v1/Event, apps/v1/Deployment, apps/v1/ReplicaSet, discovery.k8s.io/v1/EndpointSlice; version v1)",
+        "document 1 (line 2, column 1): no matches for kind \"Servce\" in version \"v1\" (svclab serves v1/Namespace, v1/Node, v1/ConfigMap, v1/Pod, v1/Service, v1/Endpoints, v1/Event, apps/v1/Deployment, apps/v1/ReplicaSet, apps/v1/StatefulSet, discovery.k8s.io/v1/EndpointSlice; version v1)",
     );
     let mut c = seeded();
     let before = c.snapshot();
