@@ -169,6 +169,9 @@ pub struct ClusterConfig {
     /// How long Events live, like the apiserver's `--event-ttl` (default 1 h).
     #[serde(default = "default_event_ttl")]
     pub event_ttl_ms: u64,
+    /// The names the cluster DNS's `forward` reaches (simulated; labs add their own).
+    #[serde(default)]
+    pub dns_upstream: crate::dns::Upstream,
 }
 
 fn default_event_ttl() -> u64 {
@@ -247,6 +250,7 @@ impl ClusterConfig {
             kubernetes_version: "v1.33.1".into(),
             record_events: true,
             event_ttl_ms: default_event_ttl(),
+            dns_upstream: Default::default(),
         }
     }
 }

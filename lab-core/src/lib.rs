@@ -23,6 +23,7 @@ pub mod cluster;
 pub mod config;
 pub mod controllers;
 pub mod defaults;
+pub mod dns;
 pub mod errors;
 pub mod labels;
 pub mod manifest;
