@@ -15,6 +15,9 @@
 //!    ipsets, in kube-proxy's write order (`writeIptablesRules`, `acceptIPVSTraffic`), with
 //!    kube-proxy's built-in jumps (`iptablesJumpChain`, prepended); the walk parses that text
 //!    back as it does in iptables mode. The number of these rules does not grow with Services.
+//!    Left out: the `KUBE-IPVS-OUT-FILTER` drops for LoadBalancers whose source ranges exclude
+//!    the node (they match with `-m ipvs`, which the walk does not model), and kubelet's and
+//!    other programs' rules.
 //! 2. IPVS itself: `ip_vs_remote_request4` at `LOCAL_IN` (after `filter INPUT`) for a packet
 //!    that arrived from outside the node, `ip_vs_local_request4` at `LOCAL_OUT` (after
 //!    `nat OUTPUT`) for the node's own; ClusterIPs, externalIPs and LoadBalancer IPs are bound to

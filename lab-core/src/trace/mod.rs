@@ -408,8 +408,7 @@ impl Tracer {
         self
     }
 
-    /// The same tracer with other iptables host facts (iptables mode, and the iptables part of
-    /// IPVS mode).
+    /// The same tracer with other iptables host facts (iptables mode).
     pub fn with_options(mut self, options: IptablesOptions) -> Tracer {
         self.options = options;
         self.reset_cache();
