@@ -642,3 +642,16 @@ fn kubectl_get_statefulsets() {
         )
     );
 }
+
+#[test]
+fn a_restored_snapshot_carries_on_where_it_stopped() {
+    let mut c = applied(&web(3, "  minReadySeconds: 10\n"));
+    c.advance(5_000);
+    let mid = pod_names(&c);
+    assert!(mid.len() < 3, "{mid:?}");
+    let mut restored = Cluster::from_snapshot(c.snapshot()).unwrap();
+    c.settle();
+    restored.settle();
+    assert_eq!(pod_names(&restored), vec!["web-0", "web-1", "web-2"]);
+    assert_eq!(status(&restored), status(&c));
+}
