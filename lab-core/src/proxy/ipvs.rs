@@ -458,26 +458,27 @@ fn chosen(cat: &Categorized, local_policy: bool, fallback: bool) -> &[EndpointIn
     }
 }
 
-struct Builder {
-    scheduler: String,
-    sets: BTreeMap<&'static str, BTreeSet<IpSetEntry>>,
-    servers: BTreeMap<(Protocol, Ipv4Addr, u16), VirtualServer>,
-    bound: BTreeSet<Ipv4Addr>,
-    node_ips: Vec<Ipv4Addr>,
+/// Virtual servers, set members and bound addresses, as one or more Service ports claim them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Builder {
+    pub(crate) sets: BTreeMap<&'static str, BTreeSet<IpSetEntry>>,
+    pub(crate) servers: BTreeMap<(Protocol, Ipv4Addr, u16), VirtualServer>,
+    pub(crate) bound: BTreeSet<Ipv4Addr>,
 }
 
 impl Builder {
     fn add(&mut self, set: &'static str, entry: IpSetEntry) {
         self.sets.entry(set).or_default().insert(entry);
     }
-    fn bind(&mut self, ip: Ipv4Addr) {
+    fn bind(&mut self, s: &IpvsSettings, ip: Ipv4Addr) {
         // An address already on another interface (a node IP used as externalIP) is not bound.
-        if !self.node_ips.contains(&ip) {
+        if !s.node_ips.contains(&ip) {
             self.bound.insert(ip);
         }
     }
     fn server(
         &mut self,
+        s: &IpvsSettings,
         svc: &ServicePortInfo,
         kind: VirtualServerKind,
         address: Ipv4Addr,
@@ -491,12 +492,77 @@ impl Builder {
             protocol: svc.name.protocol,
             address,
             port,
-            scheduler: self.scheduler.clone(),
+            scheduler: s.scheduler.clone(),
             persistent: svc
                 .affinity_timeout
                 .map(|t| u32::try_from(t).unwrap_or(DEFAULT_AFFINITY_TIMEOUT)),
             real_servers: real_servers(eps),
         });
+    }
+    /// Adds another port's claims; what is already present wins (kube-proxy walks service
+    /// ports in order and the first to claim a virtual server creates it).
+    pub(crate) fn merge(&mut self, other: &Builder) {
+        for (set, entries) in &other.sets {
+            self.sets
+                .entry(set)
+                .or_default()
+                .extend(entries.iter().cloned());
+        }
+        for (k, vs) in &other.servers {
+            self.servers.entry(*k).or_insert_with(|| vs.clone());
+        }
+        self.bound.extend(other.bound.iter().copied());
+    }
+
+    /// The state these claims give.
+    pub(crate) fn finish(mut self, node: &str, options: &IpvsOptions) -> IpvsState {
+        for ip in self.bound.clone() {
+            self.add(KUBE_IPVS_IPS, IpSetEntry::ip(ip));
+        }
+        let ipsets = IPSET_INFO
+            .iter()
+            .map(|(name, set_type, comment)| IpSet {
+                name,
+                set_type: *set_type,
+                comment,
+                members: self.sets.remove(name).unwrap_or_default(),
+            })
+            .collect();
+        let virtual_servers = glibc_msort(self.servers.into_values().collect(), &cmp_services);
+        IpvsState {
+            node: node.to_string(),
+            options: options.clone(),
+            virtual_servers,
+            ipsets,
+            bound_addresses: self.bound,
+        }
+    }
+}
+
+/// What shapes every Service port's IPVS objects on one node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct IpvsSettings {
+    pub(crate) node_name: String,
+    pub(crate) node_ip: Option<Ipv4Addr>,
+    pub(crate) node_ips: Vec<Ipv4Addr>,
+    pub(crate) np_ips: Vec<Ipv4Addr>,
+    pub(crate) scheduler: String,
+}
+
+impl IpvsSettings {
+    pub(crate) fn new(
+        snapshot: &ProxySnapshot,
+        node: &str,
+        options: &IpvsOptions,
+    ) -> Result<IpvsSettings, ProxyError> {
+        let node = snapshot.node(node)?;
+        Ok(IpvsSettings {
+            node_ip: node.ips.first().copied(),
+            np_ips: node_port_ips(&snapshot.config.node_port_addresses, &node.ips),
+            node_ips: node.ips,
+            scheduler: options.scheduler.clone(),
+            node_name: node.name,
+        })
     }
 }
 
@@ -506,169 +572,160 @@ pub fn render(
     node: &str,
     options: &IpvsOptions,
 ) -> Result<IpvsState, ProxyError> {
-    let node = snapshot.node(node)?;
-    let cfg = &snapshot.config;
-    let node_ip = node.ips.first().copied();
-    let np_ips = node_port_ips(&cfg.node_port_addresses, &node.ips);
+    let s = IpvsSettings::new(snapshot, node, options)?;
     let ports = service_ports(&snapshot.services);
-    let eps = endpoints_map(&snapshot.endpoint_slices, &node.name);
-    let none: Vec<EndpointInfo> = Vec::new();
-    let mut b = Builder {
-        scheduler: options.scheduler.clone(),
-        sets: BTreeMap::new(),
-        servers: BTreeMap::new(),
-        bound: BTreeSet::new(),
-        node_ips: node.ips.clone(),
-    };
-
+    let eps = endpoints_map(&snapshot.endpoint_slices, &s.node_name);
+    let mut b = Builder::default();
     for (spn, svc) in &ports {
-        let proto = spn.protocol;
-        let endpoints = eps.get(spn).unwrap_or(&none);
-        let cat = categorize_endpoints(endpoints, svc);
+        let endpoints = eps.get(spn).map(Vec::as_slice).unwrap_or(&[]);
+        render_service(&mut b, &s, spn, svc, endpoints);
+    }
+    Ok(b.finish(&s.node_name, options))
+}
 
-        // Hairpin: every local endpoint of the port, whatever its condition.
-        for e in endpoints.iter().filter(|e| e.is_local) {
-            b.add(
-                KUBE_LOOP_BACK,
-                IpSetEntry {
-                    ip2: Some(e.ip),
-                    ..IpSetEntry::ip_port(e.ip, proto, e.port)
-                },
-            );
-        }
+/// One Service port's virtual servers, set members and bound addresses (`syncProxyRules`'
+/// service loop).
+pub(crate) fn render_service(
+    b: &mut Builder,
+    s: &IpvsSettings,
+    spn: &ServicePortName,
+    svc: &ServicePortInfo,
+    endpoints: &[EndpointInfo],
+) {
+    let proto = spn.protocol;
+    let cat = categorize_endpoints(endpoints, svc);
 
-        // ClusterIP.
+    // Hairpin: every local endpoint of the port, whatever its condition.
+    for e in endpoints.iter().filter(|e| e.is_local) {
         b.add(
-            KUBE_CLUSTER_IP,
-            IpSetEntry::ip_port(svc.cluster_ip, proto, svc.port),
+            KUBE_LOOP_BACK,
+            IpSetEntry {
+                ip2: Some(e.ip),
+                ..IpSetEntry::ip_port(e.ip, proto, e.port)
+            },
         );
-        b.bind(svc.cluster_ip);
-        let internal = chosen(&cat, svc.internal_policy_local, false);
+    }
+
+    // ClusterIP.
+    b.add(
+        KUBE_CLUSTER_IP,
+        IpSetEntry::ip_port(svc.cluster_ip, proto, svc.port),
+    );
+    b.bind(s, svc.cluster_ip);
+    let internal = chosen(&cat, svc.internal_policy_local, false);
+    b.server(
+        s,
+        svc,
+        VirtualServerKind::ClusterIp,
+        svc.cluster_ip,
+        svc.port,
+        internal,
+    );
+
+    let external = chosen(&cat, svc.external_policy_local, true);
+
+    // externalIPs.
+    for ip in &svc.external_ips {
+        let set = if svc.external_policy_local {
+            KUBE_EXTERNAL_IP_LOCAL
+        } else {
+            KUBE_EXTERNAL_IP
+        };
+        b.add(set, IpSetEntry::ip_port(*ip, proto, svc.port));
+        b.bind(s, *ip);
         b.server(
+            s,
             svc,
-            VirtualServerKind::ClusterIp,
-            svc.cluster_ip,
+            VirtualServerKind::ExternalIp,
+            *ip,
             svc.port,
-            internal,
+            external,
         );
+    }
 
-        let external = chosen(&cat, svc.external_policy_local, true);
-
-        // externalIPs.
-        for ip in &svc.external_ips {
-            let set = if svc.external_policy_local {
-                KUBE_EXTERNAL_IP_LOCAL
-            } else {
-                KUBE_EXTERNAL_IP
-            };
-            b.add(set, IpSetEntry::ip_port(*ip, proto, svc.port));
-            b.bind(*ip);
-            b.server(svc, VirtualServerKind::ExternalIp, *ip, svc.port, external);
+    // LoadBalancer ingress IPs.
+    for ip in &svc.load_balancer_ips {
+        let entry = IpSetEntry::ip_port(*ip, proto, svc.port);
+        b.add(KUBE_LOAD_BALANCER, entry.clone());
+        if svc.external_policy_local {
+            b.add(KUBE_LOAD_BALANCER_LOCAL, entry.clone());
         }
-
-        // LoadBalancer ingress IPs.
-        for ip in &svc.load_balancer_ips {
-            let entry = IpSetEntry::ip_port(*ip, proto, svc.port);
-            b.add(KUBE_LOAD_BALANCER, entry.clone());
-            if svc.external_policy_local {
-                b.add(KUBE_LOAD_BALANCER_LOCAL, entry.clone());
+        if !svc.source_ranges.is_empty() {
+            b.add(KUBE_LOAD_BALANCER_FW, entry.clone());
+            let mut allow_from_node = false;
+            for r in &svc.source_ranges {
+                b.add(
+                    KUBE_LOAD_BALANCER_SOURCE_CIDR,
+                    IpSetEntry {
+                        net: Some(*r),
+                        ..entry.clone()
+                    },
+                );
+                allow_from_node |= s.node_ip.is_some_and(|n| r.contains(n));
             }
-            if !svc.source_ranges.is_empty() {
-                b.add(KUBE_LOAD_BALANCER_FW, entry.clone());
-                let mut allow_from_node = false;
-                for r in &svc.source_ranges {
-                    b.add(
-                        KUBE_LOAD_BALANCER_SOURCE_CIDR,
-                        IpSetEntry {
-                            net: Some(*r),
-                            ..entry.clone()
-                        },
-                    );
-                    allow_from_node |= node_ip.is_some_and(|n| r.contains(n));
-                }
-                if allow_from_node {
-                    b.add(
-                        KUBE_LOAD_BALANCER_SOURCE_IP,
-                        IpSetEntry {
-                            ip2: Some(*ip),
-                            ..entry.clone()
-                        },
-                    );
-                }
-            }
-            b.bind(*ip);
-            b.server(
-                svc,
-                VirtualServerKind::LoadBalancer,
-                *ip,
-                svc.port,
-                external,
-            );
-        }
-
-        // NodePort: never bound; one virtual server per node address.
-        if svc.node_port != 0 {
-            match proto {
-                Protocol::Tcp | Protocol::Udp => {
-                    let (set, local) = if proto == Protocol::Tcp {
-                        (KUBE_NODE_PORT_TCP, KUBE_NODE_PORT_LOCAL_TCP)
-                    } else {
-                        (KUBE_NODE_PORT_UDP, KUBE_NODE_PORT_LOCAL_UDP)
-                    };
-                    b.add(set, IpSetEntry::port(svc.node_port));
-                    if svc.external_policy_local {
-                        b.add(local, IpSetEntry::port(svc.node_port));
-                    }
-                }
-                Protocol::Sctp => {
-                    for ip in &np_ips {
-                        let entry = IpSetEntry::ip_port(*ip, proto, svc.node_port);
-                        b.add(KUBE_NODE_PORT_SCTP_HASH, entry.clone());
-                        if svc.external_policy_local {
-                            b.add(KUBE_NODE_PORT_LOCAL_SCTP_HASH, entry);
-                        }
-                    }
-                }
-            }
-            for ip in &np_ips {
-                b.server(
-                    svc,
-                    VirtualServerKind::NodePort,
-                    *ip,
-                    svc.node_port,
-                    external,
+            if allow_from_node {
+                b.add(
+                    KUBE_LOAD_BALANCER_SOURCE_IP,
+                    IpSetEntry {
+                        ip2: Some(*ip),
+                        ..entry.clone()
+                    },
                 );
             }
         }
+        b.bind(s, *ip);
+        b.server(
+            s,
+            svc,
+            VirtualServerKind::LoadBalancer,
+            *ip,
+            svc.port,
+            external,
+        );
+    }
 
-        if svc.health_check_node_port != 0 {
-            b.add(
-                KUBE_HEALTH_CHECK_NODE_PORT,
-                IpSetEntry::port(svc.health_check_node_port),
+    // NodePort: never bound; one virtual server per node address.
+    if svc.node_port != 0 {
+        match proto {
+            Protocol::Tcp | Protocol::Udp => {
+                let (set, local) = if proto == Protocol::Tcp {
+                    (KUBE_NODE_PORT_TCP, KUBE_NODE_PORT_LOCAL_TCP)
+                } else {
+                    (KUBE_NODE_PORT_UDP, KUBE_NODE_PORT_LOCAL_UDP)
+                };
+                b.add(set, IpSetEntry::port(svc.node_port));
+                if svc.external_policy_local {
+                    b.add(local, IpSetEntry::port(svc.node_port));
+                }
+            }
+            Protocol::Sctp => {
+                for ip in &s.np_ips {
+                    let entry = IpSetEntry::ip_port(*ip, proto, svc.node_port);
+                    b.add(KUBE_NODE_PORT_SCTP_HASH, entry.clone());
+                    if svc.external_policy_local {
+                        b.add(KUBE_NODE_PORT_LOCAL_SCTP_HASH, entry);
+                    }
+                }
+            }
+        }
+        for ip in &s.np_ips {
+            b.server(
+                s,
+                svc,
+                VirtualServerKind::NodePort,
+                *ip,
+                svc.node_port,
+                external,
             );
         }
     }
 
-    for ip in b.bound.clone() {
-        b.add(KUBE_IPVS_IPS, IpSetEntry::ip(ip));
+    if svc.health_check_node_port != 0 {
+        b.add(
+            KUBE_HEALTH_CHECK_NODE_PORT,
+            IpSetEntry::port(svc.health_check_node_port),
+        );
     }
-    let ipsets = IPSET_INFO
-        .iter()
-        .map(|(name, set_type, comment)| IpSet {
-            name,
-            set_type: *set_type,
-            comment,
-            members: b.sets.remove(name).unwrap_or_default(),
-        })
-        .collect();
-    let virtual_servers = glibc_msort(b.servers.into_values().collect(), &cmp_services);
-    Ok(IpvsState {
-        node: node.name,
-        options: options.clone(),
-        virtual_servers,
-        ipsets,
-        bound_addresses: b.bound,
-    })
 }
 
 impl IpvsState {

@@ -22,6 +22,8 @@
 pub mod iptables;
 pub mod ipvs;
 pub mod nftables;
+pub mod sync;
+pub(crate) mod text;
 
 use crate::cluster::Cluster;
 use crate::config::{Cidr, ProxyMode};
@@ -565,13 +567,21 @@ impl fmt::Display for EndpointInfo {
 
 /// Endpoints per Service port for kube-proxy on `node` (`EndpointsMap`, built like
 /// `endpointslicecache.go`): first address of each endpoint, deduplicated and sorted by endpoint
-/// string (plain string order, so `10.244.1.10:80` < `10.244.1.7:80`).
+/// string (plain string order, so `10.244.1.10:80` < `10.244.1.7:80`). An endpoint listed in
+/// several slices keeps its first listing unless a later one is local (`addEndpoints`); slices
+/// are read in name order (kube-proxy reads them from a Go map), so the result does not depend
+/// on the order of `slices`.
 pub fn endpoints_map(
     slices: &[EndpointSlice],
     node: &str,
 ) -> BTreeMap<ServicePortName, Vec<EndpointInfo>> {
-    let mut sets: BTreeMap<ServicePortName, BTreeMap<String, EndpointInfo>> = BTreeMap::new();
-    for slice in slices {
+    let mut sets: BTreeMap<ServicePortName, BTreeMap<text::EndpointKey, EndpointInfo>> =
+        BTreeMap::new();
+    let mut ordered: Vec<&EndpointSlice> = slices.iter().collect();
+    ordered.sort_by(|a, b| {
+        (&a.metadata.namespace, &a.metadata.name).cmp(&(&b.metadata.namespace, &b.metadata.name))
+    });
+    for slice in ordered {
         if slice.address_type != "IPv4" {
             continue;
         }
@@ -607,7 +617,15 @@ pub fn endpoints_map(
                     serving: c.and_then(|c| c.serving).unwrap_or(true),
                     terminating: c.and_then(|c| c.terminating).unwrap_or(false),
                 };
-                set.insert(info.to_string(), info);
+                match set.entry(text::EndpointKey::new(info.ip, info.port)) {
+                    std::collections::btree_map::Entry::Vacant(v) => {
+                        v.insert(info);
+                    }
+                    std::collections::btree_map::Entry::Occupied(mut o) if info.is_local => {
+                        o.insert(info);
+                    }
+                    std::collections::btree_map::Entry::Occupied(_) => {}
+                }
             }
         }
     }
@@ -676,9 +694,9 @@ pub fn categorize_endpoints(endpoints: &[EndpointInfo], svc: &ServicePortInfo) -
         return out;
     }
     // kube-proxy takes the union through a Go map (random order); we keep endpoint order.
-    let mut union: BTreeMap<String, EndpointInfo> = BTreeMap::new();
+    let mut union: BTreeMap<text::EndpointKey, EndpointInfo> = BTreeMap::new();
     for e in out.cluster.iter().chain(out.local.iter()) {
-        union.insert(e.to_string(), e.clone());
+        union.insert(text::EndpointKey::new(e.ip, e.port), e.clone());
     }
     out.all_reachable = union.into_values().collect();
     out
@@ -717,6 +735,32 @@ mod tests {
         let names: Vec<String> = ports.keys().map(|k| k.to_string()).collect();
         assert!(names.contains(&"default/kubernetes:https".to_string()));
         assert!(names.contains(&"kube-system/kube-dns:dns".to_string()));
+    }
+
+    #[test]
+    fn an_endpoint_in_two_slices_keeps_the_first_unless_a_later_one_is_local() {
+        let slice = |name: &str, ready: bool, node: &str| -> EndpointSlice {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"namespace": "default", "name": name,
+                             "labels": {"kubernetes.io/service-name": "s"}},
+                "addressType": "IPv4",
+                "ports": [{"name": "", "port": 80, "protocol": "TCP"}],
+                "endpoints": [{"addresses": ["10.244.1.7"], "nodeName": node,
+                               "conditions": {"ready": ready}}],
+            }))
+            .expect("slice json")
+        };
+        let spn = ServicePortName::new("default", "s", "", Protocol::Tcp);
+        let a = slice("s-a", true, "kind-worker2");
+        let b = slice("s-b", false, "kind-worker2");
+        // Slice name order decides, not the order of the list.
+        for list in [vec![a.clone(), b.clone()], vec![b.clone(), a.clone()]] {
+            let m = endpoints_map(&list, "kind-worker");
+            assert!(m[&spn][0].ready);
+        }
+        let local = slice("s-c", false, "kind-worker");
+        let m = endpoints_map(&[a, local], "kind-worker");
+        assert!(m[&spn][0].is_local && !m[&spn][0].ready);
     }
 
     #[test]

@@ -198,7 +198,7 @@ pub struct NftElement {
 }
 
 impl NftElement {
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let mut s = self.key.join(" . ");
         if let Some(c) = &self.comment {
             s.push_str(&format!(" comment \"{c}\""));
@@ -211,7 +211,7 @@ impl NftElement {
 
     /// nft's element order: the key parts' bytes concatenated (`concat_expr_msort_value`) and
     /// read as a host-endian (little-endian) number; a lone address sorts numerically.
-    fn sort_key(&self) -> Vec<u8> {
+    pub(crate) fn sort_key(&self) -> Vec<u8> {
         let mut bytes = Vec::new();
         for k in &self.key {
             if let Ok(ip) = k.parse::<Ipv4Addr>() {
@@ -265,13 +265,15 @@ pub struct NftablesRules {
     /// Chains in creation order.
     pub chains: Vec<NftChain>,
     /// The transaction text, line by line.
-    transaction: Vec<String>,
+    pub(crate) transaction: Vec<String>,
     set_index: BTreeMap<String, usize>,
     chain_index: BTreeMap<String, usize>,
+    /// Elements in the order they were added, for per-service chunks.
+    pub(crate) element_log: Vec<(String, NftElement)>,
 }
 
 impl NftablesRules {
-    fn line(&mut self, l: String) {
+    pub(crate) fn line(&mut self, l: String) {
         self.transaction.push(l);
     }
 
@@ -344,7 +346,7 @@ impl NftablesRules {
         });
     }
 
-    fn element(
+    pub(crate) fn element(
         &mut self,
         set: &str,
         key: Vec<String>,
@@ -362,6 +364,7 @@ impl NftablesRules {
                 return; // ensureElem: already present
             }
             self.line(format!("add element ip {TABLE} {set} {{ {} }}", e.text()));
+            self.element_log.push((set.to_string(), e.clone()));
             self.sets[i].elements.insert(k, e);
         }
     }
@@ -586,12 +589,53 @@ pub fn render(
     node: &str,
     options: &NftablesOptions,
 ) -> Result<NftablesRules, ProxyError> {
-    let node_info = snapshot.node(node)?;
-    let cfg = &snapshot.config;
-    let detector = cfg.local_detector(&node_info);
-    let mark = cfg.masquerade_mark();
+    let s = NftSettings::new(snapshot, node, options)?;
+    let mut t = base(&s);
+    // syncProxyRules
+    let ports = service_ports(&snapshot.services);
+    let eps = endpoints_map(&snapshot.endpoint_slices, node);
+    for (spn, svc) in &ports {
+        let all = eps.get(spn).map(Vec::as_slice).unwrap_or(&[]);
+        render_service(&mut t, &s, spn, svc, all);
+    }
+    Ok(t)
+}
+
+/// What shapes every Service port's nftables objects on one node, and the base table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct NftSettings {
+    pub(crate) detector: LocalDetector,
+    pub(crate) masquerade_all: bool,
+    pub(crate) node_ip: Option<Ipv4Addr>,
+    mark: u32,
+    np_ips: Option<Vec<Ipv4Addr>>,
+    service_cidrs: Vec<Cidr>,
+}
+
+impl NftSettings {
+    pub(crate) fn new(
+        snapshot: &ProxySnapshot,
+        node: &str,
+        options: &NftablesOptions,
+    ) -> Result<NftSettings, ProxyError> {
+        let node_info = snapshot.node(node)?;
+        let cfg = &snapshot.config;
+        Ok(NftSettings {
+            detector: cfg.local_detector(&node_info),
+            masquerade_all: cfg.masquerade_all,
+            node_ip: node_info.ips.first().copied(),
+            mark: cfg.masquerade_mark(),
+            np_ips: nodeport_ips(&cfg.node_port_addresses, &node_info.ips),
+            service_cidrs: options.service_cidrs.clone(),
+        })
+    }
+}
+
+/// `setupNFTables` and the fixed part of `syncProxyRules`: the table before any service.
+pub(crate) fn base(s: &NftSettings) -> NftablesRules {
+    let mark = s.mark;
     let mark_go = format!("{mark:#010x}");
-    let np_ips = nodeport_ips(&cfg.node_port_addresses, &node_info.ips);
+    let np_ips = &s.np_ips;
     let mut t = NftablesRules::default();
 
     // setupNFTables
@@ -641,12 +685,8 @@ pub fn render(
         "ip daddr @cluster-ips reject comment \"Reject traffic to invalid ports of ClusterIPs\"",
         "ip daddr @cluster-ips reject comment \"Reject traffic to invalid ports of ClusterIPs\"",
     );
-    if !options.service_cidrs.is_empty() {
-        let list: Vec<String> = options
-            .service_cidrs
-            .iter()
-            .map(|c| c.to_string())
-            .collect();
+    if !s.service_cidrs.is_empty() {
+        let list: Vec<String> = s.service_cidrs.iter().map(|c| c.to_string()).collect();
         t.rule(
             CLUSTER_IPS_CHECK,
             &format!(
@@ -655,7 +695,7 @@ pub fn render(
             ),
             &format!(
                 "ip daddr {} drop comment \"Drop traffic to unallocated ClusterIPs\"",
-                anon_set_listed(&options.service_cidrs)
+                anon_set_listed(&s.service_cidrs)
             ),
         );
     }
@@ -739,31 +779,13 @@ pub fn render(
         "fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports"
     };
     t.same_rule(SERVICES, np_services);
-
-    // syncProxyRules
-    let ports = service_ports(&snapshot.services);
-    let eps = endpoints_map(&snapshot.endpoint_slices, node);
-    let ctx = Ctx {
-        detector: &detector,
-        masquerade_all: cfg.masquerade_all,
-        node_ip: node_info.ips.first().copied(),
-    };
-    for (spn, svc) in &ports {
-        let all = eps.get(spn).map(Vec::as_slice).unwrap_or(&[]);
-        render_service(&mut t, &ctx, spn, svc, all);
-    }
-    Ok(t)
+    t
 }
 
-struct Ctx<'a> {
-    detector: &'a LocalDetector,
-    masquerade_all: bool,
-    node_ip: Option<Ipv4Addr>,
-}
-
-fn render_service(
+/// One Service port's chains, rules, sets and elements (`syncProxyRules`' service loop).
+pub(crate) fn render_service(
     t: &mut NftablesRules,
-    ctx: &Ctx<'_>,
+    ctx: &NftSettings,
     spn: &ServicePortName,
     svc: &ServicePortInfo,
     all: &[EndpointInfo],
@@ -908,7 +930,7 @@ fn render_service(
                 internal_chain,
                 &format!("ip daddr {} jump {MARK_MASQ}", svc.cluster_ip),
             );
-        } else if let Some((tx, listed)) = detector_nft(ctx.detector, true) {
+        } else if let Some((tx, listed)) = detector_nft(&ctx.detector, true) {
             t.rule(
                 internal_chain,
                 &format!("ip daddr {} {tx} jump {MARK_MASQ}", svc.cluster_ip),
@@ -921,7 +943,7 @@ fn render_service(
         if !svc.external_policy_local {
             t.same_rule(&external_chain, &format!("jump {MARK_MASQ}"));
         } else {
-            if let Some((tx, listed)) = detector_nft(ctx.detector, false) {
+            if let Some((tx, listed)) = detector_nft(&ctx.detector, false) {
                 let c = "comment \"short-circuit pod traffic\"";
                 t.rule(
                     &external_chain,
@@ -1024,6 +1046,79 @@ fn service_to_endpoints(
         &format!("numgen random mod {n} vmap {{ {} }}", elems.join(" , ")),
         &format!("numgen random mod {n} vmap {{ {} }}", elems.join(", ")),
     );
+}
+
+/// What one Service port adds to the table, in order: transaction lines (chains, sets, rules)
+/// and map/set elements, plus the chains and affinity sets it creates.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct NftChunk {
+    pub(crate) ops: Vec<NftOp>,
+    pub(crate) chains: Vec<NftChain>,
+    pub(crate) sets: Vec<NftSet>,
+}
+
+/// One step of a service's part of the transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum NftOp {
+    /// An `add chain` / `add set` / `add rule` line.
+    Line(String),
+    /// An element of a base set or map (the first port to claim a key wins).
+    Element(String, NftElement),
+}
+
+/// Renders one Service port against the base table `template` and keeps only what it added.
+pub(crate) fn service_chunk(
+    template: &NftablesRules,
+    s: &NftSettings,
+    spn: &ServicePortName,
+    svc: &ServicePortInfo,
+    all: &[EndpointInfo],
+) -> NftChunk {
+    let mut t = template.clone();
+    let (c0, s0, l0, e0) = (
+        t.chains.len(),
+        t.sets.len(),
+        t.transaction.len(),
+        t.element_log.len(),
+    );
+    render_service(&mut t, s, spn, svc, all);
+    let mut elements = t.element_log.drain(e0..);
+    let ops = t
+        .transaction
+        .drain(l0..)
+        .filter_map(|l| {
+            if l.starts_with("add element ") {
+                elements.next().map(|(set, e)| NftOp::Element(set, e))
+            } else {
+                Some(NftOp::Line(l))
+            }
+        })
+        .collect();
+    NftChunk {
+        ops,
+        chains: t.chains.split_off(c0),
+        sets: t.sets.split_off(s0),
+    }
+}
+
+/// Appends a chunk to a table, as if its service had been rendered there.
+pub(crate) fn apply_chunk(t: &mut NftablesRules, chunk: &NftChunk) {
+    for set in &chunk.sets {
+        t.set_index.insert(set.name.clone(), t.sets.len());
+        t.sets.push(set.clone());
+    }
+    for chain in &chunk.chains {
+        t.chain_index.insert(chain.name.clone(), t.chains.len());
+        t.chains.push(chain.clone());
+    }
+    for op in &chunk.ops {
+        match op {
+            NftOp::Line(l) => t.transaction.push(l.clone()),
+            NftOp::Element(set, e) => {
+                t.element(set, e.key.clone(), e.comment.as_deref(), e.value.clone())
+            }
+        }
+    }
 }
 
 /// `nft list table ip kube-proxy` on `node`, with kind's ServiceCIDR.

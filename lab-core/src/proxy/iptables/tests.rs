@@ -205,6 +205,14 @@ fn probability_formats() {
         ]
     );
     assert_eq!(saved_probability("garbage"), "0.00000000000");
+    // The table of small counts is exactly Go's `%0.10f` of 1/n.
+    for n in 0..=12 {
+        assert_eq!(
+            probability(n),
+            format!("{:.10}", 1.0 / n.max(1) as f64),
+            "{n}"
+        );
+    }
 }
 
 /// Chain declarations and rules of one table of a restore text, in order.
