@@ -183,3 +183,123 @@ pub fn proxy_snapshot(services: usize, endpoints: usize) -> crate::proxy::ProxyS
     }
     crate::proxy::ProxySnapshot::from_objects(nodes, svcs, slices, config.as_ref())
 }
+
+/// The benchmark namespace of [`dns_objects`].
+pub const DNS_BENCH_NAMESPACE: &str = "bench";
+
+/// Objects for the DNS benchmarks, built directly like [`proxy_snapshot`]'s: namespace `bench`
+/// and `services` selectorless ClusterIP Services `svc-<i>` (port `http` 80/TCP), each with one
+/// EndpointSlice of `endpoints` ready addresses from 10.0.1.0 upward. ClusterIPs come from
+/// 10.96.4.0 upward, skipping `taken` (the ClusterIPs a cluster already allocated), so a
+/// benchmark Service never shadows a real one in reverse lookups.
+pub fn dns_objects(
+    services: usize,
+    endpoints: usize,
+    taken: &std::collections::BTreeSet<std::net::IpAddr>,
+) -> (
+    k8s_openapi::api::core::v1::Namespace,
+    Vec<Service>,
+    Vec<k8s_openapi::api::discovery::v1::EndpointSlice>,
+) {
+    use k8s_openapi::api::core::v1::Namespace;
+    use k8s_openapi::api::discovery::v1::{
+        Endpoint, EndpointConditions, EndpointPort, EndpointSlice,
+    };
+    let cidr = ClusterConfig::kind().service_cidr;
+    let mut ips = (1024u64..)
+        .map(|n| cidr.nth(n))
+        .filter(|ip| !taken.contains(&std::net::IpAddr::V4(*ip)));
+    let namespace = Namespace {
+        metadata: ObjectMeta {
+            name: Some(DNS_BENCH_NAMESPACE.into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut svcs = Vec::with_capacity(services);
+    let mut slices = Vec::with_capacity(services);
+    for i in 0..services {
+        let name = format!("svc-{i}");
+        let ip = ips.next().map(|ip| ip.to_string()).unwrap_or_default();
+        svcs.push(Service {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                namespace: Some(DNS_BENCH_NAMESPACE.into()),
+                ..Default::default()
+            },
+            spec: Some(ServiceSpec {
+                cluster_ip: Some(ip.clone()),
+                cluster_ips: Some(vec![ip]),
+                type_: Some("ClusterIP".into()),
+                ports: Some(vec![ServicePort {
+                    name: Some("http".into()),
+                    port: 80,
+                    protocol: Some("TCP".into()),
+                    target_port: Some(IntOrString::Int(8080)),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            status: None,
+        });
+        let eps = (0..endpoints)
+            .map(|e| Endpoint {
+                addresses: vec![
+                    std::net::Ipv4Addr::from(0x0a00_0100 + (i * endpoints + e) as u32).to_string(),
+                ],
+                conditions: Some(EndpointConditions {
+                    ready: Some(true),
+                    serving: Some(true),
+                    terminating: Some(false),
+                }),
+                ..Default::default()
+            })
+            .collect();
+        slices.push(EndpointSlice {
+            metadata: ObjectMeta {
+                name: Some(format!("{name}-abcde")),
+                namespace: Some(DNS_BENCH_NAMESPACE.into()),
+                labels: Some(BTreeMap::from([(
+                    crate::controllers::endpointslice::LABEL_SERVICE_NAME.to_string(),
+                    name,
+                )])),
+                ..Default::default()
+            },
+            address_type: "IPv4".into(),
+            endpoints: eps,
+            ports: Some(vec![EndpointPort {
+                name: Some("http".into()),
+                port: Some(8080),
+                protocol: Some("TCP".into()),
+                app_protocol: None,
+            }]),
+        });
+    }
+    (namespace, svcs, slices)
+}
+
+/// The DNS view of `cluster` plus [`dns_objects`]`(services, endpoints)`: what the DNS
+/// benchmarks serve.
+pub fn dns_snapshot_with(
+    cluster: &Cluster,
+    services: usize,
+    endpoints: usize,
+) -> crate::dns::DnsSnapshot {
+    use k8s_openapi::api::core::v1::{Namespace, Pod};
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+    let taken = cluster
+        .list_typed::<Service>(None)
+        .filter_map(|s| s.spec.as_ref())
+        .flat_map(|s| s.cluster_ips.iter().flatten().chain(s.cluster_ip.iter()))
+        .filter_map(|ip| ip.parse().ok())
+        .collect();
+    let (ns, svcs, slices) = dns_objects(services, endpoints, &taken);
+    crate::dns::DnsSnapshot::from_objects(
+        &cluster.config().cluster_domain,
+        cluster.list_typed::<Namespace>(None).chain([&ns]),
+        cluster.list_typed::<Service>(None).chain(&svcs),
+        cluster.list_typed::<EndpointSlice>(None).chain(&slices),
+        cluster.list_typed::<Pod>(Some("kube-system")),
+        cluster.config().dns_upstream.clone(),
+    )
+}

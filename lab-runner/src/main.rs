@@ -13,6 +13,8 @@
 //! Tables come from `lab_core::printers`, the apiserver's and kubectl's printers ([`get`]).
 
 mod demo;
+mod dns_server;
+mod dns_zone;
 mod get;
 
 use anyhow::{Context, Result};
@@ -125,6 +127,15 @@ enum Command {
         #[arg(long, value_parser = ["iptables", "ipvs", "nftables"])]
         mode: Option<String>,
     },
+    /// Serve the cluster's DNS on 127.0.0.1 (UDP and TCP), as CoreDNS answers it.
+    ///
+    /// Applies the manifests to a fresh simulated cluster, lets it converge, then answers DNS
+    /// queries with the records CoreDNS's kubernetes plugin would serve (names outside
+    /// cluster.local from the simulated upstream). Prints `DNS listening on 127.0.0.1:PORT
+    /// (UDP+TCP)` and serves until Ctrl-C. Exits with code 2 on bad manifests or a taken port.
+    DnsServer(dns_server::ServerArgs),
+    /// Write the zone `dns-server` serves as static zone files (for a reference server).
+    DnsZone(dns_zone::ZoneArgs),
 }
 
 /// The language of explanations; `zh` is accepted for `zh-CN`.
@@ -176,6 +187,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             all,
             mode,
         } => trace(&files, &from, &to, &proto, seed, all, mode.as_deref()),
+        Command::DnsServer(args) => dns_server::run(&args),
+        Command::DnsZone(args) => dns_zone::run(&args),
     }
 }
 
