@@ -21,6 +21,8 @@
 //! addresses are carried through where CoreDNS would serve them (AAAA, `ip6.arpa`).
 
 pub mod kubernetes;
+pub mod resolver;
+pub mod tools;
 pub mod upstream;
 pub mod wire;
 
