@@ -867,3 +867,160 @@ fn dig_matches_real_dig() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Which replies send each resolver on (§4.2–4.4): NODATA, SERVFAIL, no server at all.
+
+#[test]
+fn walk_nodata_servfail_and_timeouts_per_libc() {
+    let mut cfg = lab_core::ClusterConfig::kind();
+    // A CNAME loop upstream: the resolver in front of it answers SERVFAIL.
+    cfg.dns_upstream.insert(
+        "loop.example.org",
+        lab_core::dns::UpstreamRecord::CNAME("loop.example.org".into()),
+    );
+    let mut c = Cluster::new(cfg);
+    c.settle();
+    let s = DnsSnapshot::from_cluster(&c);
+    let conf = default_conf(&c);
+    let names = |w: &resolver::Walk| -> Vec<String> {
+        let mut v: Vec<String> = w.steps.iter().map(|st| st.qname.to_ascii()).collect();
+        v.dedup();
+        v
+    };
+
+    // `default`: +d NX, +s NODATA (`default.svc.cluster.local` exists without data), +c NX.
+    let g = walk(&s, &conf, "default", Libc::Glibc, Family::Unspec);
+    assert_eq!(
+        names(&g),
+        [
+            format!("default{D}"),
+            format!("default{S}"),
+            format!("default{C}"),
+            "default.".into()
+        ]
+    );
+    assert_eq!(g.result, Err(LookupError::NoData));
+    let m = walk(&s, &conf, "default", Libc::Musl, Family::Unspec);
+    assert_eq!(names(&m), [format!("default{D}"), format!("default{S}")]);
+    assert_eq!(m.result, Err(LookupError::NoData));
+    let u = walk(&s, &conf, "default", Libc::UClibc, Family::Inet);
+    assert_eq!(
+        names(&u),
+        [
+            "default.".to_string(),
+            format!("default{D}"),
+            format!("default{S}")
+        ]
+    );
+    assert_eq!(u.result, Err(LookupError::NoData));
+
+    // SERVFAIL on the first search domain: glibc and uClibc go on, musl stops (EAI_AGAIN).
+    let mut servfail_first = conf.clone();
+    servfail_first.search.insert(0, "example.org".into());
+    let g = walk(&s, &servfail_first, "loop", Libc::Glibc, Family::Inet);
+    assert_eq!(g.steps[0].answer.rcode, ResponseCode::ServFail);
+    assert_eq!(g.steps.len(), 5, "4 search domains, then as-is");
+    let m = walk(&s, &servfail_first, "loop", Libc::Musl, Family::Inet);
+    assert_eq!(names(&m), ["loop.example.org."]);
+    assert_eq!(m.result, Err(LookupError::TryAgain));
+    let u = walk(&s, &servfail_first, "loop", Libc::UClibc, Family::Inet);
+    assert_eq!(u.steps.len(), 5, "as-is, then 4 search domains");
+    assert_eq!(u.steps[1].answer.rcode, ResponseCode::ServFail);
+
+    // Nothing listens at the nameserver: no reply, no steps.
+    let mut nowhere = conf.clone();
+    nowhere.nameservers = vec!["192.0.2.99".into()];
+    for libc in [Libc::Glibc, Libc::Musl, Libc::UClibc] {
+        let w = walk(&s, &nowhere, "kubernetes", libc, Family::Inet);
+        assert!(w.steps.is_empty());
+        assert!(matches!(
+            w.result,
+            Err(LookupError::Timeout | LookupError::TryAgain)
+        ));
+    }
+    // Address literals need no query; bad names are errors, not panics.
+    let w = walk(&s, &conf, "10.96.0.1", Libc::Glibc, Family::Unspec);
+    assert!(w.steps.is_empty());
+    assert_eq!(
+        w.result.unwrap().addresses,
+        ["10.96.0.1".parse::<IpAddr>().unwrap()]
+    );
+    for bad in ["", "a..b", &"x".repeat(70), &"a.".repeat(200)] {
+        let w = walk(&s, &conf, bad, Libc::Glibc, Family::Unspec);
+        assert!(
+            matches!(w.result, Err(LookupError::InvalidName(_))),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn default_policy_pods_ask_the_node_resolver() {
+    let c = Cluster::kind();
+    let s = DnsSnapshot::from_cluster(&c);
+    let p = pod(
+        serde_json::json!({"metadata": {"name": "p", "namespace": "default"},
+        "spec": {"containers": [], "dnsPolicy": "Default"}}),
+    );
+    let conf = pod_resolv_conf(&c, &p);
+    assert_eq!(conf.ndots(), 0);
+    // The node's resolver knows the outside world only.
+    let w = walk(&s, &conf, "www.example.com", Libc::Glibc, Family::Inet);
+    assert_eq!(w.steps.len(), 1);
+    assert_eq!(w.steps[0].server, IpAddr::from([172, 18, 0, 1]));
+    assert!(w.result.is_ok());
+    let w = walk(
+        &s,
+        &conf,
+        "kubernetes.default.svc.cluster.local",
+        Libc::Glibc,
+        Family::Inet,
+    );
+    assert_eq!(w.result, Err(LookupError::NotFound));
+    let out = tools::nslookup_busybox_128(&s, &conf, &["kubernetes.default"]).unwrap();
+    assert_eq!(
+        out.stdout,
+        "Server:    172.18.0.1\nAddress 1: 172.18.0.1\n\n"
+    );
+    assert_eq!(out.stderr, "nslookup: can't resolve 'kubernetes.default'\n");
+}
+
+#[test]
+fn dig_search_and_bad_arguments() {
+    let c = Cluster::kind();
+    let s = DnsSnapshot::from_cluster(&c);
+    let conf = default_conf(&c);
+    let run = DigRun::default();
+    // dig ignores the search list unless asked.
+    let out = tools::dig(&s, &conf, &["kubernetes", "+short"], &run).unwrap();
+    assert_eq!(out.stdout, "");
+    assert_eq!(out.queries.len(), 1);
+    let out = tools::dig(&s, &conf, &["kubernetes", "+search", "+short"], &run).unwrap();
+    assert_eq!(out.stdout, "10.96.0.1\n");
+    assert_eq!(out.queries[0].qname.to_ascii(), format!("kubernetes{D}"));
+    let out = tools::dig(&s, &conf, &["-x", "10.96.0.10", "+short"], &run).unwrap();
+    assert_eq!(out.stdout, "kube-dns.kube-system.svc.cluster.local.\n");
+    assert!(tools::dig(&s, &conf, &["+bogus", "x"], &run).is_err());
+    assert!(tools::dig(&s, &conf, &["-x", "not-an-ip"], &run).is_err());
+    assert!(tools::dig(&s, &conf, &["-t", "NOPE", "x"], &run).is_err());
+}
+
+#[test]
+fn walk_text_lists_every_query_and_the_result() {
+    let c = Cluster::kind();
+    let s = DnsSnapshot::from_cluster(&c);
+    let conf = default_conf(&c);
+    let w = walk(&s, &conf, "kubernetes.default", Libc::UClibc, Family::Inet);
+    assert_eq!(
+        tools::walk_text(&w),
+        format!(
+            " 1  A     kubernetes.default.  -> 10.96.0.10  NXDOMAIN forwarded\n \
+             2  A     kubernetes.default{D}  -> 10.96.0.10  NXDOMAIN aa\n \
+             3  A     kubernetes.default{S}  -> 10.96.0.10  NOERROR aa  A 10.96.0.1\n\
+             => kubernetes.default{S} 10.96.0.1\n"
+        )
+    );
+    let w = walk(&s, &conf, "nosuch.", Libc::Glibc, Family::Inet);
+    assert!(tools::walk_text(&w).ends_with("=> failed: name not found\n"));
+}

@@ -610,7 +610,8 @@ fn glibc_candidate(
 /// musl `name_from_dns`: any reply with SERVFAIL (or none) is EAI_AGAIN and any NXDOMAIN sends
 /// the search on; another error rcode is EAI_FAIL. Then the addresses of both replies (AAAA
 /// parsed first); none at all is EAI_NODATA, which — being non-zero — also ends the search in
-/// `name_from_dns_search` (`if (cnt) return cnt;`).
+/// `name_from_dns_search` (`if (cnt) return cnt;`). `spec/dns.md` §4.3 lists NODATA among the
+/// codes that move on; the musl source (1.1.13 to 1.2.5) does not, and the source wins here.
 fn musl_candidate(
     tx: &mut Sender<'_>,
     qname: &Name,
@@ -923,8 +924,8 @@ pub fn reverse(
         }) {
             return (tx.steps, Some(target.trim_end_matches('.').to_string()));
         }
-        // Only NXDOMAIN (uClibc's try_next_sdomain) sends the name on to the next domain.
-        if a.rcode != ResponseCode::NXDomain {
+        // As in the forward walk, NXDOMAIN and SERVFAIL send the name on to the next domain.
+        if !matches!(a.rcode, ResponseCode::NXDomain | ResponseCode::ServFail) {
             break;
         }
     }

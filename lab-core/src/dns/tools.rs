@@ -3,7 +3,7 @@
 //!
 //! Mirrors busybox `networking/nslookup.c` (tags 1_28_4 and 1_36_1), BIND 9.18's
 //! `bin/dig/{dig.c,host.c,nslookup.c}` and the record printer of `lib/dns/masterdump.c` (dig's
-//! tab-aligned columns). Each tool runs on the walks of [`resolver`](super::resolver) against the
+//! tab-aligned columns). Each tool runs on the walks of [`resolver`] against the
 //! simulated servers, so what it prints follows from the same answers `lab-runner`'s DNS server
 //! sends (`spec/dns.md` §5). Outputs carry the queries sent, for the trace view.
 
@@ -1085,4 +1085,45 @@ pub fn dig(
         out.stdout = dig_text(run, &args.join(" "), d.server.is_some(), server, &m, size);
     }
     Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The walk itself (`--format walk`): svclab's own view, not a real tool's.
+
+/// A resolver walk, one line per query (`N  TYPE  QNAME  -> SERVER  RCODE [aa] [forwarded]
+/// [data…]`) and a last line with the result, for `--format walk` and the trace view.
+pub fn walk_text(walk: &resolver::Walk) -> String {
+    let mut out = String::new();
+    for (i, st) in walk.steps.iter().enumerate() {
+        let a = &st.answer;
+        let mut line = format!(
+            "{:>2}  {:<5} {}  -> {}  {}",
+            i + 1,
+            st.qtype.to_string(),
+            fqdn(&st.qname),
+            st.server,
+            rcode_name(a.rcode)
+        );
+        if a.authoritative {
+            line.push_str(" aa");
+        } else {
+            line.push_str(" forwarded");
+        }
+        if a.is_nodata() {
+            line.push_str(" (no data)");
+        }
+        for r in &a.answers {
+            line.push_str(&format!("  {} {}", r.record_type(), present(&r.data)));
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    match &walk.result {
+        Ok(r) => {
+            let ips: Vec<String> = r.addresses.iter().map(IpAddr::to_string).collect();
+            out.push_str(&format!("=> {} {}\n", r.name, ips.join(" ")));
+        }
+        Err(e) => out.push_str(&format!("=> failed: {e}\n")),
+    }
+    out
 }
