@@ -648,11 +648,11 @@ fn bind_nslookup_and_host() {
         "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10#53\n\n\
          Name:\tkubernetes.default.svc.cluster.local\nAddress: 10.96.0.1\n\n"
     );
+    // A reverse lookup prints no server block (checked against the real tool below).
     let out = tools::nslookup_bind(&s, &conf, &["10.96.0.1"]).unwrap();
     assert_eq!(
         out.stdout,
-        "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10#53\n\n\
-         1.0.96.10.in-addr.arpa\tname = kubernetes.default.svc.cluster.local.\n\n"
+        "1.0.96.10.in-addr.arpa\tname = kubernetes.default.svc.cluster.local.\n\n"
     );
     let out = tools::nslookup_bind(&s, &conf, &["www.example.com"]).unwrap();
     assert!(
@@ -1023,4 +1023,99 @@ fn walk_text_lists_every_query_and_the_result() {
     );
     let w = walk(&s, &conf, "nosuch.", Libc::Glibc, Family::Inet);
     assert!(tools::walk_text(&w).ends_with("=> failed: name not found\n"));
+}
+
+#[test]
+fn dig_timeout_matches_real_dig() {
+    if real_dig_version().is_none() {
+        panic!("dig is not installed: `sudo apt-get install -y dnsutils`");
+    }
+    // A socket that never answers, against a server address nothing listens on in the sim.
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let real = Command::new("dig")
+        .args([
+            "@127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "kubernetes.default.svc.cluster.local",
+        ])
+        .args(["+tries=2", "+time=1"])
+        .output()
+        .unwrap();
+    let real_text = String::from_utf8_lossy(&real.stdout)
+        .replace(&format!("127.0.0.1#{port}"), "192.0.2.99#53")
+        .replace(&format!("@127.0.0.1 -p {port} "), "@192.0.2.99 ");
+    let c = Cluster::kind();
+    let s = DnsSnapshot::from_cluster(&c);
+    let run = DigRun {
+        version: real_dig_version().unwrap(),
+        ..DigRun::default()
+    };
+    let ours = tools::dig(
+        &s,
+        &default_conf(&c),
+        &[
+            "@192.0.2.99",
+            "kubernetes.default.svc.cluster.local",
+            "+tries=2",
+            "+time=1",
+        ],
+        &run,
+    )
+    .unwrap();
+    assert_eq!(ours.stdout, real_text);
+    assert_eq!(ours.exit_code, real.status.code().unwrap());
+    drop(silent);
+}
+
+#[test]
+fn bind_nslookup_and_host_match_the_real_tools() {
+    if real_dig_version().is_none() {
+        panic!("dnsutils is not installed: `sudo apt-get install -y dnsutils`");
+    }
+    let c = course_cluster();
+    let s = DnsSnapshot::from_cluster(&c);
+    let conf = default_conf(&c);
+    let server = Responder::start(s.clone());
+    let port = server.port.to_string();
+    let svc_ip = cluster_ip(&c, "default", "httpd-svc");
+    // Absolute names and addresses only: the real tools read this machine's search list.
+    let names = [
+        "kubernetes.default.svc.cluster.local.",
+        "headless-svc.default.svc.cluster.local.",
+        "nosuch.default.svc.cluster.local.",
+        "www.example.com.",
+        "httpd-svc.default.",
+        "10.96.0.1",
+        svc_ip.as_str(),
+        "172.18.0.3",
+    ];
+    let fix = |t: &[u8]| {
+        String::from_utf8_lossy(t)
+            .replace(&format!("127.0.0.1#{port}"), "10.96.0.10#53")
+            .replace("127.0.0.1", "10.96.0.10")
+    };
+    for name in names {
+        let real = Command::new("nslookup")
+            .args([format!("-port={port}").as_str(), "-timeout=2", "-retry=1"])
+            .args([name, "127.0.0.1"])
+            .output()
+            .unwrap();
+        let ours = tools::nslookup_bind(&s, &conf, &[name, "10.96.0.10"]).unwrap();
+        assert_eq!(ours.stdout, fix(&real.stdout), "nslookup {name}");
+        assert_eq!(
+            ours.exit_code,
+            real.status.code().unwrap(),
+            "nslookup {name}"
+        );
+
+        let real = Command::new("host")
+            .args(["-W", "2", "-p", &port, name, "127.0.0.1"])
+            .output()
+            .unwrap();
+        let ours = tools::host(&s, &conf, &[name, "10.96.0.10"]).unwrap();
+        assert_eq!(ours.stdout, fix(&real.stdout), "host {name}");
+        assert_eq!(ours.exit_code, real.status.code().unwrap(), "host {name}");
+    }
 }

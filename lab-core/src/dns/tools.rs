@@ -551,9 +551,10 @@ fn bind_search(
     last
 }
 
-/// BIND 9.18 `nslookup NAME [SERVER]` (`spec/dns.md` §5.3): the server block with `#53`, then the
-/// final answer of the search walk: `Name:`/`Address:` pairs (A, then AAAA), PTRs as
-/// `name = target.` with the trailing dot, `Non-authoritative answer:` for forwarded replies.
+/// BIND 9.18 `nslookup NAME [SERVER]` (`spec/dns.md` §5.3): the server block with `#53`
+/// (forward lookups only), then the final answer of the search walk: `Name:`/`Address:` pairs
+/// (A, then AAAA), PTRs as `name = target.` with the trailing dot, `Non-authoritative answer:`
+/// for forwarded replies.
 pub fn nslookup_bind(
     snapshot: &DnsSnapshot,
     conf: &ResolvConf,
@@ -588,16 +589,20 @@ pub fn nslookup_bind(
         return Ok(out);
     };
     let servers = vec![server_ip];
-    out.stdout.push_str(&format!(
-        "Server:\t\t{server_ip}\nAddress:\t{server_ip}#53\n\n"
-    ));
+    // BIND 9.18 prints the server block for forward lookups only; a reverse lookup starts
+    // with its answer.
+    if host.parse::<IpAddr>().is_err() {
+        out.stdout.push_str(&format!(
+            "Server:\t\t{server_ip}\nAddress:\t{server_ip}#53\n\n"
+        ));
+    }
 
     if let Ok(ip) = host.parse::<IpAddr>() {
         let q = reverse_name(ip);
         let Some(a) = ask_first(&mut out, snapshot, &servers, &q, RecordType::PTR) else {
             return Ok(out);
         };
-        bind_nslookup_reply(&mut out, &a, host, &q);
+        bind_nslookup_reply(&mut out, &a, &bare(&q), &q);
         return Ok(out);
     }
     let candidates = bind_candidates(conf, host);
@@ -628,7 +633,7 @@ fn bind_nslookup_reply(out: &mut ToolOutput, a: &Answer, typed: &str, qname: &Na
     if a.rcode != ResponseCode::NoError {
         // NXDOMAIN names the text as typed; other rcodes the name asked.
         let shown = if a.rcode == ResponseCode::NXDomain {
-            typed.to_string()
+            typed.trim_end_matches('.').to_string()
         } else {
             bare(qname)
         };
@@ -724,8 +729,12 @@ pub fn host(
         return Ok(out);
     };
     if first.rcode != ResponseCode::NoError {
+        // NXDOMAIN names the lookup's text: as typed, or the reverse name for an address.
         let shown = if first.rcode == ResponseCode::NXDomain {
-            name.to_string()
+            match name.parse::<IpAddr>() {
+                Ok(ip) => fqdn(&reverse_name(ip)),
+                Err(_) => name.to_string(),
+            }
         } else {
             bare(&found)
         };
@@ -810,6 +819,8 @@ struct DigArgs {
     qtype: RecordType,
     short: bool,
     search: bool,
+    /// `+tries=N` (default 3): UDP attempts before "no servers could be reached".
+    tries: u32,
 }
 
 fn parse_dig_args(args: &[&str]) -> Result<DigArgs, ToolError> {
@@ -819,6 +830,7 @@ fn parse_dig_args(args: &[&str]) -> Result<DigArgs, ToolError> {
         qtype: RecordType::A,
         short: false,
         search: false,
+        tries: 3,
     };
     let mut name = None;
     let mut qtype = None;
@@ -832,6 +844,21 @@ fn parse_dig_args(args: &[&str]) -> Result<DigArgs, ToolError> {
                 "noshort" => d.short = false,
                 "search" => d.search = true,
                 "nosearch" => d.search = false,
+                _ if o.starts_with("tries=")
+                    || o.starts_with("retry=")
+                    || o.starts_with("time=") =>
+                {
+                    let (key, val) = o.split_once('=').unwrap_or((o, ""));
+                    let n: u32 = val
+                        .parse()
+                        .map_err(|_| usage("dig", format!("Invalid option: +{o}")))?;
+                    match key {
+                        "tries" => d.tries = n.max(1),
+                        "retry" => d.tries = n.saturating_add(1),
+                        // The wait per try: no wall clock in the simulation.
+                        _ => {}
+                    }
+                }
                 _ => return Err(usage("dig", format!("Invalid option: +{o}"))),
             }
         } else if a == "-x" {
@@ -1070,9 +1097,22 @@ pub fn dig(
         }
     }
     let Some((m, size)) = last else {
+        // One line per try, then the banner and the verdict; exit status 9.
+        for _ in 0..d.tries {
+            out.stdout.push_str(&format!(
+                ";; communications error to {server}#53: timed out\n"
+            ));
+        }
         out.stdout.push_str(&format!(
-            ";; communications error to {server}#53: timed out\n"
+            "\n; <<>> DiG {} <<>> {}\n",
+            run.version,
+            args.join(" ")
         ));
+        if d.server.is_some() {
+            out.stdout.push_str("; (1 server found)\n");
+        }
+        out.stdout
+            .push_str(";; global options: +cmd\n;; no servers could be reached\n");
         out.exit_code = 9;
         return Ok(out);
     };
