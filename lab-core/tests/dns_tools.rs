@@ -1119,3 +1119,37 @@ fn bind_nslookup_and_host_match_the_real_tools() {
         assert_eq!(ours.exit_code, real.status.code().unwrap(), "host {name}");
     }
 }
+
+#[test]
+fn a_coredns_pod_answers_as_a_server_too() {
+    let c = Cluster::kind();
+    let s = DnsSnapshot::from_cluster(&c);
+    let conf = default_conf(&c);
+    let coredns_ip = c
+        .list_typed::<Pod>(Some("kube-system"))
+        .filter(|p| {
+            p.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("k8s-app"))
+                .map(String::as_str)
+                == Some("kube-dns")
+        })
+        .find_map(|p| p.status.as_ref()?.pod_ip.clone())
+        .expect("a CoreDNS pod with an IP");
+    let out = tools::nslookup_busybox_128(&s, &conf, &["kubernetes", &coredns_ip]).unwrap();
+    // Its PTR names it by its dashed IP under the kube-dns Service.
+    let dashed = coredns_ip.replace('.', "-");
+    assert_eq!(
+        out.stdout,
+        format!(
+            "Server:    {coredns_ip}\nAddress 1: {coredns_ip} {dashed}.kube-dns.kube-system.svc.cluster.local\n\n\
+             Name:      kubernetes\nAddress 1: 10.96.0.1 kubernetes.default.svc.cluster.local\n"
+        )
+    );
+    assert!(
+        out.queries
+            .iter()
+            .all(|q| q.server.to_string() == coredns_ip)
+    );
+}

@@ -12,8 +12,8 @@
 //! - the choice of C library by container image (DESIGN.md "The shell").
 //!
 //! The walk asks the simulated servers only: the cluster DNS Service (and its CoreDNS pods) are
-//! answered by [`DnsSnapshot::lookup`], the kind node's resolver by the upstream table. `/etc/hosts`
-//! is not consulted.
+//! answered by [`DnsSnapshot::lookup`], the kind node's resolver by the upstream table.
+//! `/etc/hosts` is not consulted.
 
 use super::{Answer, DnsSnapshot, ServiceKind};
 use crate::cluster::Cluster;
@@ -483,10 +483,13 @@ fn is_cluster_dns(s: &DnsSnapshot, ip: IpAddr) -> bool {
     if s.name_servers.addrs.contains(&ip) {
         return true;
     }
-    s.services.values().any(|svc| {
-        matches!(&svc.kind, ServiceKind::ClusterIp(ips) if ips.iter().any(|i| s.name_servers.addrs.contains(i)))
-            && svc.endpoints.iter().any(|e| e.ip == ip)
-    })
+    let fronts_coredns = |kind: &ServiceKind| match kind {
+        ServiceKind::ClusterIp(ips) => ips.iter().any(|i| s.name_servers.addrs.contains(i)),
+        _ => false,
+    };
+    s.services
+        .values()
+        .any(|svc| fronts_coredns(&svc.kind) && svc.endpoints.iter().any(|e| e.ip == ip))
 }
 
 /// Parses typed text as a DNS name (relative unless it ends in a dot).
