@@ -1153,3 +1153,51 @@ fn a_coredns_pod_answers_as_a_server_too() {
             .all(|q| q.server.to_string() == coredns_ip)
     );
 }
+
+/// busybox's "BIG" nslookup (1.30+) against the local responder, when a binary is at hand:
+/// `SVCLAB_BUSYBOX=/path/to/busybox cargo test -p lab-core --test dns_tools -- --ignored`.
+/// Dotted names and addresses only, as the binary reads this machine's search line.
+#[test]
+#[ignore = "needs a busybox >= 1.30 binary in $SVCLAB_BUSYBOX"]
+fn busybox_big_nslookup_matches_a_real_busybox() {
+    let bin = std::env::var("SVCLAB_BUSYBOX").expect("SVCLAB_BUSYBOX names a busybox binary");
+    let c = course_cluster();
+    let s = DnsSnapshot::from_cluster(&c);
+    let conf = default_conf(&c);
+    let server = Responder::start(s.clone());
+    let port = server.port.to_string();
+    let svc_ip = cluster_ip(&c, "default", "httpd-svc");
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["kubernetes.default.svc.cluster.local"],
+        vec!["headless-svc.default.svc.cluster.local"],
+        vec!["httpd-svc.default"],
+        vec!["www.example.com"],
+        vec!["nosuch.default.svc.cluster.local"],
+        vec!["10.96.0.1"],
+        vec![&svc_ip],
+        vec![
+            "-type=srv",
+            "_https._tcp.kubernetes.default.svc.cluster.local",
+        ],
+        vec!["-type=txt", "dns-version.cluster.local"],
+    ];
+    for case in cases {
+        let mut real_args = vec!["nslookup".to_string(), format!("-port={port}")];
+        real_args.extend(case.iter().map(|s| s.to_string()));
+        real_args.push("127.0.0.1".into());
+        let real = Command::new(&bin).args(&real_args).output().unwrap();
+        let real_text = String::from_utf8_lossy(&real.stdout)
+            .replace(&format!("127.0.0.1:{port}"), "10.96.0.10:53")
+            .replace("127.0.0.1", "10.96.0.10");
+        let mut args = case.clone();
+        args.push("10.96.0.10");
+        let ours = tools::nslookup_busybox_136(&s, &conf, &args).unwrap();
+        assert_eq!(ours.stdout, real_text, "nslookup {}", case.join(" "));
+        assert_eq!(
+            ours.exit_code,
+            real.status.code().unwrap(),
+            "nslookup {}",
+            case.join(" ")
+        );
+    }
+}
