@@ -506,6 +506,20 @@ fn busybox_136_queries_and_layout() {
          Non-authoritative answer:\n\n"
     );
     assert_eq!(out.exit_code, 0);
+    // A trailing dot: as-is only, A and AAAA.
+    let out = tools::nslookup_busybox_136(&s, &conf, &["httpd-svc."]).unwrap();
+    let got: Vec<(String, RecordType)> = out
+        .queries
+        .iter()
+        .map(|st| (st.qname.to_ascii(), st.qtype))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("httpd-svc.".to_string(), A),
+            ("httpd-svc.".to_string(), AAAA)
+        ]
+    );
     // An address: one PTR.
     let out = tools::nslookup_busybox_136(&s, &conf, &["10.96.0.1"]).unwrap();
     assert_eq!(
