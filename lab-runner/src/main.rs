@@ -13,6 +13,7 @@
 //! Tables come from `lab_core::printers`, the apiserver's and kubectl's printers ([`get`]).
 
 mod demo;
+mod dns_cli;
 mod dns_server;
 mod dns_zone;
 mod get;
@@ -127,6 +128,14 @@ enum Command {
         #[arg(long, value_parser = ["iptables", "ipvs", "nftables"])]
         mode: Option<String>,
     },
+    /// Look a name up from a pod, as the pod's tools print it.
+    ///
+    /// Applies the manifests to a fresh simulated cluster, lets it converge, then prints what
+    /// `nslookup NAME` (the pod image's own: busybox 1.28, busybox 1.36 or BIND), `dig`,
+    /// `dig +short` or `host` print in that pod, or with `--format walk` every query its C
+    /// library sends (search list, ndots) with each answer. Exits with the tool's status, or 2
+    /// on bad manifests, an unknown pod or an unknown record type.
+    Dns(dns_cli::DnsArgs),
     /// Serve the cluster's DNS on 127.0.0.1 (UDP and TCP), as CoreDNS answers it.
     ///
     /// Applies the manifests to a fresh simulated cluster, lets it converge, then answers DNS
@@ -187,6 +196,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             all,
             mode,
         } => trace(&files, &from, &to, &proto, seed, all, mode.as_deref()),
+        Command::Dns(args) => dns_cli::run(&args),
         Command::DnsServer(args) => dns_server::run(&args),
         Command::DnsZone(args) => dns_zone::run(&args),
     }
