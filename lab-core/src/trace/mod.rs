@@ -1393,6 +1393,46 @@ mod tests {
     }
 
     #[test]
+    fn external_ips_are_served_and_masqueraded_in_every_mode() {
+        let svc = "apiVersion: v1\nkind: Service\nmetadata:\n  name: httpd-ext\nspec:\n  externalIPs:\n  - 192.0.2.50\n  selector:\n    app: httpd\n  ports:\n  - port: 8081\n    targetPort: 80\n";
+        let c = course(&format!("---\n{svc}"));
+        let pkt = packet(
+            Source::External {
+                via_node: "kind-worker2".into(),
+            },
+            Ipv4Addr::new(192, 0, 2, 50),
+            8081,
+            Protocol::Tcp,
+        );
+        for mode in MODES {
+            let bs = branches(trace_in(&c, mode, &pkt, Choice::AllBranches));
+            assert_eq!(bs.len(), 3, "{mode:?}");
+            for b in &bs {
+                assert!(
+                    matches!(b.trace.verdict, Verdict::Dnat { port: 80, .. }),
+                    "{mode:?}: {:?}",
+                    b.trace
+                );
+                // eTP Cluster: the client's address is hidden behind the node's.
+                assert!(b.trace.masqueraded, "{mode:?}");
+            }
+        }
+        // In IPVS mode the external IP is bound to kube-ipvs0, so IPVS takes it on input.
+        let t = single(trace_in(&c, ProxyMode::Ipvs, &pkt, Choice::Seed(0)));
+        assert!(
+            t.steps
+                .iter()
+                .any(|s| s.rule.contains("--match-set KUBE-EXTERNAL-IP dst,dst")),
+            "{t:?}"
+        );
+        assert!(
+            t.steps
+                .iter()
+                .any(|s| s.rule.starts_with("TCP  192.0.2.50:8081 rr"))
+        );
+    }
+
+    #[test]
     fn the_snapshot_mode_is_the_default() {
         let c = course("");
         let mut snap = ProxySnapshot::from_cluster(&c);
