@@ -8,7 +8,8 @@
 //!   would ([`apply`]).
 //! - `rules -f FILE…` prints a node's kube-proxy rules in iptables, IPVS or nftables mode, as the
 //!   node's own tools would ([`rules`]).
-//! - `trace -f FILE… --from … --to IP:PORT` walks one packet through those rules ([`trace`]).
+//! - `trace -f FILE… --from … --to IP:PORT [--mode …]` walks one packet through those rules, in
+//!   any of the three modes ([`trace`]).
 //!
 //! Tables come from `lab_core::printers`, the apiserver's and kubectl's printers ([`get`]).
 
