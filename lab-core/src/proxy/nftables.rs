@@ -268,8 +268,10 @@ pub struct NftablesRules {
     pub(crate) transaction: Vec<String>,
     set_index: BTreeMap<String, usize>,
     chain_index: BTreeMap<String, usize>,
-    /// Elements in the order they were added, for per-service chunks.
+    /// Elements in the order they were added, for per-service chunks (kept only while
+    /// `log_elements` is set: a full render does not need them).
     pub(crate) element_log: Vec<(String, NftElement)>,
+    pub(crate) log_elements: bool,
 }
 
 impl NftablesRules {
@@ -364,7 +366,9 @@ impl NftablesRules {
                 return; // ensureElem: already present
             }
             self.line(format!("add element ip {TABLE} {set} {{ {} }}", e.text()));
-            self.element_log.push((set.to_string(), e.clone()));
+            if self.log_elements {
+                self.element_log.push((set.to_string(), e.clone()));
+            }
             self.sets[i].elements.insert(k, e);
         }
     }
@@ -1075,6 +1079,7 @@ pub(crate) fn service_chunk(
     all: &[EndpointInfo],
 ) -> NftChunk {
     let mut t = template.clone();
+    t.log_elements = true;
     let (c0, s0, l0, e0) = (
         t.chains.len(),
         t.sets.len(),

@@ -198,6 +198,7 @@ pub struct Proxier {
     large_cluster: bool,
     claims: Claims,
     nft_stale_chains: Vec<String>,
+    ipt_cache: Option<iptables::SharedCache>,
 }
 
 fn ns_name(namespace: Option<&str>, name: Option<&str>) -> String {
@@ -243,6 +244,7 @@ impl Proxier {
             large_cluster: false,
             claims: Claims::default(),
             nft_stale_chains: Vec::new(),
+            ipt_cache: None,
         }
     }
 
@@ -684,10 +686,31 @@ impl Proxier {
                 });
             }
         }
+        // The concatenated shared lines stay valid unless a port came, went, or changed them.
+        let shared_changed = old_chunks.iter().any(|(spn, old)| {
+            let new = self.ports.get(spn).map(|p| &p.chunk);
+            match (old, new) {
+                (Some(Chunk::Iptables(o)), Some(Chunk::Iptables(n))) => {
+                    o.filter_rules != n.filter_rules || o.nat_shared != n.nat_shared
+                }
+                _ => true,
+            }
+        });
+        if full || shared_changed || self.ipt_cache.is_none() {
+            self.ipt_cache = Some(iptables::SharedCache::new(self.ports.iter().filter_map(
+                |(spn, p)| match &p.chunk {
+                    Chunk::Iptables(c) => Some((spn, c)),
+                    _ => None,
+                },
+            )));
+        }
+        let empty = iptables::SharedCache::default();
+        let cache = self.ipt_cache.as_ref().unwrap_or(&empty);
         let payload = iptables::partial_restore(
             s,
+            cache,
             self.ports.iter().filter_map(|(spn, p)| match &p.chunk {
-                Chunk::Iptables(c) => Some((c, full || old_chunks.contains_key(spn))),
+                Chunk::Iptables(c) if full || old_chunks.contains_key(spn) => Some((spn, c)),
                 _ => None,
             }),
             &stale,
