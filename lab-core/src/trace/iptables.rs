@@ -683,3 +683,43 @@ pub(super) fn parse_dest(d: &str) -> Option<(Ipv4Addr, Option<u16>)> {
     };
     Some((ip, p))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_kube_proxy_writes_is_understood() {
+        let svcs = "apiVersion: v1\nkind: Service\nmetadata:\n  name: a\nspec:\n  type: NodePort\n  externalTrafficPolicy: Local\n  sessionAffinity: ClientIP\n  externalIPs: [192.0.2.9]\n  selector:\n    app: httpd\n  ports:\n  - port: 80\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: b\nspec:\n  internalTrafficPolicy: Local\n  selector:\n    app: httpd\n  ports:\n  - port: 81\n    protocol: UDP\n";
+        let c = crate::testutil::cluster_with(&format!(
+            "{}---\n{svcs}",
+            crate::testutil::httpd_deployment(2)
+        ));
+        let snap = ProxySnapshot::from_cluster(&c);
+        let ipt = render_iptables::render(&snap, "kind-worker", &IptablesOptions::kind()).unwrap();
+        let state = crate::proxy::ipvs::render(
+            &snap,
+            "kind-worker",
+            &crate::proxy::ipvs::IpvsOptions::default(),
+        )
+        .unwrap();
+        for text in [
+            ipt.save_text(),
+            super::super::ipvs::iptables_save_text(&state, &snap),
+        ] {
+            let set = RuleSet::parse_save(&text);
+            let mut n = 0;
+            for r in set.chains.values().flat_map(|c| c.rules.iter()) {
+                n += 1;
+                assert!(
+                    !r.matches.iter().any(|m| matches!(m, CMatch::Never))
+                        && !matches!(r.src, AddrSel::Never)
+                        && !matches!(r.dst, AddrSel::Never),
+                    "{}",
+                    r.text
+                );
+            }
+            assert!(n > 15, "{text}");
+        }
+    }
+}
