@@ -21,9 +21,10 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
@@ -37,6 +38,8 @@ const TCP_IO_TIMEOUT: Duration = Duration::from_secs(2);
 /// Open TCP connections at once; further clients wait in the kernel's accept queue, so a flood of
 /// idle connections cannot exhaust file descriptors.
 const MAX_TCP_CONNECTIONS: usize = 256;
+/// How often a UDP thread blocked in `recv_from` wakes up to see whether the server stops.
+const UDP_STOP_CHECK: Duration = Duration::from_millis(200);
 /// The largest UDP datagram; a bigger one could not arrive over IPv4 anyway.
 const UDP_BUFFER: usize = 65_535;
 
@@ -105,7 +108,7 @@ impl DnsPublisher {
 
 /// Bound UDP and TCP sockets on 127.0.0.1, same port, not serving yet.
 pub struct DnsServer {
-    udp: Arc<UdpSocket>,
+    udp: std::net::UdpSocket,
     tcp: TcpListener,
 }
 
@@ -114,31 +117,21 @@ impl DnsServer {
     pub async fn bind(port: u16) -> Result<DnsServer> {
         let loopback = Ipv4Addr::LOCALHOST;
         if port != 0 {
-            let udp = UdpSocket::bind((loopback, port))
-                .await
+            let udp = std::net::UdpSocket::bind((loopback, port))
                 .with_context(|| format!("binding UDP 127.0.0.1:{port}"))?;
             let tcp = TcpListener::bind((loopback, port))
                 .await
                 .with_context(|| format!("binding TCP 127.0.0.1:{port}"))?;
-            return Ok(DnsServer {
-                udp: Arc::new(udp),
-                tcp,
-            });
+            return Ok(DnsServer { udp, tcp });
         }
         // The kernel picks a free UDP port; that number may be taken for TCP, so try again.
         let mut last_error = None;
         for _ in 0..32 {
-            let udp = UdpSocket::bind((loopback, 0))
-                .await
-                .context("binding UDP 127.0.0.1:0")?;
+            let udp =
+                std::net::UdpSocket::bind((loopback, 0)).context("binding UDP 127.0.0.1:0")?;
             let picked = udp.local_addr().context("reading the UDP port")?.port();
             match TcpListener::bind((loopback, picked)).await {
-                Ok(tcp) => {
-                    return Ok(DnsServer {
-                        udp: Arc::new(udp),
-                        tcp,
-                    });
-                }
+                Ok(tcp) => return Ok(DnsServer { udp, tcp }),
                 Err(e) => last_error = Some(e),
             }
         }
@@ -159,23 +152,44 @@ impl DnsServer {
         snapshots: watch::Receiver<Arc<DnsSnapshot>>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<()> {
-        let mut tasks = JoinSet::new();
-        // One receive loop per core on the shared socket: answering is pure CPU work of a few
-        // microseconds, so each loop answers inline instead of spawning a task per datagram.
+        // UDP is answered on plain threads blocking in recv_from, one per core on clones of
+        // one socket: answering is a few microseconds of pure CPU work, so an event loop and its
+        // readiness polling would cost more than the work itself (this is how NSD serves too).
         let loops = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-        for _ in 0..loops {
-            tasks.spawn(serve_udp(self.udp.clone(), snapshots.clone()));
+        let stop = Arc::new(AtomicBool::new(false));
+        self.udp
+            .set_read_timeout(Some(UDP_STOP_CHECK))
+            .context("setting the UDP read timeout")?;
+        let mut udp_threads = Vec::with_capacity(loops);
+        for i in 0..loops {
+            let socket = self.udp.try_clone().context("sharing the UDP socket")?;
+            let (snapshots, stop) = (snapshots.clone(), stop.clone());
+            let thread = std::thread::Builder::new()
+                .name(format!("dns-udp-{i}"))
+                .spawn(move || serve_udp(&socket, &snapshots, &stop))
+                .context("starting a UDP thread")?;
+            udp_threads.push(thread);
         }
-        tasks.spawn(serve_tcp(self.tcp, snapshots));
-        tokio::select! {
+        let mut tcp = tokio::spawn(serve_tcp(self.tcp, snapshots));
+        let outcome = tokio::select! {
             () = shutdown => Ok(()),
-            Some(done) = tasks.join_next() => match done {
+            done = &mut tcp => match done {
                 Ok(Err(e)) => Err(e),
-                Ok(Ok(())) => bail!("a DNS server loop ended unexpectedly"),
-                Err(e) => Err(e).context("a DNS server loop failed"),
+                Ok(Ok(())) => Err(anyhow::anyhow!("the TCP accept loop ended unexpectedly")),
+                Err(e) => Err(e).context("the TCP accept loop failed"),
             },
-        }
-        // Dropping `tasks` aborts the loops and, with them, every open TCP connection.
+        };
+        // Aborting the accept loop drops its JoinSet, which aborts every open connection.
+        tcp.abort();
+        stop.store(true, Ordering::Relaxed);
+        tokio::task::spawn_blocking(move || {
+            for t in udp_threads {
+                let _ = t.join();
+            }
+        })
+        .await
+        .context("stopping the UDP threads")?;
+        outcome
     }
 }
 
@@ -184,22 +198,23 @@ fn current(snapshots: &watch::Receiver<Arc<DnsSnapshot>>) -> Arc<DnsSnapshot> {
     snapshots.borrow().clone()
 }
 
-async fn serve_udp(
-    socket: Arc<UdpSocket>,
-    snapshots: watch::Receiver<Arc<DnsSnapshot>>,
-) -> Result<()> {
+fn serve_udp(
+    socket: &std::net::UdpSocket,
+    snapshots: &watch::Receiver<Arc<DnsSnapshot>>,
+    stop: &AtomicBool,
+) {
     let mut buf = vec![0u8; UDP_BUFFER];
-    loop {
-        let (n, peer) = match socket.recv_from(&mut buf).await {
+    while !stop.load(Ordering::Relaxed) {
+        let (n, peer) = match socket.recv_from(&mut buf) {
             Ok(r) => r,
-            // A datagram-level error (an ICMP error reported late, a signal) concerns one
-            // packet, not the socket: keep serving.
+            // The read timeout (time to look at `stop`), or a datagram-level error (an ICMP
+            // error reported late, a signal) that concerns one packet, not the socket.
             Err(_) => continue,
         };
-        let snapshot = current(&snapshots);
+        let snapshot = current(snapshots);
         if let Some(reply) = wire::handle(&snapshot, &buf[..n], Transport::Udp) {
             // The client may be gone; there is nobody to tell.
-            let _ = socket.send_to(&reply, peer).await;
+            let _ = socket.send_to(&reply, peer);
         }
     }
 }
@@ -418,6 +433,7 @@ mod tests {
     use super::*;
     use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
     use hickory_proto::rr::{Name, RData, RecordType};
+    use tokio::net::UdpSocket;
 
     const SERVICE: &str = include_str!("../../lab-core/tests/data/httpd-service.yaml");
 

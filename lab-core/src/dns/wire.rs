@@ -56,8 +56,11 @@ pub fn response(query: &Message, answer: &Answer) -> Message {
 /// in `limit` bytes; sets TC when answer or authority records had to go.
 fn truncate_to(mut m: Message, limit: usize) -> Vec<u8> {
     let fits = |m: &Message| m.to_vec().map(|b| b.len() <= limit).unwrap_or(false);
-    if fits(&m) {
-        return m.to_vec().unwrap_or_default();
+    // The common case encodes once.
+    if let Ok(bytes) = m.to_vec()
+        && bytes.len() <= limit
+    {
+        return bytes;
     }
     while !m.additionals.is_empty() && !fits(&m) {
         m.additionals.pop();
