@@ -280,10 +280,19 @@ fn trace(
         eprintln!("error: {msg}");
         Ok(ExitCode::from(EXIT_FAILURE))
     };
-    let Ok(destination) = to.parse::<std::net::SocketAddrV4>() else {
-        return fail(format!(
-            "--to {to:?} is not an IPv4 IP:PORT (for example 10.96.0.10:53)"
-        ));
+    let destination = match to.parse::<std::net::SocketAddrV4>() {
+        Ok(d) => d,
+        // `NAME:PORT` from a pod: resolve the name the way the pod does, then connect.
+        Err(_) => match to.rsplit_once(':').map(|(h, p)| (h, p.parse::<u16>())) {
+            Some((host, Ok(port))) if !host.is_empty() && from.starts_with("pod/") => {
+                return trace_name(files, from, host, port, proto, seed, all, mode);
+            }
+            _ => {
+                return fail(format!(
+                    "--to {to:?} is not IP:PORT (for example 10.96.0.10:53), or NAME:PORT from a pod (httpd-svc:8080)"
+                ));
+            }
+        },
     };
     let protocol = match proto {
         "udp" => Protocol::Udp,
@@ -360,6 +369,109 @@ fn trace(
     }
     print_stdout(&out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `lab-runner trace --from pod/P --to NAME:PORT`: the pod's lookup, its first DNS packet, then
+/// the connection, each through the node's kube-proxy rules.
+#[allow(clippy::too_many_arguments)]
+fn trace_name(
+    files: &[PathBuf],
+    from: &str,
+    host: &str,
+    port: u16,
+    proto: &str,
+    seed: u64,
+    all: bool,
+    mode: Option<&str>,
+) -> Result<ExitCode> {
+    use lab_core::dns::resolver;
+    use lab_core::proxy::Protocol;
+    use lab_core::trace::{Choice, ProxyMode, TraceOutcome, Tracer, name_then_packet};
+    let (mut cluster, _applied) = match load(files)? {
+        Loaded::Ok(cluster, applied) => (cluster, applied),
+        Loaded::Failed(code) => return Ok(code),
+    };
+    cluster.settle();
+    let pod_ref = from.strip_prefix("pod/").unwrap_or(from);
+    let (name, namespace) = pod_ref.split_once('.').unwrap_or((pod_ref, "default"));
+    let Some(pod) = cluster.get_typed::<k8s_openapi::api::core::v1::Pod>(namespace, name) else {
+        eprintln!("error: pod {namespace}/{name} not found");
+        return Ok(ExitCode::from(EXIT_FAILURE));
+    };
+    let image = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.containers.first())
+        .and_then(|c| c.image.clone())
+        .unwrap_or_default();
+    let libc = resolver::image_resolver(&image).libc;
+    let conf = resolver::pod_resolv_conf(&cluster, pod);
+    let mut tracer = Tracer::from_cluster(&cluster);
+    match mode {
+        Some("ipvs") => tracer = tracer.with_mode(ProxyMode::Ipvs),
+        Some("nftables") => tracer = tracer.with_mode(ProxyMode::Nftables),
+        Some(_) => tracer = tracer.with_mode(ProxyMode::Iptables),
+        None => {}
+    }
+    let protocol = match proto {
+        "udp" => Protocol::Udp,
+        "sctp" => Protocol::Sctp,
+        _ => Protocol::Tcp,
+    };
+    let choice = if all {
+        Choice::AllBranches
+    } else {
+        Choice::Seed(seed)
+    };
+    let dns = lab_core::dns::DnsSnapshot::from_cluster(&cluster);
+    let r = match name_then_packet(
+        &tracer, &dns, &conf, libc, namespace, name, host, port, protocol, choice,
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_FAILURE));
+        }
+    };
+    let outcome_text = |o: &TraceOutcome| -> String {
+        match o {
+            TraceOutcome::Single(t) => render_trace(t),
+            TraceOutcome::Branches(branches) => branches
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    format!(
+                        "## branch {} of {}: probability {:.4}\n{}\n",
+                        i + 1,
+                        branches.len(),
+                        b.probability,
+                        render_trace(&b.trace)
+                    )
+                })
+                .collect(),
+        }
+    };
+    let mut out = format!(
+        "# lookup of {host:?} from pod {namespace}/{name} ({image}, {libc:?} resolver)\n{}",
+        lab_core::dns::tools::walk_text(&r.walk)
+    );
+    if let Some(o) = &r.dns_packet {
+        out.push_str("\n# the first DNS query, as a packet\n");
+        out.push_str(&outcome_text(o));
+    }
+    match (&r.address, &r.connection) {
+        (Some(ip), Some(o)) => {
+            out.push_str(&format!("\n# the connection to {ip}:{port}\n"));
+            out.push_str(&outcome_text(o));
+        }
+        _ => out.push_str(&format!("\n# {host:?} did not resolve: no connection\n")),
+    }
+    print_stdout(&out)?;
+    Ok(if r.connection.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// One line per matched rule, then the outcome.

@@ -404,7 +404,7 @@ fn trace_walks_a_packet_through_the_rules() {
         ),
         (
             vec!["--from", "external", "--to", "httpd-svc:8080"],
-            "is not an IPv4 IP:PORT",
+            "is not IP:PORT (for example 10.96.0.10:53), or NAME:PORT from a pod",
         ),
         (
             vec!["--from", "node/kind-worker9", "--to", "10.96.0.10:53"],

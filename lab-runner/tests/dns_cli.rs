@@ -206,3 +206,48 @@ fn bad_input_exits_2_with_a_reason() {
             .starts_with("=> kubernetes.default.svc.cluster.local. 10.96.0.1")
     );
 }
+
+fn trace(args: &[&str]) -> Output {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lab-runner"));
+    cmd.arg("trace").current_dir(root);
+    for f in FILES {
+        cmd.args(["-f", f]);
+    }
+    cmd.args(args).output().expect("lab-runner runs")
+}
+
+#[test]
+fn trace_by_name_resolves_through_coredns_then_connects() {
+    let out = trace(&["--from", "pod/clientpod", "--to", "httpd-svc:8080"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let dns_at = stdout
+        .find("# the first DNS query, as a packet")
+        .expect(&stdout);
+    let conn_at = stdout.find("# the connection to 10.96.").expect(&stdout);
+    assert!(dns_at < conn_at);
+    let (lookup, rest) = stdout.split_at(dns_at);
+    assert!(
+        lookup.contains("=> httpd-svc.default.svc.cluster.local. 10.96."),
+        "{lookup}"
+    );
+    let (dns_part, conn_part) = rest.split_at(conn_at - dns_at);
+    assert!(dns_part.contains("-d 10.96.0.10/32 -p udp"), "{dns_part}");
+    assert!(
+        dns_part.contains("= pod kube-system/coredns-"),
+        "{dns_part}"
+    );
+    assert!(
+        conn_part.contains(":80 = pod default/httpd-"),
+        "{conn_part}"
+    );
+
+    let out = trace(&["--from", "pod/clientpod", "--to", "nosuch:80"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("# \"nosuch\" did not resolve: no connection"));
+
+    let out = trace(&["--from", "node/kind-worker", "--to", "httpd-svc:8080"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("or NAME:PORT from a pod"));
+}

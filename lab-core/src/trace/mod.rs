@@ -33,6 +33,8 @@
 pub mod iptables;
 pub mod ipvs;
 pub mod nftables;
+mod name;
+pub use name::{DNS_PORT, NameThenPacket, name_then_packet, name_then_packet_in};
 
 use crate::cluster::Cluster;
 pub use crate::config::ProxyMode;
