@@ -13,6 +13,9 @@
 //! - [`controllers`] — one module per real control loop: deployment, replicaset, statefulset, scheduler,
 //!   kubelet, service (allocators and the LoadBalancer provider), endpoints, endpointslice and
 //!   endpointslice-mirroring.
+//! - [`proxy`] — kube-proxy's rules per node (iptables, IPVS, nftables) and its partial sync.
+//! - [`trace`] — a packet through those rules; [`trace::name_then_packet`] adds the DNS lookup.
+//! - [`dns`] — CoreDNS's answers, pods' resolv.conf and resolver walks, nslookup/dig/host output.
 //! - [`store`] — objects, resourceVersions and the watch log.
 //! - [`snapshot`] — the versioned, serialisable state used for persistence and replay.
 
