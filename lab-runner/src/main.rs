@@ -142,7 +142,8 @@ enum Command {
     /// Applies the manifests to a fresh simulated cluster, lets it converge, then answers DNS
     /// queries with the records CoreDNS's kubernetes plugin would serve (names outside
     /// cluster.local from the simulated upstream). Prints `DNS listening on 127.0.0.1:PORT
-    /// (UDP+TCP)` and serves until Ctrl-C. Exits with code 2 on bad manifests or a taken port.
+    /// (UDP+TCP)` and serves until Ctrl-C; SIGHUP applies the files again and the answers follow.
+    /// Exits with code 2 on bad manifests or a taken port.
     DnsServer(dns_server::ServerArgs),
     /// Write the zone `dns-server` serves as static zone files (for a reference server).
     DnsZone(dns_zone::ZoneArgs),

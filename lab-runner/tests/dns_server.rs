@@ -648,3 +648,31 @@ fn sighup_reapplies_the_manifests_and_the_zone_follows() {
     server.signal("HUP");
     server.wait_stderr("DNS zone unchanged");
 }
+
+#[test]
+fn bad_manifests_exit_2_before_binding() {
+    let out = Command::new(env!("CARGO_BIN_EXE_lab-runner"))
+        .args(["dns-server", "-f", "no/such/file.yaml", "--dns-port", "0"])
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "no listening line");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+    let bad = temp_manifest(
+        "dns-bad.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\nspec:\n  selectr: {}\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_lab-runner"))
+        .args(["dns-zone", "-f", bad.to_str().unwrap(), "--out-dir"])
+        .arg(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dns-bad-zone"))
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown field"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
