@@ -92,7 +92,8 @@ enum Command {
         mode: String,
         /// What to print. iptables: `save` (what `iptables-save` prints, default) or `restore`
         /// (kube-proxy's `iptables-restore` input); ipvs: `ipvsadm` (`ipvsadm -Ln`, default),
-        /// `ipset` (`ipset list`) or `ip-addr` (`ip addr show kube-ipvs0`); nftables: `list`
+        /// `ipset` (`ipset list`), `ip-addr` (`ip addr show kube-ipvs0`), or the iptables rules
+        /// IPVS mode still writes as `save` or `restore`; nftables: `list`
         /// (`nft list table ip kube-proxy`, default) or `transaction` (what `nft -f` loads).
         #[arg(long, value_parser = ["save", "restore", "ipvsadm", "ipset", "ip-addr", "list", "transaction"])]
         form: Option<String>,
@@ -213,7 +214,7 @@ fn rules(files: &[PathBuf], node: &str, mode: &str, form: Option<&str>) -> Resul
         _ => "save",
     });
     let valid: &[&str] = match mode {
-        "ipvs" => &["ipvsadm", "ipset", "ip-addr"],
+        "ipvs" => &["ipvsadm", "ipset", "ip-addr", "save", "restore"],
         "nftables" => &["list", "transaction"],
         _ => &["save", "restore"],
     };
@@ -233,6 +234,8 @@ fn rules(files: &[PathBuf], node: &str, mode: &str, form: Option<&str>) -> Resul
     let rendered = match (mode, form) {
         ("ipvs", "ipvsadm") => ipvs::render_ipvsadm(&snapshot, node),
         ("ipvs", "ipset") => ipvs::render_ipset_list(&snapshot, node),
+        ("ipvs", "save") => ipvs::render_iptables_save(&snapshot, node),
+        ("ipvs", "restore") => ipvs::render_iptables_restore(&snapshot, node),
         ("ipvs", _) => ipvs::render_ip_addr(&snapshot, node),
         ("nftables", f) => nftables::render(
             &snapshot,

@@ -40,11 +40,11 @@ const KUBE_EXTERNAL_SERVICES: &str = "KUBE-EXTERNAL-SERVICES";
 pub(crate) const KUBE_NODEPORTS: &str = "KUBE-NODEPORTS";
 pub(crate) const KUBE_FORWARD: &str = "KUBE-FORWARD";
 pub(crate) const KUBE_PROXY_FIREWALL: &str = "KUBE-PROXY-FIREWALL";
-const KUBE_FIREWALL: &str = "KUBE-FIREWALL";
+pub(crate) const KUBE_FIREWALL: &str = "KUBE-FIREWALL";
 pub(crate) const KUBE_POSTROUTING: &str = "KUBE-POSTROUTING";
 pub(crate) const KUBE_MARK_MASQ: &str = "KUBE-MARK-MASQ";
 const KUBE_PROXY_CANARY: &str = "KUBE-PROXY-CANARY";
-const KUBE_KUBELET_CANARY: &str = "KUBE-KUBELET-CANARY";
+pub(crate) const KUBE_KUBELET_CANARY: &str = "KUBE-KUBELET-CANARY";
 const NODEPORTS_LAST_COMMENT: &str =
     "kubernetes service nodeports; NOTE: this must be the last rule in this chain";
 const LOCALHOST_NPS_COUNTER: &str = "localhost_nps_accepted_pkts";
@@ -433,7 +433,7 @@ impl Table {
         self.rules.bytes().filter(|b| *b == b'\n').count()
     }
 
-    fn restore_text(&self, out: &mut String) {
+    pub(crate) fn restore_text(&self, out: &mut String) {
         out.push('*');
         out.push_str(&self.name);
         out.push('\n');
@@ -620,7 +620,7 @@ const JUMPS: &[Jump] = &[
 ];
 
 /// The localnet rule kubelet (and kube-proxy, with `localhostNodePorts`) writes.
-fn push_localnet_rule(buf: &mut String) {
+pub(crate) fn push_localnet_rule(buf: &mut String) {
     Line::new(buf, KUBE_FIREWALL)
         .comment(&["block incoming localnet connections"])
         .args(&[
@@ -1821,6 +1821,41 @@ fn save_match(s: &mut String, m: &Match) {
                 let mut o = o.clone();
                 o.values = vec![mark_value(first(&o.clone()))];
                 push_opt(s, &o);
+            }
+        }
+        // libxt_ipvs prints its options in a fixed order, the protocol as a number and the
+        // address with its mask (`ipvs_mt_dump`; option names as Debian's iptables 1.8.9 has them).
+        "ipvs" => {
+            if let Some(o) = opt("vproto") {
+                let number = match first(o) {
+                    "tcp" => "6",
+                    "udp" => "17",
+                    "sctp" => "132",
+                    p => p,
+                };
+                push_opt(
+                    s,
+                    &OptionArg {
+                        values: vec![number.to_string()],
+                        ..o.clone()
+                    },
+                );
+            }
+            if let Some(o) = opt("vaddr") {
+                push_opt(
+                    s,
+                    &OptionArg {
+                        values: vec![normalise_address(first(o))],
+                        ..o.clone()
+                    },
+                );
+            }
+            for o in m
+                .options
+                .iter()
+                .filter(|o| o.name != "vproto" && o.name != "vaddr")
+            {
+                push_opt(s, o);
             }
         }
         // libxt_nfacct prints the name after two spaces (iptables 1.8.9, checked with the real

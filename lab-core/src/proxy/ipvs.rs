@@ -18,8 +18,16 @@
 //!
 //! Node addresses for NodePort virtual servers are the node's IPv4 InternalIPs (filtered by
 //! `nodePortAddresses`, loopback excluded): the simulator does not model other interfaces. The
-//! iptables rules the IPVS mode still writes (spec §4) and graceful termination of removed real
-//! servers are not rendered here; the `mh` scheduler's flag is not printed.
+//! iptables rules the IPVS mode still writes (spec §4) are rendered from the same state by
+//! [`iptables`] ([`render_iptables_save`], [`render_iptables_restore`]). Graceful termination of
+//! removed real servers is not rendered; the `mh` scheduler's flag is not printed.
+
+pub mod iptables;
+
+pub use iptables::{
+    IpvsIptablesRules, render_restore as render_iptables_restore,
+    render_save as render_iptables_save,
+};
 
 use super::{
     Categorized, EndpointInfo, Protocol, ProxyError, ProxySnapshot, ServicePortInfo,

@@ -1,0 +1,580 @@
+//! The iptables rules kube-proxy's IPVS mode still writes: a handful of ipset matches instead
+//! of rules per Service.
+//!
+//! Mirrors kubernetes/kubernetes `pkg/proxy/ipvs/proxier.go`: `iptablesChains` (the chains
+//! declared in the restore input), `iptablesJumpChain` (the jumps from built-in chains,
+//! prepended with `EnsureRule`), `ipsetWithIptablesChain`, `writeIptablesRules` and
+//! `acceptIPVSTraffic`. The spec (`kube-proxy.md` §4) lists these rules; where it is silent
+//! (which rules are written even for empty sets, `-p sctp` on the SCTP NodePort rules, the
+//! order of the built-in jumps, nat before filter in the restore input) this follows
+//! upstream's proxier.go (the 1.30-era copy with `KUBE-IPVS-OUT-FILTER`, unchanged in this
+//! part through 1.33).
+//!
+//! Two texts come out of one [`IpvsIptablesRules`]:
+//! - [`IpvsIptablesRules::restore_text`]: what kube-proxy feeds to
+//!   `iptables-restore --noflush --counters`: `*nat` then `*filter`, each with its chain
+//!   declarations and rules in write order;
+//! - [`IpvsIptablesRules::save_text`]: what `iptables-save` prints on the node afterwards, with
+//!   the same layout as iptables mode's save form (`filter` then `nat`, built-in chains with
+//!   their jumps first, user chains sorted by name, rules grouped by chain, counters zeroed,
+//!   no `#` comment lines), kubelet's `KUBE-FIREWALL` and `KUBE-KUBELET-CANARY` included.
+//!
+//! No rule names a Service: which Services exist is only in the ipsets
+//! ([`IpvsState::ipsets`]), so the rule count stays the same however many Services there are.
+
+use super::{
+    IpSetEntry, IpvsOptions, IpvsState, KUBE_CLUSTER_IP, KUBE_EXTERNAL_IP, KUBE_EXTERNAL_IP_LOCAL,
+    KUBE_HEALTH_CHECK_NODE_PORT, KUBE_IPVS_IPS, KUBE_LOAD_BALANCER, KUBE_LOAD_BALANCER_FW,
+    KUBE_LOAD_BALANCER_LOCAL, KUBE_LOAD_BALANCER_SOURCE_CIDR, KUBE_LOAD_BALANCER_SOURCE_IP,
+    KUBE_LOOP_BACK, KUBE_NODE_PORT_LOCAL_SCTP_HASH, KUBE_NODE_PORT_LOCAL_TCP,
+    KUBE_NODE_PORT_LOCAL_UDP, KUBE_NODE_PORT_SCTP_HASH, KUBE_NODE_PORT_TCP, KUBE_NODE_PORT_UDP,
+};
+use crate::proxy::iptables::{
+    IptablesOptions, KUBE_FIREWALL, KUBE_FORWARD, KUBE_KUBELET_CANARY, KUBE_MARK_MASQ,
+    KUBE_POSTROUTING, KUBE_PROXY_FIREWALL, KUBE_SERVICES, Line, NodeSettings, Rule, Table,
+    push_chain_decl, push_localnet_rule, write_filter_tail, write_postrouting,
+};
+use crate::proxy::text::push_u32;
+use crate::proxy::{ProxyError, ProxySnapshot};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// `KUBE-NODE-PORT` (nat: NodePort masquerading; filter: health-check NodePorts).
+pub const KUBE_NODE_PORT: &str = "KUBE-NODE-PORT";
+/// `KUBE-LOAD-BALANCER` (nat): LoadBalancer traffic to masquerade.
+pub const KUBE_LOAD_BALANCER_CHAIN: &str = "KUBE-LOAD-BALANCER";
+/// `KUBE-SOURCE-RANGES-FIREWALL` (filter): `loadBalancerSourceRanges` allow-list.
+pub const KUBE_SOURCE_RANGES_FIREWALL: &str = "KUBE-SOURCE-RANGES-FIREWALL";
+/// `KUBE-IPVS-FILTER` (filter): other ports of Service addresses are rejected.
+pub const KUBE_IPVS_FILTER: &str = "KUBE-IPVS-FILTER";
+/// `KUBE-IPVS-OUT-FILTER` (filter): the node may not reach LoadBalancers whose source ranges
+/// exclude it.
+pub const KUBE_IPVS_OUT_FILTER: &str = "KUBE-IPVS-OUT-FILTER";
+
+/// `iptablesChains`: the chains declared in the restore input, per table, in upstream's order.
+const NAT_CHAINS: [&str; 5] = [
+    KUBE_SERVICES,
+    KUBE_POSTROUTING,
+    KUBE_NODE_PORT,
+    KUBE_LOAD_BALANCER_CHAIN,
+    KUBE_MARK_MASQ,
+];
+const FILTER_CHAINS: [&str; 6] = [
+    KUBE_FORWARD,
+    KUBE_NODE_PORT,
+    KUBE_PROXY_FIREWALL,
+    KUBE_SOURCE_RANGES_FIREWALL,
+    KUBE_IPVS_FILTER,
+    KUBE_IPVS_OUT_FILTER,
+];
+
+/// One built-in chain's jump, with the comment `iptablesJumpChain` gives it (empty: kubelet's).
+struct Jump {
+    table: &'static str,
+    from: &'static str,
+    to: &'static str,
+    comment: &'static str,
+}
+
+/// The jumps as they end up in the built-in chains: kube-proxy prepends each entry of
+/// `iptablesJumpChain` in list order, so within one chain the last listed comes first;
+/// kubelet's `-j KUBE-FIREWALL`, there before kube-proxy starts, stays last.
+const JUMPS: &[Jump] = &[
+    Jump {
+        table: "filter",
+        from: "INPUT",
+        to: KUBE_IPVS_FILTER,
+        comment: "kubernetes ipvs access filter",
+    },
+    Jump {
+        table: "filter",
+        from: "INPUT",
+        to: KUBE_PROXY_FIREWALL,
+        comment: "kube-proxy firewall rules",
+    },
+    Jump {
+        table: "filter",
+        from: "INPUT",
+        to: KUBE_NODE_PORT,
+        comment: "kubernetes health check rules",
+    },
+    Jump {
+        table: "filter",
+        from: "INPUT",
+        to: KUBE_FIREWALL,
+        comment: "",
+    },
+    Jump {
+        table: "filter",
+        from: "FORWARD",
+        to: KUBE_PROXY_FIREWALL,
+        comment: "kube-proxy firewall rules",
+    },
+    Jump {
+        table: "filter",
+        from: "FORWARD",
+        to: KUBE_FORWARD,
+        comment: "kubernetes forwarding rules",
+    },
+    Jump {
+        table: "filter",
+        from: "OUTPUT",
+        to: KUBE_IPVS_OUT_FILTER,
+        comment: "kubernetes ipvs access filter",
+    },
+    Jump {
+        table: "filter",
+        from: "OUTPUT",
+        to: KUBE_FIREWALL,
+        comment: "",
+    },
+    Jump {
+        table: "nat",
+        from: "PREROUTING",
+        to: KUBE_SERVICES,
+        comment: "kubernetes service portals",
+    },
+    Jump {
+        table: "nat",
+        from: "OUTPUT",
+        to: KUBE_SERVICES,
+        comment: "kubernetes service portals",
+    },
+    Jump {
+        table: "nat",
+        from: "POSTROUTING",
+        to: KUBE_POSTROUTING,
+        comment: "kubernetes postrouting rules",
+    },
+];
+
+/// Which table an `ipsetWithIptablesChain` rule goes to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum In {
+    Nat,
+    Filter,
+}
+
+/// `ipsetWithIptablesChain`: set, table, chain, target, match flags, protocol match. The local
+/// NodePort sets come before their plain sets, so their `RETURN` wins.
+const SET_RULES: [(&str, In, &str, &str, &str, &str); 12] = [
+    (
+        KUBE_LOOP_BACK,
+        In::Nat,
+        KUBE_POSTROUTING,
+        "MASQUERADE",
+        "dst,dst,src",
+        "",
+    ),
+    (
+        KUBE_LOAD_BALANCER,
+        In::Nat,
+        KUBE_SERVICES,
+        KUBE_LOAD_BALANCER_CHAIN,
+        "dst,dst",
+        "",
+    ),
+    (
+        KUBE_LOAD_BALANCER_LOCAL,
+        In::Nat,
+        KUBE_LOAD_BALANCER_CHAIN,
+        "RETURN",
+        "dst,dst",
+        "",
+    ),
+    (
+        KUBE_NODE_PORT_LOCAL_TCP,
+        In::Nat,
+        KUBE_NODE_PORT,
+        "RETURN",
+        "dst",
+        "tcp",
+    ),
+    (
+        KUBE_NODE_PORT_TCP,
+        In::Nat,
+        KUBE_NODE_PORT,
+        KUBE_MARK_MASQ,
+        "dst",
+        "tcp",
+    ),
+    (
+        KUBE_NODE_PORT_LOCAL_UDP,
+        In::Nat,
+        KUBE_NODE_PORT,
+        "RETURN",
+        "dst",
+        "udp",
+    ),
+    (
+        KUBE_NODE_PORT_UDP,
+        In::Nat,
+        KUBE_NODE_PORT,
+        KUBE_MARK_MASQ,
+        "dst",
+        "udp",
+    ),
+    (
+        KUBE_NODE_PORT_LOCAL_SCTP_HASH,
+        In::Nat,
+        KUBE_NODE_PORT,
+        "RETURN",
+        "dst,dst",
+        "sctp",
+    ),
+    (
+        KUBE_NODE_PORT_SCTP_HASH,
+        In::Nat,
+        KUBE_NODE_PORT,
+        KUBE_MARK_MASQ,
+        "dst,dst",
+        "sctp",
+    ),
+    (
+        KUBE_LOAD_BALANCER_FW,
+        In::Filter,
+        KUBE_PROXY_FIREWALL,
+        KUBE_SOURCE_RANGES_FIREWALL,
+        "dst,dst",
+        "",
+    ),
+    (
+        KUBE_LOAD_BALANCER_SOURCE_CIDR,
+        In::Filter,
+        KUBE_SOURCE_RANGES_FIREWALL,
+        "RETURN",
+        "dst,dst,src",
+        "",
+    ),
+    (
+        KUBE_LOAD_BALANCER_SOURCE_IP,
+        In::Filter,
+        KUBE_SOURCE_RANGES_FIREWALL,
+        "RETURN",
+        "dst,dst,src",
+        "",
+    ),
+];
+
+/// The iptables rules of kube-proxy's IPVS mode on one node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IpvsIptablesRules {
+    /// The `nat` table (written first).
+    pub nat: Table,
+    /// The `filter` table.
+    pub filter: Table,
+}
+
+/// Whether kube-proxy's set `name` has members (`!isEmpty()`).
+fn non_empty(state: &IpvsState, name: &str) -> bool {
+    state.ipset(name).is_some_and(|s| !s.members.is_empty())
+}
+
+/// The comment kube-proxy's rules give set `name` (`getComment()`).
+fn comment(state: &IpvsState, name: &str) -> &'static str {
+    state.ipset(name).map_or("", |s| s.comment)
+}
+
+/// `lbNoNodeAccessIPPortProtocolEntries`: LoadBalancer IP, protocol and port of every ingress
+/// with source ranges that do not cover the node IP, i.e. the members of `KUBE-LOAD-BALANCER-FW`
+/// without their `KUBE-LOAD-BALANCER-SOURCE-IP` twin. Sorted (kube-proxy walks a Go map).
+fn no_node_access(state: &IpvsState) -> Vec<IpSetEntry> {
+    let allowed: BTreeSet<IpSetEntry> = state
+        .ipset(KUBE_LOAD_BALANCER_SOURCE_IP)
+        .map(|s| {
+            s.members
+                .iter()
+                .map(|e| IpSetEntry {
+                    ip2: None,
+                    ..e.clone()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    state
+        .ipset(KUBE_LOAD_BALANCER_FW)
+        .map(|s| {
+            s.members
+                .iter()
+                .filter(|e| !allowed.contains(*e))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `-m set --match-set NAME FLAGS`.
+fn set_match<'a>(w: Line<'a>, name: &str, flags: &str) -> Line<'a> {
+    w.args(&["-m", "set", "--match-set", name, flags])
+}
+
+/// `externalIPRules`: accept external-IP traffic from off the node, and to local addresses.
+fn external_ip_rules(nat: &mut String, state: &IpvsState, set: &str) {
+    let w = Line::new(nat, KUBE_SERVICES).comment(&[comment(state, set)]);
+    set_match(w, set, "dst,dst").args(&[
+        "-m",
+        "physdev",
+        "!",
+        "--physdev-is-in",
+        "-m",
+        "addrtype",
+        "!",
+        "--src-type",
+        "LOCAL",
+        "-j",
+        "ACCEPT",
+    ]);
+    let w = Line::new(nat, KUBE_SERVICES).comment(&[comment(state, set)]);
+    set_match(w, set, "dst,dst").args(&["-m", "addrtype", "--dst-type", "LOCAL", "-j", "ACCEPT"]);
+}
+
+/// `writeIptablesRules` for `state`, with the node settings the iptables mode uses too (local
+/// detector, masqueradeAll, mark, `--random-fully`).
+fn write(s: &NodeSettings, state: &IpvsState) -> IpvsIptablesRules {
+    let mut nat = Table::new("nat");
+    let mut filter = Table::new("filter");
+    for c in NAT_CHAINS {
+        nat.chain(c);
+    }
+    for c in FILTER_CHAINS {
+        filter.chain(c);
+    }
+    let n = nat.rules_buf();
+    let f = filter.rules_buf();
+
+    // Connections to localhost leave the service chain early.
+    Line::new(n, KUBE_SERVICES).args(&["-s", "127.0.0.0/8", "-j", "RETURN"]);
+
+    for (set, table, from, to, flags, proto) in SET_RULES {
+        if !non_empty(state, set) {
+            continue;
+        }
+        let buf = if table == In::Nat { &mut *n } else { &mut *f };
+        let w = Line::new(buf, from);
+        let w = if proto.is_empty() {
+            w
+        } else {
+            w.args(&["-p", proto])
+        };
+        let w = w.comment(&[comment(state, set)]);
+        set_match(w, set, flags).args(&["-j", to]);
+    }
+
+    if non_empty(state, KUBE_CLUSTER_IP) {
+        let w = Line::new(n, KUBE_SERVICES).comment(&[comment(state, KUBE_CLUSTER_IP)]);
+        let w = w.args(&["-m", "set", "--match-set", KUBE_CLUSTER_IP]);
+        let w = if s.masquerade_all {
+            w.a("dst,dst")
+        } else if s.detector.is_implemented() {
+            // Off-cluster traffic to a ClusterIP may leave the node again: masquerade it.
+            w.a("dst,dst").detector(&s.detector, true)
+        } else {
+            // Without a detector only node-originated traffic from a service IP is known.
+            w.a("src,dst")
+        };
+        drop(w.args(&["-j", KUBE_MARK_MASQ]));
+    }
+
+    if non_empty(state, KUBE_EXTERNAL_IP) {
+        let w = Line::new(n, KUBE_SERVICES).comment(&[comment(state, KUBE_EXTERNAL_IP)]);
+        set_match(w, KUBE_EXTERNAL_IP, "dst,dst").args(&["-j", KUBE_MARK_MASQ]);
+        external_ip_rules(n, state, KUBE_EXTERNAL_IP);
+    }
+    if non_empty(state, KUBE_EXTERNAL_IP_LOCAL) {
+        external_ip_rules(n, state, KUBE_EXTERNAL_IP_LOCAL);
+    }
+
+    Line::new(n, KUBE_SERVICES).args(&[
+        "-m",
+        "addrtype",
+        "--dst-type",
+        "LOCAL",
+        "-j",
+        KUBE_NODE_PORT,
+    ]);
+    Line::new(n, KUBE_LOAD_BALANCER_CHAIN).args(&["-j", KUBE_MARK_MASQ]);
+    Line::new(f, KUBE_SOURCE_RANGES_FIREWALL).args(&["-j", "DROP"]);
+
+    // The node's own connections reach an IPVS LoadBalancer with source and destination both
+    // the LB IP; drop them when the source ranges exclude the node.
+    let mut ip = String::new();
+    let mut port = String::new();
+    for e in no_node_access(state) {
+        let (Some(addr), Some(proto), Some(p)) = (e.ip, e.protocol, e.port) else {
+            continue;
+        };
+        ip.clear();
+        ip.push_str(&addr.to_string());
+        port.clear();
+        push_u32(&mut port, p.into());
+        Line::new(f, KUBE_IPVS_OUT_FILTER).args(&[
+            "-s",
+            &ip,
+            "-m",
+            "ipvs",
+            "--vaddr",
+            &ip,
+            "--vproto",
+            proto.lower(),
+            "--vport",
+            &port,
+            "-j",
+            "DROP",
+        ]);
+    }
+
+    // `acceptIPVSTraffic`: accept Service traffic at the end of KUBE-SERVICES, in case other
+    // rules would block it.
+    for set in [KUBE_CLUSTER_IP, KUBE_LOAD_BALANCER] {
+        if non_empty(state, set) {
+            set_match(Line::new(n, KUBE_SERVICES), set, "dst,dst").args(&["-j", "ACCEPT"]);
+        }
+    }
+
+    write_filter_tail(s, f, false);
+
+    // From here on upstream writes the rules whatever the sets hold.
+    let w = Line::new(f, KUBE_NODE_PORT).comment(&[comment(state, KUBE_HEALTH_CHECK_NODE_PORT)]);
+    set_match(w, KUBE_HEALTH_CHECK_NODE_PORT, "dst").args(&["-j", "ACCEPT"]);
+    for (set, flags) in [
+        (KUBE_LOAD_BALANCER, "dst,dst"),
+        (KUBE_CLUSTER_IP, "dst,dst"),
+        (KUBE_EXTERNAL_IP, "dst,dst"),
+        (KUBE_EXTERNAL_IP_LOCAL, "dst,dst"),
+        (KUBE_HEALTH_CHECK_NODE_PORT, "dst"),
+    ] {
+        set_match(Line::new(f, KUBE_IPVS_FILTER), set, flags).args(&["-j", "RETURN"]);
+    }
+    let w = Line::new(f, KUBE_IPVS_FILTER).args(&["-m", "conntrack", "--ctstate", "NEW"]);
+    set_match(w, KUBE_IPVS_IPS, "dst").args(&["-j", "REJECT"]);
+
+    write_postrouting(s, n);
+    IpvsIptablesRules { nat, filter }
+}
+
+impl IpvsIptablesRules {
+    /// The rules for an already rendered IPVS state of a node of `snapshot`.
+    pub fn from_state(
+        state: &IpvsState,
+        snapshot: &ProxySnapshot,
+        options: &IptablesOptions,
+    ) -> Result<IpvsIptablesRules, ProxyError> {
+        let s = NodeSettings::new(snapshot, &state.node, options)?;
+        Ok(write(&s, state))
+    }
+
+    /// kube-proxy's `iptables-restore` input: nat chains and rules, then filter's.
+    pub fn restore_text(&self) -> String {
+        let mut out = String::new();
+        self.nat.restore_text(&mut out);
+        self.filter.restore_text(&mut out);
+        out
+    }
+
+    /// What `iptables-save` prints for the `filter` and `nat` tables on the node, counters
+    /// zeroed (see the module documentation).
+    pub fn save_text(&self) -> String {
+        let mut out = String::new();
+        for (table, builtins) in [
+            (&self.filter, &["INPUT", "FORWARD", "OUTPUT"][..]),
+            (
+                &self.nat,
+                &["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"][..],
+            ),
+        ] {
+            // iptables-save lists user chains by name, each with its rules in insertion order.
+            let mut by_chain: BTreeMap<String, Vec<Rule>> = BTreeMap::new();
+            for c in table.chains() {
+                by_chain.entry(c.to_string()).or_default();
+            }
+            for r in table.rules() {
+                by_chain.entry(r.chain.clone()).or_default().push(r);
+            }
+            // kubelet's chains, there on every node whatever the proxy mode.
+            by_chain.entry(KUBE_KUBELET_CANARY.to_string()).or_default();
+            if table.name == "filter" {
+                let mut l = String::new();
+                push_localnet_rule(&mut l);
+                by_chain
+                    .entry(KUBE_FIREWALL.to_string())
+                    .or_default()
+                    .extend(Rule::from_restore_line(&l));
+            }
+            out.push('*');
+            out.push_str(&table.name);
+            out.push('\n');
+            for b in builtins {
+                out.push(':');
+                out.push_str(b);
+                out.push_str(" ACCEPT [0:0]\n");
+            }
+            for c in by_chain.keys() {
+                push_chain_decl(&mut out, c);
+            }
+            for b in builtins {
+                for j in JUMPS
+                    .iter()
+                    .filter(|j| j.table == table.name && j.from == *b)
+                {
+                    let mut l = String::new();
+                    let w = Line::new(&mut l, b);
+                    let w = if j.comment.is_empty() {
+                        w
+                    } else {
+                        w.comment(&[j.comment])
+                    };
+                    drop(w.args(&["-j", j.to]));
+                    if let Some(r) = Rule::from_restore_line(&l) {
+                        out.push_str(&r.save_line());
+                        out.push('\n');
+                    }
+                }
+            }
+            for rules in by_chain.values() {
+                for r in rules {
+                    out.push_str(&r.save_line());
+                    out.push('\n');
+                }
+            }
+            out.push_str("COMMIT\n");
+        }
+        out
+    }
+
+    /// Number of rules in the restore input (both tables).
+    pub fn rule_count(&self) -> usize {
+        self.nat.rule_count() + self.filter.rule_count()
+    }
+}
+
+/// Renders the IPVS mode's iptables rules for `node`.
+pub fn render(
+    snapshot: &ProxySnapshot,
+    node: &str,
+    ipvs: &IpvsOptions,
+    iptables: &IptablesOptions,
+) -> Result<IpvsIptablesRules, ProxyError> {
+    let state = super::render(snapshot, node, ipvs)?;
+    IpvsIptablesRules::from_state(&state, snapshot, iptables)
+}
+
+/// The IPVS mode's `iptables-save` text for `node`, with kind's host facts.
+pub fn render_save(snapshot: &ProxySnapshot, node: &str) -> Result<String, ProxyError> {
+    Ok(render(
+        snapshot,
+        node,
+        &IpvsOptions::default(),
+        &IptablesOptions::kind(),
+    )?
+    .save_text())
+}
+
+/// The IPVS mode's `iptables-restore` input for `node`, with kind's host facts.
+pub fn render_restore(snapshot: &ProxySnapshot, node: &str) -> Result<String, ProxyError> {
+    Ok(render(
+        snapshot,
+        node,
+        &IpvsOptions::default(),
+        &IptablesOptions::kind(),
+    )?
+    .restore_text())
+}
