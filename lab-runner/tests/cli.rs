@@ -328,8 +328,8 @@ fn rules_in_ipvs_and_nftables_modes() {
         nft.starts_with("table ip kube-proxy {") && nft.contains("30144"),
         "{nft}"
     );
-    let wrong = lab_runner(&["rules", "-f", files[0], "--mode", "ipvs", "--form", "save"]);
-    assert_exit_2_saying(&wrong, "--form save does not apply to --mode ipvs");
+    let wrong = lab_runner(&["rules", "-f", files[0], "--mode", "ipvs", "--form", "list"]);
+    assert_exit_2_saying(&wrong, "--form list does not apply to --mode ipvs");
 }
 
 #[test]

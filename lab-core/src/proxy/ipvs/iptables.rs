@@ -578,3 +578,289 @@ pub fn render_restore(snapshot: &ProxySnapshot, node: &str) -> Result<String, Pr
     )?
     .restore_text())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Cluster;
+
+    /// A kind cluster with `yaml` applied and settled; `lb_ip` becomes the ingress IP of every
+    /// LoadBalancer Service.
+    fn snapshot(yaml: &str, lb_ip: Option<&str>) -> ProxySnapshot {
+        let mut c = Cluster::kind();
+        c.apply_manifests(yaml).expect("manifests apply");
+        c.settle();
+        let mut s = ProxySnapshot::from_cluster(&c);
+        if let Some(ip) = lb_ip {
+            for svc in &mut s.services {
+                let lb =
+                    svc.spec.as_ref().and_then(|sp| sp.type_.as_deref()) == Some("LoadBalancer");
+                if lb {
+                    let status = serde_json::json!({"loadBalancer": {"ingress": [{"ip": ip}]}});
+                    svc.status = serde_json::from_value(status).ok();
+                }
+            }
+        }
+        s
+    }
+
+    fn rules(s: &ProxySnapshot) -> IpvsIptablesRules {
+        render(
+            s,
+            "kind-worker",
+            &IpvsOptions::default(),
+            &IptablesOptions::kind(),
+        )
+        .expect("known node")
+    }
+
+    /// A selectorless Service with one ready endpoint on kind-worker.
+    fn svc(name: &str, spec: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: default\nspec:\n{spec}\
+             ---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: {name}-1\n  namespace: default\n  labels:\n    kubernetes.io/service-name: {name}\naddressType: IPv4\nports:\n- name: \"\"\n  protocol: TCP\n  port: 80\nendpoints:\n- addresses: [\"10.244.1.7\"]\n  nodeName: kind-worker\n  conditions: {{ready: true}}\n"
+        )
+    }
+
+    fn lb(ranges: &str) -> String {
+        svc(
+            "web",
+            &format!(
+                "  type: LoadBalancer\n  clusterIP: 10.96.100.50\n  loadBalancerSourceRanges: [{ranges}]\n  ports:\n  - protocol: TCP\n    port: 8080\n    targetPort: 80\n    nodePort: 30144\n"
+            ),
+        )
+    }
+
+    fn lines_of<'a>(text: &'a str, chain: &str) -> Vec<&'a str> {
+        let prefix = format!("-A {chain} ");
+        text.lines().filter(|l| l.starts_with(&prefix)).collect()
+    }
+
+    #[test]
+    fn nat_is_written_before_filter_and_chains_in_upstream_order() {
+        let t = rules(&snapshot("", None)).restore_text();
+        assert!(
+            t.starts_with(
+                "*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-POSTROUTING - [0:0]\n:KUBE-NODE-PORT - [0:0]\n:KUBE-LOAD-BALANCER - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n-A KUBE-SERVICES -s 127.0.0.0/8 -j RETURN\n"
+            ),
+            "{t}"
+        );
+        let filter = t.find("*filter\n").expect("filter table");
+        assert!(t[..filter].ends_with("COMMIT\n"), "{t}");
+        assert!(
+            t[filter..].starts_with(
+                "*filter\n:KUBE-FORWARD - [0:0]\n:KUBE-NODE-PORT - [0:0]\n:KUBE-PROXY-FIREWALL - [0:0]\n:KUBE-SOURCE-RANGES-FIREWALL - [0:0]\n:KUBE-IPVS-FILTER - [0:0]\n:KUBE-IPVS-OUT-FILTER - [0:0]\n"
+            ),
+            "{t}"
+        );
+        assert!(t.ends_with("COMMIT\n"));
+    }
+
+    #[test]
+    fn empty_sets_write_no_set_rules_but_the_filter_chains_stay() {
+        // Only kube-system's and default's built-in Services: no NodePort, LB or external IP.
+        let r = rules(&snapshot("", None));
+        let t = r.restore_text();
+        for set in [
+            KUBE_LOAD_BALANCER,
+            KUBE_NODE_PORT_TCP,
+            KUBE_EXTERNAL_IP,
+            KUBE_LOAD_BALANCER_FW,
+        ] {
+            assert!(
+                !t.contains(&format!("--match-set {set} dst -j"))
+                    && !t.contains(&format!("--comment \"{}\"", comment_of(set))),
+                "{set}: {t}"
+            );
+        }
+        // KUBE-IPVS-FILTER and the health-check rule are written whatever the sets hold.
+        assert_eq!(lines_of(&t, KUBE_IPVS_FILTER).len(), 6, "{t}");
+        assert_eq!(lines_of(&t, KUBE_NODE_PORT).len(), 1, "{t}");
+        // The DNS pods' and the API server's endpoints are not local to kind-worker.
+        assert!(!t.contains("KUBE-LOOP-BACK"), "{t}");
+        assert!(t.contains(
+            "-A KUBE-SERVICES -m comment --comment \"Kubernetes service cluster ip + port for masquerade purpose\" -m set --match-set KUBE-CLUSTER-IP dst,dst ! -s 10.244.0.0/16 -j KUBE-MARK-MASQ\n"
+        ));
+    }
+
+    fn comment_of(set: &str) -> &'static str {
+        super::super::IPSET_INFO
+            .iter()
+            .find(|(n, _, _)| *n == set)
+            .map_or("", |(_, _, c)| c)
+    }
+
+    #[test]
+    fn masquerade_all_and_missing_detector_change_the_cluster_ip_rule() {
+        let base = snapshot("", None);
+        let rule = |s: &ProxySnapshot| {
+            let t = rules(s).restore_text();
+            lines_of(&t, KUBE_SERVICES)
+                .into_iter()
+                .find(|l| l.contains("KUBE-MARK-MASQ"))
+                .map(str::to_string)
+                .unwrap_or_default()
+        };
+        let mut all = base.clone();
+        all.config.masquerade_all = true;
+        assert!(
+            rule(&all).ends_with("--match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ"),
+            "{}",
+            rule(&all)
+        );
+        let mut none = base.clone();
+        none.config.cluster_cidr = None;
+        assert!(
+            rule(&none).ends_with("--match-set KUBE-CLUSTER-IP src,dst -j KUBE-MARK-MASQ"),
+            "{}",
+            rule(&none)
+        );
+        // masqueradeAll wins over a detector.
+        assert!(rule(&base).contains("dst,dst ! -s 10.244.0.0/16"));
+    }
+
+    #[test]
+    fn source_ranges_without_the_node_block_it_with_an_ipvs_match() {
+        let s = snapshot(&lb("\"203.0.113.0/25\""), Some("172.18.255.200"));
+        let r = rules(&s);
+        let t = r.restore_text();
+        assert_eq!(
+            lines_of(&t, KUBE_IPVS_OUT_FILTER),
+            [
+                "-A KUBE-IPVS-OUT-FILTER -s 172.18.255.200 -m ipvs --vaddr 172.18.255.200 --vproto tcp --vport 8080 -j DROP"
+            ]
+        );
+        assert_eq!(
+            lines_of(&t, KUBE_SOURCE_RANGES_FIREWALL),
+            [
+                "-A KUBE-SOURCE-RANGES-FIREWALL -m comment --comment \"Kubernetes service load balancer ip + port + source cidr for packet filter purpose\" -m set --match-set KUBE-LOAD-BALANCER-SOURCE-CIDR dst,dst,src -j RETURN",
+                "-A KUBE-SOURCE-RANGES-FIREWALL -j DROP",
+            ]
+        );
+        // libxt_ipvs prints the protocol as a number and the address with its mask.
+        assert!(r.save_text().contains(
+            "\n-A KUBE-IPVS-OUT-FILTER -s 172.18.255.200/32 -m ipvs --vproto 6 --vaddr 172.18.255.200/32 --vport 8080 -j DROP\n"
+        ));
+
+        // A range holding the node's IP lets the node in: a SOURCE-IP entry, no DROP.
+        let s = snapshot(
+            &lb("\"203.0.113.0/25\", \"172.18.0.0/16\""),
+            Some("172.18.255.200"),
+        );
+        let t = rules(&s).restore_text();
+        assert!(lines_of(&t, KUBE_IPVS_OUT_FILTER).is_empty(), "{t}");
+        assert_eq!(lines_of(&t, KUBE_SOURCE_RANGES_FIREWALL).len(), 3, "{t}");
+        assert!(t.contains("--match-set KUBE-LOAD-BALANCER-SOURCE-IP dst,dst,src -j RETURN"));
+        assert!(t.contains(
+            "-A KUBE-PROXY-FIREWALL -m comment --comment \"Kubernetes service load balancer ip + port for load balancer with sourceRange\" -m set --match-set KUBE-LOAD-BALANCER-FW dst,dst -j KUBE-SOURCE-RANGES-FIREWALL\n"
+        ));
+    }
+
+    #[test]
+    fn local_sets_return_before_their_masquerade_rules() {
+        let y = svc(
+            "local",
+            "  type: LoadBalancer\n  externalTrafficPolicy: Local\n  clusterIP: 10.96.100.51\n  externalIPs: [\"192.0.2.50\"]\n  ports:\n  - protocol: TCP\n    port: 80\n    nodePort: 30150\n",
+        );
+        let t = rules(&snapshot(&y, Some("172.18.255.201"))).restore_text();
+        let np = lines_of(&t, KUBE_NODE_PORT);
+        assert!(
+            np[0].contains("KUBE-NODE-PORT-LOCAL-TCP dst -j RETURN"),
+            "{t}"
+        );
+        assert!(
+            np[1].contains("KUBE-NODE-PORT-TCP dst -j KUBE-MARK-MASQ"),
+            "{t}"
+        );
+        assert_eq!(
+            lines_of(&t, KUBE_LOAD_BALANCER_CHAIN),
+            [
+                "-A KUBE-LOAD-BALANCER -m comment --comment \"Kubernetes service load balancer ip + port with externalTrafficPolicy=local\" -m set --match-set KUBE-LOAD-BALANCER-LOCAL dst,dst -j RETURN",
+                "-A KUBE-LOAD-BALANCER -j KUBE-MARK-MASQ",
+            ]
+        );
+        // Local external IPs are accepted but never marked.
+        let ext: Vec<&str> = lines_of(&t, KUBE_SERVICES)
+            .into_iter()
+            .filter(|l| l.contains("KUBE-EXTERNAL-IP-LOCAL"))
+            .collect();
+        assert_eq!(ext.len(), 2, "{t}");
+        assert!(ext.iter().all(|l| l.ends_with("-j ACCEPT")));
+        // The last two KUBE-SERVICES rules accept cluster-IP then LB traffic.
+        let svcs = lines_of(&t, KUBE_SERVICES);
+        assert_eq!(
+            svcs[svcs.len() - 2..],
+            [
+                "-A KUBE-SERVICES -m set --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT",
+                "-A KUBE-SERVICES -m set --match-set KUBE-LOAD-BALANCER dst,dst -j ACCEPT",
+            ]
+        );
+    }
+
+    #[test]
+    fn rule_count_does_not_grow_with_services() {
+        let one = rules(&snapshot(
+            &svc("a", "  clusterIP: 10.96.7.1\n  ports:\n  - port: 80\n"),
+            None,
+        ));
+        let mut many = String::new();
+        for i in 0..20 {
+            many.push_str(&svc(
+                &format!("s{i}"),
+                &format!("  clusterIP: 10.96.7.{}\n  ports:\n  - port: 80\n", i + 1),
+            ));
+            many.push_str("---\n");
+        }
+        let many = rules(&snapshot(&many, None));
+        assert_eq!(one.rule_count(), many.rule_count());
+        assert_eq!(one.restore_text(), many.restore_text());
+    }
+
+    #[test]
+    fn mark_follows_the_masquerade_bit_and_unknown_nodes_fail() {
+        let mut s = snapshot("", None);
+        s.config.masquerade_bit = 5;
+        let r = rules(&s);
+        assert!(
+            r.restore_text()
+                .contains("-A KUBE-MARK-MASQ -j MARK --or-mark 0x00000020\n")
+        );
+        assert!(
+            r.save_text()
+                .contains("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x20/0x20\n")
+        );
+        assert_eq!(
+            render_save(&s, "nope"),
+            Err(ProxyError::UnknownNode("nope".into()))
+        );
+        assert!(render_restore(&s, "nope").is_err());
+    }
+
+    #[test]
+    fn save_form_lists_kube_proxy_jumps_before_kubelets() {
+        let t = rules(&snapshot("", None)).save_text();
+        assert!(t.starts_with(
+            "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+        ));
+        assert!(t.contains(
+            "-A INPUT -m comment --comment \"kubernetes ipvs access filter\" -j KUBE-IPVS-FILTER\n-A INPUT -m comment --comment \"kube-proxy firewall rules\" -j KUBE-PROXY-FIREWALL\n-A INPUT -m comment --comment \"kubernetes health check rules\" -j KUBE-NODE-PORT\n-A INPUT -j KUBE-FIREWALL\n-A FORWARD -m comment --comment \"kube-proxy firewall rules\" -j KUBE-PROXY-FIREWALL\n-A FORWARD -m comment --comment \"kubernetes forwarding rules\" -j KUBE-FORWARD\n-A OUTPUT -m comment --comment \"kubernetes ipvs access filter\" -j KUBE-IPVS-OUT-FILTER\n-A OUTPUT -j KUBE-FIREWALL\n"
+        ), "{t}");
+        let nat = t.find("*nat\n").expect("nat after filter");
+        let decls: Vec<&str> = t[nat..].lines().filter(|l| l.starts_with(':')).collect();
+        assert_eq!(
+            decls,
+            [
+                ":PREROUTING ACCEPT [0:0]",
+                ":INPUT ACCEPT [0:0]",
+                ":OUTPUT ACCEPT [0:0]",
+                ":POSTROUTING ACCEPT [0:0]",
+                ":KUBE-KUBELET-CANARY - [0:0]",
+                ":KUBE-LOAD-BALANCER - [0:0]",
+                ":KUBE-MARK-MASQ - [0:0]",
+                ":KUBE-NODE-PORT - [0:0]",
+                ":KUBE-POSTROUTING - [0:0]",
+                ":KUBE-SERVICES - [0:0]",
+            ]
+        );
+    }
+}
