@@ -20,7 +20,7 @@
 //! Like kube-proxy, the renderer writes every rule straight into one text buffer per table
 //! (`proxyutil.LineBuffer`) rather than building argument lists; [`Rule`] parses a line back
 //! when a caller wants the arguments. What one Service port contributes is rendered by one
-//! function ([`render_service_chunk`]), so [`super::sync`]'s partial syncs reuse exactly the text
+//! function (`render_service_chunk`), so [`super::sync`]'s partial syncs reuse exactly the text
 //! a full render produces. This module renders fresh full syncs; stale-chain deletion (`-X`) and
 //! partial restores are [`super::sync`]'s.
 
