@@ -92,10 +92,11 @@ enum Command {
         mode: String,
         /// What to print. iptables: `save` (what `iptables-save` prints, default) or `restore`
         /// (kube-proxy's `iptables-restore` input); ipvs: `ipvsadm` (`ipvsadm -Ln`, default),
-        /// `ipset` (`ipset list`), `ip-addr` (`ip addr show kube-ipvs0`), or the iptables rules
+        /// `ipvsadm-stats` (`ipvsadm -Ln --stats`), `ipset` (`ipset list`), `ip-addr`
+        /// (`ip addr show kube-ipvs0`), or the iptables rules
         /// IPVS mode still writes as `save` or `restore`; nftables: `list`
         /// (`nft list table ip kube-proxy`, default) or `transaction` (what `nft -f` loads).
-        #[arg(long, value_parser = ["save", "restore", "ipvsadm", "ipset", "ip-addr", "list", "transaction"])]
+        #[arg(long, value_parser = ["save", "restore", "ipvsadm", "ipvsadm-stats", "ipset", "ip-addr", "list", "transaction"])]
         form: Option<String>,
     },
     /// Trace one packet through the kube-proxy rules of the node it passes.
@@ -214,7 +215,14 @@ fn rules(files: &[PathBuf], node: &str, mode: &str, form: Option<&str>) -> Resul
         _ => "save",
     });
     let valid: &[&str] = match mode {
-        "ipvs" => &["ipvsadm", "ipset", "ip-addr", "save", "restore"],
+        "ipvs" => &[
+            "ipvsadm",
+            "ipvsadm-stats",
+            "ipset",
+            "ip-addr",
+            "save",
+            "restore",
+        ],
         "nftables" => &["list", "transaction"],
         _ => &["save", "restore"],
     };
@@ -233,6 +241,7 @@ fn rules(files: &[PathBuf], node: &str, mode: &str, form: Option<&str>) -> Resul
     let snapshot = lab_core::proxy::ProxySnapshot::from_cluster(&cluster);
     let rendered = match (mode, form) {
         ("ipvs", "ipvsadm") => ipvs::render_ipvsadm(&snapshot, node),
+        ("ipvs", "ipvsadm-stats") => ipvs::render_ipvsadm_stats(&snapshot, node),
         ("ipvs", "ipset") => ipvs::render_ipset_list(&snapshot, node),
         ("ipvs", "save") => ipvs::render_iptables_save(&snapshot, node),
         ("ipvs", "restore") => ipvs::render_iptables_restore(&snapshot, node),

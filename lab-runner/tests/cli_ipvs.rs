@@ -133,3 +133,28 @@ fn bad_form_or_node_exits_2() {
         assert!(stdout(&out).is_empty());
     }
 }
+
+#[test]
+fn stats_form_lists_the_servers_of_ipvsadm_ln_with_zero_counters() {
+    let list = ipvs_rules(&["--form", "ipvsadm"]);
+    let stats = ipvs_rules(&["--form", "ipvsadm-stats"]);
+    assert!(stats.status.success(), "{}", stderr(&stats));
+    let (list, stats) = (stdout(&list), stdout(&stats));
+    // Same servers, same order: the first column of every server line.
+    let servers = |t: &str, skip: usize| -> Vec<String> {
+        t.lines()
+            .skip(skip)
+            .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    assert_eq!(servers(&list, 3), servers(&stats, 3));
+    assert!(stats.contains(
+        "\nTCP  172.18.0.3:30144                    0        0        0        0        0\n"
+    ));
+    for l in stats.lines().skip(3) {
+        assert!(
+            l.ends_with("        0        0        0        0        0"),
+            "{l:?}"
+        );
+    }
+}

@@ -76,6 +76,18 @@ fn needs_node_ports(spec: &ServiceSpec) -> bool {
     }
 }
 
+/// `needsHCNodePort`: a LoadBalancer with `externalTrafficPolicy: Local` gets a health-check
+/// nodePort, from the same allocator as the other nodePorts.
+fn needs_hc_node_port(spec: &ServiceSpec) -> bool {
+    type_of(spec) == "LoadBalancer" && spec.external_traffic_policy.as_deref() == Some("Local")
+}
+
+fn hc_node_port_of(spec: &ServiceSpec) -> Option<u16> {
+    spec.health_check_node_port
+        .filter(|p| *p > 0 && *p <= u16::MAX as i32)
+        .map(|p| p as u16)
+}
+
 fn cluster_ip_of(spec: &ServiceSpec) -> Option<Ipv4Addr> {
     spec.cluster_ip.as_deref().and_then(|ip| ip.parse().ok())
 }
@@ -154,6 +166,75 @@ pub(crate) fn allocate_on_create(
             }
         }
     }
+    allocate_hc_node_port(c, spec, old_spec)
+}
+
+/// The health-check nodePort (`allocHealthCheckNodePort`): kept across updates, reserved when
+/// asked for, picked like a nodePort otherwise; released when the Service stops needing it.
+fn allocate_hc_node_port(
+    c: &mut Cluster,
+    spec: &mut ServiceSpec,
+    old: Option<&ServiceSpec>,
+) -> Result<(), Vec<FieldError>> {
+    let old_hc = old
+        .filter(|o| needs_hc_node_port(o))
+        .and_then(hc_node_port_of);
+    if !needs_hc_node_port(spec) {
+        // Switching away from Local releases it (a value the old object did not own stays, for
+        // validation to judge).
+        if old_hc.is_some() && hc_node_port_of(spec) == old_hc {
+            spec.health_check_node_port = None;
+        }
+        return Ok(());
+    }
+    if spec.health_check_node_port.unwrap_or(0) == 0 {
+        spec.health_check_node_port = old_hc.map(i32::from);
+    }
+    let (lo, hi) = c.config.node_port_range;
+    let in_use_here: BTreeSet<u16> = node_ports_of(spec).collect();
+    let owned: BTreeSet<u16> = old
+        .map(|o| node_ports_of(o).chain(hc_node_port_of(o)).collect())
+        .unwrap_or_default();
+    if let Some(hc) = spec.health_check_node_port.filter(|p| *p != 0) {
+        if hc < lo as i32 || hc > hi as i32 {
+            return Err(vec![FieldError::invalid(
+                "spec.healthCheckNodePort",
+                BadValue::Int(hc as i64),
+                format!(
+                    "failed to allocate requested HealthCheck NodePort {hc}: provided port is not in the valid range. The range of valid ports is {lo}-{hi}"
+                ),
+            )]);
+        }
+        let hc = hc as u16;
+        if (c.state.node_ports.contains(&hc) && !owned.contains(&hc)) || in_use_here.contains(&hc) {
+            return Err(vec![FieldError::invalid(
+                "spec.healthCheckNodePort",
+                BadValue::Int(hc as i64),
+                format!(
+                    "failed to allocate requested HealthCheck NodePort {hc}: provided port is already allocated"
+                ),
+            )]);
+        }
+        return Ok(());
+    }
+    let size = (hi - lo) as u64 + 1;
+    let band = port_static_band(size);
+    let chosen = pick_free(
+        &mut c.rng,
+        [(band, size - 1), (0, band.saturating_sub(1))],
+        |off| {
+            let n = lo + off as u16;
+            !c.state.node_ports.contains(&n) && !in_use_here.contains(&n)
+        },
+    );
+    let Some(n) = chosen.map(|off| lo + off as u16) else {
+        return Err(vec![FieldError::invalid(
+            "spec.healthCheckNodePort",
+            BadValue::Omit,
+            "failed to allocate a HealthCheck NodePort: range is full",
+        )]);
+    };
+    spec.health_check_node_port = Some(n as i32);
     Ok(())
 }
 
@@ -302,7 +383,7 @@ pub(crate) fn commit_allocations(c: &mut Cluster, old: Option<&Object>, new: Opt
             continue;
         };
         let ip = cluster_ip_of(spec).map(u32::from);
-        let ports: Vec<u16> = node_ports_of(spec).collect();
+        let ports: Vec<u16> = node_ports_of(spec).chain(hc_node_port_of(spec)).collect();
         let lbs: Vec<u32> = lb_ips_of(s).into_iter().map(u32::from).collect();
         if add {
             c.state.cluster_ips.extend(ip);
@@ -437,6 +518,52 @@ mod tests {
         format!(
             "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  type: NodePort\n  selector:\n    app: httpd\n  ports:\n  - protocol: TCP\n    port: 8080\n    targetPort: 80{np}\n"
         )
+    }
+
+    fn lb_svc(name: &str, policy: &str, hc: Option<u16>) -> String {
+        let hc = hc
+            .map(|p| format!("\n  healthCheckNodePort: {p}"))
+            .unwrap_or_default();
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  type: LoadBalancer\n  externalTrafficPolicy: {policy}{hc}\n  selector:\n    app: httpd\n  ports:\n  - protocol: TCP\n    port: 80\n    targetPort: 80\n"
+        )
+    }
+
+    #[test]
+    fn local_load_balancers_get_a_health_check_node_port_until_they_stop_being_local() {
+        let mut c = Cluster::kind();
+        c.apply_manifests(&lb_svc("web", "Local", None)).unwrap();
+        let s = svc(&c, "web");
+        let spec = s.spec.as_ref().unwrap();
+        let hc = spec.health_check_node_port.expect("allocated");
+        let np = spec.ports.as_ref().unwrap()[0].node_port.unwrap();
+        assert!((30000..=32767).contains(&hc) && hc != np);
+        // Re-applying without the field keeps it.
+        c.apply_manifests(&lb_svc("web", "Local", None)).unwrap();
+        assert_eq!(
+            svc(&c, "web").spec.unwrap().health_check_node_port,
+            Some(hc)
+        );
+        // It is allocated: another Service cannot take it, as a nodePort or as its own.
+        let e = api_err(&mut c, &nodeport_svc("other", Some(hc as u16)));
+        assert!(
+            e.kubectl_message()
+                .contains("provided port is already allocated"),
+            "{e:?}"
+        );
+        let e = api_err(&mut c, &lb_svc("other", "Local", Some(hc as u16)));
+        assert!(
+            e.kubectl_message().contains(&format!(
+                "spec.healthCheckNodePort: Invalid value: {hc}: failed to allocate requested HealthCheck NodePort {hc}: provided port is already allocated"
+            )),
+            "{}",
+            e.kubectl_message()
+        );
+        // Cluster policy releases it, and the port is free again.
+        c.apply_manifests(&lb_svc("web", "Cluster", None)).unwrap();
+        assert_eq!(svc(&c, "web").spec.unwrap().health_check_node_port, None);
+        c.apply_manifests(&nodeport_svc("other", Some(hc as u16)))
+            .unwrap();
     }
 
     fn api_err(c: &mut Cluster, yaml: &str) -> ApiError {

@@ -775,6 +775,34 @@ impl IpvsState {
         out
     }
 
+    /// `ipvsadm -Ln --stats`: the same virtual and real servers with their traffic counters
+    /// (ipvsadm's `print_service_entry` with `FMT_STATS`: the name padded to 33 columns, then
+    /// Conns, InPkts, OutPkts, InBytes, OutBytes at 9 columns each). A simulated node carries no
+    /// traffic, so every counter is 0, as iptables' counters are zeroed in the save form.
+    pub fn ipvsadm_stats_text(&self) -> String {
+        const ZEROS: &str = "        0        0        0        0        0";
+        let mut out = format!(
+            "IP Virtual Server version 1.2.1 (size={})\n\
+             Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n  \
+             -> RemoteAddress:Port\n",
+            self.options.conn_tab_size
+        );
+        for vs in &self.virtual_servers {
+            let proto = match vs.protocol {
+                Protocol::Tcp => "TCP",
+                Protocol::Udp => "UDP",
+                Protocol::Sctp => "SCTP",
+            };
+            let name = format!("{proto}  {}:{}", vs.address, vs.port);
+            out.push_str(&format!("{name:<33}{ZEROS}\n"));
+            for rs in &vs.real_servers {
+                let addr = format!("{}:{}", rs.address, rs.port);
+                out.push_str(&format!("  -> {addr:<28}{ZEROS}\n"));
+            }
+        }
+        out
+    }
+
     /// `ipset list` for kube-proxy's sets (kernel-dependent header lines left out, see the module
     /// documentation), sets separated by a blank line.
     pub fn ipset_list_text(&self) -> String {
@@ -833,6 +861,11 @@ pub fn render_ipvsadm(snapshot: &ProxySnapshot, node: &str) -> Result<String, Pr
     Ok(render(snapshot, node, &IpvsOptions::default())?.ipvsadm_text())
 }
 
+/// `ipvsadm -Ln --stats` for `node` with default options.
+pub fn render_ipvsadm_stats(snapshot: &ProxySnapshot, node: &str) -> Result<String, ProxyError> {
+    Ok(render(snapshot, node, &IpvsOptions::default())?.ipvsadm_stats_text())
+}
+
 /// `ipset list` for `node` with default options.
 pub fn render_ipset_list(snapshot: &ProxySnapshot, node: &str) -> Result<String, ProxyError> {
     Ok(render(snapshot, node, &IpvsOptions::default())?.ipset_list_text())
@@ -879,6 +912,33 @@ mod tests {
             }
         }
         y
+    }
+
+    #[test]
+    fn stats_form_lists_the_same_servers_with_ipvsadm_columns() {
+        let s = cluster(&httpd_yaml(""));
+        let st = state(&s, "kind-worker");
+        let stats = st.ipvsadm_stats_text();
+        let lines: Vec<&str> = stats.lines().collect();
+        assert_eq!(
+            lines[1],
+            "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes"
+        );
+        assert_eq!(lines[2], "  -> RemoteAddress:Port");
+        assert!(lines.contains(
+            &"TCP  10.96.100.50:8080                   0        0        0        0        0"
+        ));
+        // One line per virtual and real server, as in `ipvsadm -Ln`.
+        let servers: usize = st
+            .virtual_servers
+            .iter()
+            .map(|v| 1 + v.real_servers.len())
+            .sum();
+        assert_eq!(lines.len(), 3 + servers);
+        assert_eq!(st.ipvsadm_text().lines().count(), 3 + servers);
+        for l in &lines[3..] {
+            assert_eq!(l.len(), 33 + 45, "{l:?}");
+        }
     }
 
     const TCP80: &str = "- name: \"\"\n  protocol: TCP\n  port: 80\n";
