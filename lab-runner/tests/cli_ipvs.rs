@@ -121,7 +121,7 @@ fn bad_form_or_node_exits_2() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out).contains(
-            "--form transaction does not apply to --mode ipvs (choose one of: ipvsadm, ipset, ip-addr, save, restore)"
+            "--form transaction does not apply to --mode ipvs (choose one of: ipvsadm, ipvsadm-stats, ipset, ip-addr, save, restore)"
         ),
         "{}",
         stderr(&out)
