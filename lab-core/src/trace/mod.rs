@@ -32,8 +32,8 @@
 
 pub mod iptables;
 pub mod ipvs;
-pub mod nftables;
 mod name;
+pub mod nftables;
 pub use name::{DNS_PORT, NameThenPacket, name_then_packet, name_then_packet_in};
 
 use crate::cluster::Cluster;
