@@ -551,6 +551,40 @@ fn bind_search(
     last
 }
 
+/// HOST, SERVER as typed, and the server addresses to ask.
+type HostAndServers<'a> = (&'a str, Option<&'a str>, Vec<IpAddr>);
+
+/// The `HOST [SERVER]` arguments BIND's `nslookup` and `host` share, and the servers to ask:
+/// SERVER as an address, or the resolv.conf nameservers. `Ok(None)`: the tool has already
+/// failed (a SERVER that is not an address cannot be resolved here), its message is in `out`.
+fn bind_host_and_servers<'a>(
+    tool: &'static str,
+    usage_line: &'static str,
+    args: &[&'a str],
+    conf: &ResolvConf,
+    out: &mut ToolOutput,
+) -> Result<Option<HostAndServers<'a>>, ToolError> {
+    let (host, server) = match args {
+        [h] if !h.starts_with('-') => (*h, None),
+        [h, s] if !h.starts_with('-') => (*h, Some(*s)),
+        _ => return Err(usage(tool, usage_line)),
+    };
+    let servers = match server {
+        Some(s) => match s.parse() {
+            Ok(ip) => vec![ip],
+            Err(_) => {
+                out.stderr.push_str(&format!(
+                    "{tool}: couldn't get address for '{s}': not found\n"
+                ));
+                out.exit_code = 1;
+                return Ok(None);
+            }
+        },
+        None => conf.nameserver_ips(),
+    };
+    Ok(Some((host, server, servers)))
+}
+
 /// BIND 9.18 `nslookup NAME [SERVER]` (`spec/dns.md` §5.3): the server block with `#53`
 /// (forward lookups only), then the final answer of the search walk: `Name:`/`Address:` pairs
 /// (A, then AAAA), PTRs as `name = target.` with the trailing dot, `Non-authoritative answer:`
@@ -560,24 +594,16 @@ pub fn nslookup_bind(
     conf: &ResolvConf,
     args: &[&str],
 ) -> Result<ToolOutput, ToolError> {
-    let (host, server) = match args {
-        [h] if !h.starts_with('-') => (*h, None),
-        [h, s] if !h.starts_with('-') => (*h, Some(*s)),
-        _ => return Err(usage("nslookup", "nslookup [-opt ...] host [server]")),
-    };
     let mut out = ToolOutput::default();
-    let servers: Vec<IpAddr> = match server {
-        Some(s) => match s.parse() {
-            Ok(ip) => vec![ip],
-            Err(_) => {
-                out.stderr.push_str(&format!(
-                    "nslookup: couldn't get address for '{s}': not found\n"
-                ));
-                out.exit_code = 1;
-                return Ok(out);
-            }
-        },
-        None => conf.nameserver_ips(),
+    let Some((host, _server, servers)) = bind_host_and_servers(
+        "nslookup",
+        "nslookup [-opt ...] host [server]",
+        args,
+        conf,
+        &mut out,
+    )?
+    else {
+        return Ok(out);
     };
     let Some(&server_ip) = servers
         .iter()
@@ -690,24 +716,16 @@ pub fn host(
     conf: &ResolvConf,
     args: &[&str],
 ) -> Result<ToolOutput, ToolError> {
-    let (name, server) = match args {
-        [h] if !h.starts_with('-') => (*h, None),
-        [h, s] if !h.starts_with('-') => (*h, Some(*s)),
-        _ => return Err(usage("host", "host [-aCdilrTvVw] hostname [server]")),
-    };
     let mut out = ToolOutput::default();
-    let servers: Vec<IpAddr> = match server {
-        Some(s) => match s.parse() {
-            Ok(ip) => vec![ip],
-            Err(_) => {
-                out.stderr.push_str(&format!(
-                    "host: couldn't get address for '{s}': not found\n"
-                ));
-                out.exit_code = 1;
-                return Ok(out);
-            }
-        },
-        None => conf.nameserver_ips(),
+    let Some((name, server, servers)) = bind_host_and_servers(
+        "host",
+        "host [-aCdilrTvVw] hostname [server]",
+        args,
+        conf,
+        &mut out,
+    )?
+    else {
+        return Ok(out);
     };
     if let Some(s) = server {
         out.stdout.push_str(&format!(
