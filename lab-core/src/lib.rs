@@ -16,6 +16,7 @@
 //! - [`proxy`] — kube-proxy's rules per node (iptables, IPVS, nftables) and its partial sync.
 //! - [`trace`] — a packet through those rules; [`trace::name_then_packet`] adds the DNS lookup.
 //! - [`dns`] — CoreDNS's answers, pods' resolv.conf and resolver walks, nslookup/dig/host output.
+//! - [`shell`] — what `kubectl exec POD -- CMD` runs: nslookup, wget, cat, env… per image.
 //! - [`store`] — objects, resourceVersions and the watch log.
 //! - [`snapshot`] — the versioned, serialisable state used for persistence and replay.
 
@@ -35,6 +36,7 @@ pub mod object;
 pub mod printers;
 pub mod proxy;
 pub mod scale;
+pub mod shell;
 pub mod snapshot;
 pub mod store;
 pub mod trace;

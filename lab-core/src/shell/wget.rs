@@ -1,0 +1,225 @@
+//! busybox `wget` (networking/wget.c, the same in 1.28 and 1.36 for what is modelled here).
+//!
+//! `wget [-q] [-S] [-O FILE] URL…`: the URL defaults to `http://`, port 80; the name is
+//! resolved by the C library (`xhost2sockaddr`, dying with `bad address '<host>'`), the
+//! connection by `xconnect` (dying with `can't connect to remote host (<ip>): <strerror>`).
+//! Without `-q` it prints `Connecting to <host> (<ip>:<port>)` first and, on success, a progress
+//! meter whose layout depends on the build's terminal handling: that success path is
+//! [`ShellError::NotModelled`]. `-S` prints the response's status line and headers to stderr,
+//! each as `  <line>` and the empty line ending them as `  ` (`fgets_trim_sanitize`), even with
+//! `-q`. Errors go to stderr as `wget: …` with exit status 1.
+
+use super::http::{Connection, connect_from};
+use super::{Ctx, ExecOutput, ShellError};
+
+/// Parsed options (getopt32 `"cqSO:o:P:Y:U:T:+t:n::"` and the long forms).
+#[derive(Default)]
+struct Opts {
+    quiet: bool,
+    server_response: bool,
+    output: Option<String>,
+    urls: Vec<String>,
+}
+
+fn parse(args: &[String]) -> Result<Opts, ShellError> {
+    let bad = |a: &str| {
+        ShellError::NotModelled(format!("wget option {a:?} (busybox prints its usage text)"))
+    };
+    let mut o = Opts::default();
+    let mut i = 0;
+    let mut only_urls = false;
+    while i < args.len() {
+        let a = &args[i];
+        i += 1;
+        if only_urls || !a.starts_with('-') || a == "-" {
+            o.urls.push(a.clone());
+            continue;
+        }
+        if a == "--" {
+            only_urls = true;
+            continue;
+        }
+        if let Some(long) = a.strip_prefix("--") {
+            let (name, value) = match long.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (long, None),
+            };
+            match name {
+                "quiet" if value.is_none() => o.quiet = true,
+                "server-response" if value.is_none() => o.server_response = true,
+                "output-document" => {
+                    let v = match value {
+                        Some(v) => v,
+                        None => {
+                            let v = args.get(i).cloned().ok_or_else(|| bad(a))?;
+                            i += 1;
+                            v
+                        }
+                    };
+                    o.output = Some(v);
+                }
+                _ => return Err(bad(a)),
+            }
+            continue;
+        }
+        // A cluster of short options; `O` takes the rest of the word or the next word.
+        for (at, c) in a[1..].char_indices() {
+            match c {
+                'q' => o.quiet = true,
+                'S' => o.server_response = true,
+                'O' => {
+                    let rest = &a[1 + at + 1..];
+                    let v = if rest.is_empty() {
+                        let v = args.get(i).cloned().ok_or_else(|| bad(a))?;
+                        i += 1;
+                        v
+                    } else {
+                        rest.to_string()
+                    };
+                    o.output = Some(v);
+                    break;
+                }
+                _ => return Err(bad(a)),
+            }
+        }
+    }
+    if o.urls.is_empty() {
+        return Err(bad("(no URL)"));
+    }
+    Ok(o)
+}
+
+/// A URL as `parse_url` splits it: host (with the port as typed, as busybox keeps it for its
+/// messages), host name, port, path.
+fn split_url(url: &str) -> Result<(String, String, u16, String), ShellError> {
+    let rest = match url.split_once("://") {
+        Some(("http", r)) => r,
+        Some(_) => {
+            return Err(ShellError::NotModelled(format!(
+                "wget of {url:?} (only http is simulated)"
+            )));
+        }
+        None => url,
+    };
+    let cut = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (hostport, path) = rest.split_at(cut);
+    let path = path.strip_prefix('/').unwrap_or(path).to_string();
+    let hostport = hostport.rsplit_once('@').map_or(hostport, |(_, h)| h);
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => match p.parse::<u16>() {
+            Ok(p) if p != 0 => (h, p),
+            // busybox dies on a bad port through bb_lookup_port / xatou16.
+            _ => return Err(ShellError::NotModelled(format!("wget port {p:?}"))),
+        },
+        _ => (hostport, 80),
+    };
+    if host.starts_with('[') || host.is_empty() {
+        return Err(ShellError::NotModelled(format!("wget host {host:?}")));
+    }
+    Ok((hostport.to_string(), host.to_string(), port, path))
+}
+
+pub(crate) fn wget(ctx: &Ctx<'_>, args: &[String]) -> Result<ExecOutput, ShellError> {
+    let o = parse(args)?;
+    let mut out = ExecOutput::default();
+    for url in &o.urls {
+        let (typed, host, port, path) = split_url(url)?;
+        if !path.is_empty() {
+            // Apache answers 404 with a page of its own that is not modelled.
+            return Err(ShellError::NotModelled(format!("wget of the path /{path}")));
+        }
+        let conn = connect_from(ctx, &host, port, true)?;
+        if let Connection::BadAddress = conn {
+            out.stderr
+                .push_str(&format!("wget: bad address '{typed}'\n"));
+            out.exit_code = 1;
+            return Ok(out);
+        }
+        if !o.quiet {
+            let ip = match &conn {
+                Connection::Served { ip, .. }
+                | Connection::Refused { ip }
+                | Connection::TimedOut { ip } => *ip,
+                Connection::BadAddress => continue,
+            };
+            out.stderr
+                .push_str(&format!("Connecting to {typed} ({ip}:{port})\n"));
+        }
+        match conn {
+            Connection::BadAddress => {}
+            Connection::Refused { ip } => {
+                out.stderr.push_str(&format!(
+                    "wget: can't connect to remote host ({ip}): Connection refused\n"
+                ));
+                out.exit_code = 1;
+                return Ok(out);
+            }
+            Connection::TimedOut { ip } => {
+                // connect() gives up after the kernel's SYN retries (~2 min), well before
+                // wget's own 900 s alarm.
+                out.stderr.push_str(&format!(
+                    "wget: can't connect to remote host ({ip}): Connection timed out\n"
+                ));
+                out.exit_code = 1;
+                return Ok(out);
+            }
+            Connection::Served { response, .. } => {
+                if !o.quiet {
+                    return Err(ShellError::NotModelled(
+                        "wget's progress meter (use -q)".to_string(),
+                    ));
+                }
+                if o.server_response {
+                    out.stderr
+                        .push_str(&format!("  {}\n", response.status_line));
+                    for (k, v) in &response.headers {
+                        out.stderr.push_str(&format!("  {k}: {v}\n"));
+                    }
+                    out.stderr.push_str("  \n");
+                }
+                // -O FILE and the default index.html write a file the simulation keeps
+                // nowhere; only -O - reaches the terminal.
+                if o.output.as_deref() == Some("-") {
+                    out.stdout.push_str(&response.body);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_cluster_like_getopt() {
+        let a: Vec<String> = ["-qO-", "httpd-svc:8080"].map(String::from).to_vec();
+        let o = parse(&a).unwrap();
+        assert!(o.quiet);
+        assert_eq!(o.output.as_deref(), Some("-"));
+        assert_eq!(o.urls, ["httpd-svc:8080"]);
+        let a: Vec<String> = ["-O", "/tmp/x", "-q", "-S", "http://a/"]
+            .map(String::from)
+            .to_vec();
+        let o = parse(&a).unwrap();
+        assert_eq!(o.output.as_deref(), Some("/tmp/x"));
+        assert!(o.server_response);
+        assert!(parse(&["-Z".to_string(), "a".to_string()]).is_err());
+        assert!(parse(&["-q".to_string()]).is_err());
+    }
+
+    #[test]
+    fn urls_split_like_parse_url() {
+        assert_eq!(
+            split_url("httpd-svc:8080").unwrap(),
+            ("httpd-svc:8080".into(), "httpd-svc".into(), 8080, "".into())
+        );
+        assert_eq!(
+            split_url("http://a/b").unwrap(),
+            ("a".into(), "a".into(), 80, "b".into())
+        );
+        assert!(split_url("ftp://a/").is_err());
+        assert!(split_url("a:99999").is_err());
+    }
+}
