@@ -18,6 +18,7 @@ mod dns_cli;
 mod dns_server;
 mod dns_zone;
 mod get;
+mod sim;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -149,6 +150,13 @@ enum Command {
     DnsServer(dns_server::ServerArgs),
     /// Write the zone `dns-server` serves as static zone files (for a reference server).
     DnsZone(dns_zone::ZoneArgs),
+    /// Start the embedded simulated cluster for the real `kubectl`.
+    ///
+    /// Serves the Kubernetes API on 127.0.0.1 (default port 6443) and the cluster DNS (default
+    /// 10053), writes `$SVCLAB_HOME/kubeconfig` (default `~/.local/state/svclab`) and prints the
+    /// `export KUBECONFIG=…` line. The cluster is saved to `$SVCLAB_HOME/state.json` after each
+    /// change and restored from it on the next start. Runs until Ctrl-C or SIGTERM.
+    Sim(sim::SimArgs),
 }
 
 /// The language of explanations; `zh` is accepted for `zh-CN`.
@@ -203,6 +211,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Dns(args) => dns_cli::run(&args),
         Command::DnsServer(args) => dns_server::run(&args),
         Command::DnsZone(args) => dns_zone::run(&args),
+        Command::Sim(args) => sim::run(&args),
     }
 }
 

@@ -1,0 +1,768 @@
+//! The apiserver's request path over a [`Cluster`]: a request (method, path, query, `Accept`,
+//! body) in, a response (status, Content-Type, JSON body) out. No sockets and no clock here, so
+//! every route is unit-tested without a server; `super::serve` only moves bytes.
+//!
+//! Mirrors `k8s.io/apiserver/pkg/endpoints/handlers` (get, list, create, update, delete) for the
+//! kinds lab-core serves. Every failure is a `Status` with the HTTP code equal to `code`, worded
+//! as the apiserver words it, so kubectl prints it as it would for a real cluster (spec §7).
+
+use super::discovery;
+use super::selector::{FieldSelector, LabelSelector};
+use super::table;
+use lab_core::manifest::decode_object;
+use lab_core::{ApiError, Cluster, Kind, Object};
+use serde_json::{Value, json};
+
+/// One HTTP request, as the router sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    /// `GET`, `POST`, …
+    pub method: &'a str,
+    /// The URL path, not decoded (`/api/v1/namespaces/default/services`).
+    pub path: &'a str,
+    /// The raw query string, without `?`.
+    pub query: &'a str,
+    /// The `Accept` header (empty if absent).
+    pub accept: &'a str,
+    /// The body.
+    pub body: &'a [u8],
+    /// `host:port` kubectl reached us at (for `/api`'s serverAddressByClientCIDRs).
+    pub host: &'a str,
+}
+
+/// What to send back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Response {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The Content-Type.
+    pub content_type: &'static str,
+    /// The JSON body.
+    pub body: Value,
+}
+
+impl Response {
+    fn json(status: u16, body: Value) -> Response {
+        Response {
+            status,
+            content_type: "application/json",
+            body,
+        }
+    }
+}
+
+/// Whether a request may change the cluster (the caller persists after these).
+pub fn is_write(method: &str) -> bool {
+    !matches!(method, "GET" | "HEAD" | "OPTIONS")
+}
+
+/// A failure as a `Status` response.
+fn status(code: u16, reason: &str, message: &str, details: Value) -> Response {
+    Response::json(
+        code,
+        json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": message,
+            "reason": reason,
+            "details": details,
+            "code": code,
+        }),
+    )
+}
+
+fn api_error(e: &ApiError) -> Response {
+    let body = serde_json::to_value(e.to_status()).unwrap_or(Value::Null);
+    Response::json(e.code(), body)
+}
+
+fn bad_request(message: impl Into<String>) -> Response {
+    api_error(&ApiError::BadRequest {
+        message: message.into(),
+    })
+}
+
+/// The apiserver's answer for a path nothing serves (a plain 404 kubectl maps to NotFound).
+fn not_found_path() -> Response {
+    status(
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+        json!({}),
+    )
+}
+
+fn method_not_allowed(method: &str, path: &str) -> Response {
+    status(
+        405,
+        "MethodNotAllowed",
+        &format!(
+            "the server does not allow this method on the requested resource ({method} {path})"
+        ),
+        json!({}),
+    )
+}
+
+/// Where a REST path points.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Route {
+    Version,
+    Api,
+    Apis,
+    GroupVersion(&'static str, &'static str),
+    OpenApiRoot,
+    OpenApiDoc(String),
+    Info,
+    Collection {
+        kind: Kind,
+        namespace: Option<String>,
+    },
+    Item {
+        kind: Kind,
+        namespace: Option<String>,
+        name: String,
+    },
+}
+
+fn kind_for(group: &str, version: &str, resource: &str) -> Option<Kind> {
+    Kind::ALL
+        .iter()
+        .copied()
+        .find(|k| k.group() == group && k.version() == version && k.resource() == resource)
+}
+
+fn route(path: &str) -> Option<Route> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (group, version, rest) = match segs.as_slice() {
+        ["version"] => return Some(Route::Version),
+        ["api"] => return Some(Route::Api),
+        ["apis"] => return Some(Route::Apis),
+        ["openapi", "v3"] => return Some(Route::OpenApiRoot),
+        ["openapi", "v3", doc @ ..] => return Some(Route::OpenApiDoc(doc.join("/"))),
+        ["svclab", "v1", "info"] => return Some(Route::Info),
+        ["api", v, rest @ ..] => ("", *v, rest),
+        ["apis", g, v, rest @ ..] => (*g, *v, rest),
+        _ => return None,
+    };
+    let (group, version) = discovery::group_versions()
+        .into_iter()
+        .find(|gv| *gv == (group, version))?;
+    let item = |kind: Kind, namespace: Option<&str>, name: &str| {
+        (!name.is_empty()).then(|| Route::Item {
+            kind,
+            namespace: namespace.map(String::from),
+            name: name.to_string(),
+        })
+    };
+    match rest {
+        [] => Some(Route::GroupVersion(group, version)),
+        // The namespace objects themselves: /api/v1/namespaces/{name}.
+        ["namespaces", name] if group.is_empty() => item(Kind::Namespace, None, name),
+        ["namespaces", ns, res] => {
+            let kind = kind_for(group, version, res).filter(|k| k.namespaced())?;
+            Some(Route::Collection {
+                kind,
+                namespace: Some(ns.to_string()),
+            })
+        }
+        ["namespaces", ns, res, name] => {
+            let kind = kind_for(group, version, res).filter(|k| k.namespaced())?;
+            item(kind, Some(ns), name)
+        }
+        [res] => Some(Route::Collection {
+            kind: kind_for(group, version, res)?,
+            namespace: None,
+        }),
+        [res, name] => {
+            let kind = kind_for(group, version, res).filter(|k| !k.namespaced())?;
+            item(kind, None, name)
+        }
+        _ => None,
+    }
+}
+
+/// Decoded query parameters, in order.
+fn query_params(query: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Answers one request, changing `cluster` for writes.
+pub fn handle(cluster: &mut Cluster, req: &Request) -> Response {
+    let Some(route) = route(req.path) else {
+        return not_found_path();
+    };
+    let params = query_params(req.query);
+    let read_only = matches!(
+        route,
+        Route::Version
+            | Route::Api
+            | Route::Apis
+            | Route::GroupVersion(..)
+            | Route::OpenApiRoot
+            | Route::OpenApiDoc(_)
+            | Route::Info
+    );
+    if read_only && req.method != "GET" {
+        return method_not_allowed(req.method, req.path);
+    }
+    match route {
+        Route::Version => Response::json(200, discovery::version()),
+        Route::Api | Route::Apis if discovery::wants_aggregated(req.accept) => Response {
+            status: 200,
+            content_type: discovery::AGGREGATED_CONTENT_TYPE,
+            body: discovery::aggregated(route == Route::Api),
+        },
+        Route::Api => Response::json(200, discovery::api_versions(req.host)),
+        Route::Apis => Response::json(200, discovery::api_group_list()),
+        Route::GroupVersion(g, v) => Response::json(200, discovery::api_resource_list(g, v)),
+        Route::OpenApiRoot => Response::json(200, discovery::openapi_root()),
+        Route::OpenApiDoc(key) => match discovery::openapi_group_doc(&key) {
+            Some(doc) => Response::json(200, doc),
+            None => not_found_path(),
+        },
+        Route::Info => Response::json(
+            200,
+            json!({
+                "kind": "SvclabInfo",
+                "apiVersion": "svclab/v1",
+                "sim": true,
+                "kubernetesVersion": discovery::GIT_VERSION,
+                "svclabVersion": env!("CARGO_PKG_VERSION"),
+            }),
+        ),
+        Route::Collection { kind, namespace } => match req.method {
+            "GET" if param(&params, "watch").is_some_and(|w| w == "true" || w == "1") => {
+                // Watch streams arrive in the next slice; say so rather than answer a list.
+                method_not_allowed("WATCH", req.path)
+            }
+            "GET" => list(cluster, kind, namespace.as_deref(), &params, req.accept),
+            "POST" => create(cluster, kind, namespace.as_deref(), req.body),
+            m => method_not_allowed(m, req.path),
+        },
+        Route::Item {
+            kind,
+            namespace,
+            name,
+        } => {
+            let ns = namespace.as_deref();
+            match req.method {
+                "GET" => get(cluster, kind, ns, &name, req.accept),
+                "PUT" => update(cluster, kind, ns, &name, req.body),
+                "DELETE" => delete(cluster, kind, ns, &name, &params, req.body),
+                m => method_not_allowed(m, req.path),
+            }
+        }
+    }
+}
+
+fn object_response(code: u16, object: &Object) -> Response {
+    Response::json(code, object.to_json())
+}
+
+fn list(
+    cluster: &Cluster,
+    kind: Kind,
+    namespace: Option<&str>,
+    params: &[(String, String)],
+    accept: &str,
+) -> Response {
+    let labels = match LabelSelector::parse(param(params, "labelSelector").unwrap_or("")) {
+        Ok(s) => s,
+        Err(m) => return bad_request(m),
+    };
+    let fields = match FieldSelector::parse(param(params, "fieldSelector").unwrap_or("")) {
+        Ok(s) => s,
+        Err(m) => return bad_request(m),
+    };
+    let mut objects = Vec::new();
+    for o in cluster.list(kind, namespace) {
+        if !labels.matches(o.meta().labels.as_ref()) {
+            continue;
+        }
+        match fields.matches(o) {
+            Ok(true) => objects.push(o),
+            Ok(false) => {}
+            Err(m) => return bad_request(m),
+        }
+    }
+    let rv = cluster.resource_version();
+    if table::wants_table(accept) {
+        return Response::json(200, table::table_json(kind, &objects, cluster.now_ms(), rv));
+    }
+    Response::json(
+        200,
+        json!({
+            "kind": format!("{}List", kind.name()),
+            "apiVersion": kind.api_version(),
+            "metadata": {"resourceVersion": rv.to_string()},
+            "items": objects.iter().map(|o| o.to_json()).collect::<Vec<_>>(),
+        }),
+    )
+}
+
+fn get(
+    cluster: &Cluster,
+    kind: Kind,
+    namespace: Option<&str>,
+    name: &str,
+    accept: &str,
+) -> Response {
+    let Some(object) = cluster.get(kind, namespace.unwrap_or(""), name) else {
+        return api_error(&ApiError::NotFound {
+            kind,
+            name: name.into(),
+        });
+    };
+    if table::wants_table(accept) {
+        return Response::json(
+            200,
+            table::table_json(
+                kind,
+                &[object],
+                cluster.now_ms(),
+                cluster.resource_version(),
+            ),
+        );
+    }
+    object_response(200, object)
+}
+
+/// Decodes a request body into an object of `kind` in `namespace`, checking it against the URL
+/// as the apiserver's `rest.BeforeCreate`/`BeforeUpdate` do.
+fn decode_body(
+    kind: Kind,
+    namespace: Option<&str>,
+    name: Option<&str>,
+    body: &[u8],
+) -> Result<Object, Response> {
+    let mut value: Value = serde_json::from_slice(body)
+        .map_err(|e| bad_request(format!("couldn't get version/kind; json parse error: {e}")))?;
+    if let (Some(ns), Some(meta)) = (
+        namespace,
+        value.get_mut("metadata").and_then(Value::as_object_mut),
+    ) {
+        match meta.get("namespace").and_then(Value::as_str) {
+            None | Some("") => {
+                meta.insert("namespace".into(), json!(ns));
+            }
+            Some(other) if other != ns => {
+                return Err(bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let object = decode_object(value).map_err(|e| bad_request(e.message))?;
+    if object.kind() != kind {
+        return Err(bad_request(format!(
+            "the API version in the data ({}) and kind ({}) do not match the request ({}, {})",
+            object.kind().api_version(),
+            object.kind().name(),
+            kind.api_version(),
+            kind.name()
+        )));
+    }
+    if let Some(name) = name
+        && object.name() != name
+    {
+        return Err(bad_request(format!(
+            "the name of the object ({}) does not match the name on the URL ({name})",
+            object.name()
+        )));
+    }
+    Ok(object)
+}
+
+fn create(cluster: &mut Cluster, kind: Kind, namespace: Option<&str>, body: &[u8]) -> Response {
+    let object = match decode_body(kind, namespace, None, body) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    match cluster.create(object) {
+        Ok(created) => object_response(201, &created),
+        Err(e) => api_error(&e),
+    }
+}
+
+fn update(
+    cluster: &mut Cluster,
+    kind: Kind,
+    namespace: Option<&str>,
+    name: &str,
+    body: &[u8],
+) -> Response {
+    let object = match decode_body(kind, namespace, Some(name), body) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    match cluster.update(object) {
+        Ok(updated) => object_response(200, &updated),
+        Err(e) => api_error(&e),
+    }
+}
+
+fn delete(
+    cluster: &mut Cluster,
+    kind: Kind,
+    namespace: Option<&str>,
+    name: &str,
+    params: &[(String, String)],
+    body: &[u8],
+) -> Response {
+    // DeleteOptions may come in the body (kubectl) or the query (curl); the body wins.
+    let options: Value = if body.is_empty() {
+        Value::Null
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(e) => {
+                return bad_request(format!("couldn't get version/kind; json parse error: {e}"));
+            }
+        }
+    };
+    let grace = match options.get("gracePeriodSeconds") {
+        Some(v) => match v.as_i64() {
+            Some(g) => Some(g),
+            None if v.is_null() => None,
+            None => return bad_request("gracePeriodSeconds must be an integer"),
+        },
+        None => match param(params, "gracePeriodSeconds").map(str::parse::<i64>) {
+            Some(Ok(g)) => Some(g),
+            Some(Err(_)) => return bad_request("gracePeriodSeconds must be an integer"),
+            None => None,
+        },
+    };
+    let ns = namespace.unwrap_or("");
+    let out = match grace {
+        Some(g) => cluster.delete_with_grace(kind, ns, name, g),
+        None => cluster.delete(kind, ns, name),
+    };
+    match out {
+        Ok(deleted) => object_response(200, &deleted),
+        Err(e) => api_error(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEPLOYMENT: &str = include_str!("../../../lab-core/tests/data/httpd-deployment.yaml");
+    const SERVICE: &str = include_str!("../../../lab-core/tests/data/httpd-service.yaml");
+    const JSON: &str = "application/json";
+    const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
+
+    fn call(c: &mut Cluster, method: &str, path: &str, accept: &str, body: &str) -> Response {
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        handle(
+            c,
+            &Request {
+                method,
+                path,
+                query,
+                accept,
+                body: body.as_bytes(),
+                host: "127.0.0.1:6443",
+            },
+        )
+    }
+
+    fn yaml_to_json(text: &str) -> String {
+        let v: Value = serde_saphyr::from_str(text).unwrap();
+        v.to_string()
+    }
+
+    fn with_service(c: &mut Cluster) -> Response {
+        call(
+            c,
+            "POST",
+            "/api/v1/namespaces/default/services",
+            JSON,
+            &yaml_to_json(SERVICE),
+        )
+    }
+
+    #[test]
+    fn routes() {
+        assert_eq!(route("/api/v1"), Some(Route::GroupVersion("", "v1")));
+        assert_eq!(
+            route("/api/v1/namespaces/default"),
+            Some(Route::Item {
+                kind: Kind::Namespace,
+                namespace: None,
+                name: "default".into()
+            })
+        );
+        assert_eq!(
+            route("/apis/apps/v1/namespaces/default/deployments/httpd"),
+            Some(Route::Item {
+                kind: Kind::Deployment,
+                namespace: Some("default".into()),
+                name: "httpd".into()
+            })
+        );
+        assert_eq!(
+            route("/api/v1/services"),
+            Some(Route::Collection {
+                kind: Kind::Service,
+                namespace: None
+            })
+        );
+        // A namespaced kind has no cluster-wide item path, and unknown groups are not served.
+        assert_eq!(route("/api/v1/services/x"), None);
+        assert_eq!(route("/apis/batch/v1/jobs"), None);
+        assert_eq!(route("/api/v1/namespaces/default/nosuch"), None);
+        assert_eq!(route("/api/v1/namespaces/default/pods/p/exec"), None);
+    }
+
+    #[test]
+    fn create_get_list_table_and_delete_a_service() {
+        let mut c = Cluster::kind();
+        let r = with_service(&mut c);
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!(r.body["kind"], "Service");
+        assert_eq!(r.body["apiVersion"], "v1");
+        let ip = r.body["spec"]["clusterIP"].as_str().unwrap().to_string();
+
+        let r = call(
+            &mut c,
+            "GET",
+            "/api/v1/namespaces/default/services?limit=500",
+            TABLE,
+            "",
+        );
+        assert_eq!(
+            r.body["rows"].as_array().unwrap().len(),
+            2,
+            "kubernetes and httpd-svc"
+        );
+        // default/kubernetes carries component=apiserver; httpd-svc has no labels.
+        let r = call(
+            &mut c,
+            "GET",
+            "/api/v1/namespaces/default/services?labelSelector=%21component&limit=500",
+            TABLE,
+            "",
+        );
+        assert_eq!(r.body["kind"], "Table");
+        let rows = r.body["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 1, "{}", r.body);
+        assert_eq!(rows[0]["cells"][0], "httpd-svc");
+        assert_eq!(rows[0]["cells"][2], ip.as_str());
+
+        let r = call(
+            &mut c,
+            "GET",
+            "/api/v1/namespaces/default/services?labelSelector=app%3Dhttpd",
+            JSON,
+            "",
+        );
+        assert_eq!(r.body["kind"], "ServiceList");
+        assert_eq!(r.body["items"].as_array().unwrap().len(), 0);
+
+        let r = call(
+            &mut c,
+            "DELETE",
+            "/api/v1/namespaces/default/services/httpd-svc",
+            JSON,
+            r#"{"propagationPolicy":"Background"}"#,
+        );
+        assert_eq!(r.status, 200);
+        let r = call(
+            &mut c,
+            "GET",
+            "/api/v1/namespaces/default/services/httpd-svc",
+            JSON,
+            "",
+        );
+        assert_eq!(r.status, 404);
+        assert_eq!(r.body["reason"], "NotFound");
+        assert_eq!(r.body["message"], r#"services "httpd-svc" not found"#);
+        assert_eq!(r.body["details"]["kind"], "services");
+    }
+
+    #[test]
+    fn errors_are_statuses_and_change_nothing() {
+        let mut c = Cluster::kind();
+        with_service(&mut c);
+        let before = c.snapshot();
+
+        let r = with_service(&mut c);
+        assert_eq!(
+            (r.status, r.body["reason"].as_str()),
+            (409, Some("AlreadyExists"))
+        );
+
+        let bad = yaml_to_json(
+            &SERVICE
+                .replace("httpd-svc", "bad-svc")
+                .replace("port: 8080", "port: 0"),
+        );
+        let r = call(
+            &mut c,
+            "POST",
+            "/api/v1/namespaces/default/services",
+            JSON,
+            &bad,
+        );
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert_eq!(r.body["details"]["kind"], "Service");
+        assert_eq!(
+            r.body["details"]["causes"][0]["field"],
+            "spec.ports[0].port"
+        );
+
+        let r = call(
+            &mut c,
+            "POST",
+            "/api/v1/namespaces/default/services",
+            JSON,
+            "{not json",
+        );
+        assert_eq!(
+            (r.status, r.body["reason"].as_str()),
+            (400, Some("BadRequest"))
+        );
+
+        let typo = yaml_to_json(&SERVICE.replace("selector:", "selectr:"));
+        let r = call(
+            &mut c,
+            "POST",
+            "/api/v1/namespaces/default/services",
+            JSON,
+            &typo,
+        );
+        assert_eq!(r.status, 400);
+        assert!(
+            r.body["message"]
+                .as_str()
+                .unwrap()
+                .contains(r#"unknown field "spec.selectr""#),
+            "{}",
+            r.body
+        );
+
+        let r = call(
+            &mut c,
+            "POST",
+            "/api/v1/namespaces/other/services",
+            JSON,
+            &yaml_to_json(&SERVICE.replace("metadata:", "metadata:\n  namespace: default")),
+        );
+        assert_eq!(r.status, 400, "{}", r.body);
+
+        let r = call(
+            &mut c,
+            "POST",
+            "/apis/apps/v1/namespaces/default/deployments",
+            JSON,
+            &yaml_to_json(SERVICE),
+        );
+        assert_eq!(r.status, 400);
+
+        let r = call(&mut c, "GET", "/api/v1/pods?labelSelector=a%20b", JSON, "");
+        assert_eq!(r.status, 400);
+        let r = call(&mut c, "GET", "/nosuch", JSON, "");
+        assert_eq!((r.status, r.body["kind"].as_str()), (404, Some("Status")));
+        let r = call(&mut c, "PATCH", "/version", JSON, "");
+        assert_eq!(r.status, 405);
+
+        assert_eq!(c.snapshot(), before);
+    }
+
+    #[test]
+    fn put_with_a_stale_resource_version_conflicts() {
+        let mut c = Cluster::kind();
+        let created = with_service(&mut c).body;
+        let mut edited = created.clone();
+        edited["metadata"]["labels"]["tier"] = json!("web");
+        let path = "/api/v1/namespaces/default/services/httpd-svc";
+        let r = call(&mut c, "PUT", path, JSON, &edited.to_string());
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["metadata"]["labels"]["tier"], "web");
+        // The same body again carries the old resourceVersion.
+        let r = call(&mut c, "PUT", path, JSON, &edited.to_string());
+        assert_eq!(r.status, 409);
+        assert_eq!(r.body["reason"], "Conflict");
+        let r = call(
+            &mut c,
+            "PUT",
+            "/api/v1/namespaces/default/services/other",
+            JSON,
+            &edited.to_string(),
+        );
+        assert_eq!(r.status, 400);
+    }
+
+    #[test]
+    fn deployment_pods_are_listed_across_namespaces() {
+        let mut c = Cluster::kind();
+        let r = call(
+            &mut c,
+            "POST",
+            "/apis/apps/v1/namespaces/default/deployments",
+            JSON,
+            &yaml_to_json(DEPLOYMENT),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        c.settle();
+        let r = call(
+            &mut c,
+            "GET",
+            "/api/v1/pods?labelSelector=app%3Dhttpd",
+            TABLE,
+            "",
+        );
+        assert_eq!(r.body["rows"].as_array().unwrap().len(), 3, "{}", r.body);
+        assert_eq!(
+            r.body["rows"][0]["object"]["metadata"]["namespace"],
+            "default"
+        );
+        let r = call(
+            &mut c,
+            "GET",
+            "/api/v1/pods?fieldSelector=metadata.namespace%3Dkube-system",
+            JSON,
+            "",
+        );
+        assert!(
+            r.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|p| p["metadata"]["namespace"] == "kube-system")
+        );
+    }
+
+    #[test]
+    fn discovery_answers_legacy_or_aggregated_by_accept() {
+        let mut c = Cluster::kind();
+        let r = call(&mut c, "GET", "/api", JSON, "");
+        assert_eq!(r.body["kind"], "APIVersions");
+        let r = call(
+            &mut c,
+            "GET",
+            "/apis",
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json",
+            "",
+        );
+        assert_eq!(r.content_type, discovery::AGGREGATED_CONTENT_TYPE);
+        assert_eq!(r.body["items"][0]["metadata"]["name"], "apps");
+        let r = call(&mut c, "GET", "/version", JSON, "");
+        assert_eq!(r.body["gitVersion"], "v1.33.1");
+        let r = call(&mut c, "GET", "/openapi/v2", JSON, "");
+        assert_eq!(r.status, 404);
+    }
+}

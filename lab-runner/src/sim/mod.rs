@@ -1,0 +1,389 @@
+//! `lab-runner sim`: the embedded simulated cluster, served to the real `kubectl`.
+//!
+//! The imperative shell around [`lab_core::Cluster`]: it binds 127.0.0.1, answers the Kubernetes
+//! REST API through [`api::handle`], drives the virtual clock from wall time (so pods become
+//! Ready as on kind), publishes each change to the DNS server, and persists the cluster's
+//! [`Snapshot`] to `$SVCLAB_HOME/state.json` with atomic writes,
+//! so a restart — even after `kill -9` — resumes where it was.
+
+mod api;
+mod discovery;
+mod selector;
+mod table;
+
+use crate::dns_server::{DEFAULT_DNS_PORT, DnsPublisher, DnsServer};
+use anyhow::{Context, Result};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::IntoResponse;
+use lab_core::snapshot::Snapshot;
+use lab_core::{Cluster, ClusterConfig};
+use std::io::Write as _;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+
+/// The API port unless told otherwise: the apiserver's own.
+const DEFAULT_PORT: u16 = 6443;
+/// How often the virtual clock catches up with wall time.
+const TICK: Duration = Duration::from_millis(100);
+/// How long open connections may finish after Ctrl-C before the server exits anyway.
+const DRAIN: Duration = Duration::from_secs(3);
+
+/// `lab-runner sim` arguments.
+#[derive(clap::Args, Debug)]
+pub struct SimArgs {
+    /// Port for the Kubernetes API on 127.0.0.1; 0 picks a free one (printed).
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_PORT)]
+    pub port: u16,
+    /// Port for the cluster DNS (UDP and TCP) on 127.0.0.1; 0 picks a free one (printed).
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_DNS_PORT)]
+    pub dns_port: u16,
+}
+
+/// The state folder: `$SVCLAB_HOME`, else `~/.local/state/svclab`.
+fn svclab_home() -> Result<PathBuf> {
+    if let Some(h) = std::env::var_os("SVCLAB_HOME").filter(|h| !h.is_empty()) {
+        return Ok(PathBuf::from(h));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .context("neither SVCLAB_HOME nor HOME is set")?;
+    Ok(PathBuf::from(home).join(".local/state/svclab"))
+}
+
+fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Writes `contents` so that a reader (or a restart after a crash) sees the old file or the new
+/// one, never half of one: a temporary file in the same folder, synced, then renamed over.
+fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    let dir = path.parent().context("state path has no folder")?;
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("state")
+    ));
+    let mut f =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(contents)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+}
+
+/// A fresh kind-like cluster whose bootstrap ends at wall time `now`: bootstrapping settles the
+/// system pods over some virtual seconds, so it is run once to measure them and again started
+/// that much earlier (deterministic, so both runs take the same time).
+fn fresh_cluster(now: i64) -> Cluster {
+    let probe = Cluster::kind();
+    let took = probe.now_ms() - probe.config().start_time_ms;
+    Cluster::new(ClusterConfig {
+        start_time_ms: now - took,
+        ..ClusterConfig::kind()
+    })
+}
+
+/// The persisted cluster, or a fresh one if there is none yet. A state file that does not load
+/// is an error, never silently replaced: it may hold a learner's work.
+fn load_cluster(state: &Path) -> Result<(Cluster, bool)> {
+    match std::fs::read_to_string(state) {
+        Ok(text) => {
+            let snapshot = Snapshot::from_json(&text)
+                .with_context(|| format!("reading {}", state.display()))?;
+            let cluster = Cluster::from_snapshot(snapshot)
+                .with_context(|| format!("restoring the cluster from {}", state.display()))?;
+            Ok((cluster, true))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((fresh_cluster(wall_ms()), false)),
+        Err(e) => Err(e).with_context(|| format!("reading {}", state.display())),
+    }
+}
+
+/// The kubeconfig `kubectl` uses for the sim (plain http on loopback, no credentials).
+fn kubeconfig(port: u16) -> String {
+    format!(
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: svclab
+  cluster:
+    server: http://127.0.0.1:{port}
+contexts:
+- name: svclab
+  context:
+    cluster: svclab
+    user: svclab
+    namespace: default
+current-context: svclab
+users:
+- name: svclab
+  user: {{}}
+"
+    )
+}
+
+/// The cluster with what follows each change: the DNS zone and the state file.
+struct Sim {
+    cluster: Cluster,
+    dns: DnsPublisher,
+    state_path: PathBuf,
+    /// The resourceVersion last written to `state_path`.
+    saved_rv: Option<u64>,
+}
+
+impl Sim {
+    /// Publishes DNS and persists if any object changed. A failed write is reported and retried
+    /// on the next tick; the change itself stays in memory.
+    fn after_change(&mut self) {
+        self.dns.publish_cluster(&self.cluster);
+        if self.saved_rv != Some(self.cluster.resource_version()) {
+            self.save();
+        }
+    }
+
+    fn save(&mut self) {
+        let rv = self.cluster.resource_version();
+        match write_atomic(
+            &self.state_path,
+            self.cluster.snapshot().to_json().as_bytes(),
+        ) {
+            Ok(()) => self.saved_rv = Some(rv),
+            Err(e) => eprintln!("error: saving the cluster state: {e:#}"),
+        }
+    }
+
+    /// Moves the virtual clock to wall time (never backwards).
+    fn tick(&mut self, now: i64) {
+        let behind = now - self.cluster.now_ms();
+        if behind > 0 {
+            self.cluster.advance(behind as u64);
+        }
+        self.after_change();
+    }
+}
+
+type Shared = Arc<Mutex<Sim>>;
+
+/// Every HTTP request: the API handler under the lock, then persistence for writes.
+async fn serve_request(
+    axum::extract::State(sim): axum::extract::State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> axum::response::Response {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let req = api::Request {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        accept,
+        body: &body,
+        host,
+    };
+    let resp = {
+        // A poisoned lock means a handler panicked mid-change; the cluster value is still whole
+        // (lab-core rolls back failed writes), so keep serving it.
+        let mut sim = sim.lock().unwrap_or_else(|p| p.into_inner());
+        let resp = api::handle(&mut sim.cluster, &req);
+        if api::is_write(req.method) {
+            sim.after_change();
+        }
+        resp
+    };
+    let status = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(header::CONTENT_TYPE, resp.content_type)],
+        resp.body.to_string(),
+    )
+        .into_response()
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// `lab-runner sim`: serve until Ctrl-C or SIGTERM.
+pub fn run(args: &SimArgs) -> Result<ExitCode> {
+    let home = svclab_home()?;
+    std::fs::create_dir_all(&home).with_context(|| format!("creating {}", home.display()))?;
+    let state_path = home.join("state.json");
+    let (cluster, restored) = load_cluster(&state_path)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, args.port))
+            .await
+            .with_context(|| format!("binding TCP 127.0.0.1:{}", args.port))?;
+        let port = listener
+            .local_addr()
+            .context("reading the API port")?
+            .port();
+        let dns_server = DnsServer::bind(args.dns_port).await?;
+        let dns_port = dns_server.port();
+        let kubeconfig_path = home.join("kubeconfig");
+        write_atomic(&kubeconfig_path, kubeconfig(port).as_bytes())?;
+
+        let mut sim = Sim {
+            dns: DnsPublisher::for_cluster(&cluster),
+            cluster,
+            state_path,
+            saved_rv: None,
+        };
+        sim.tick(wall_ms());
+        let snapshots = sim.dns.subscribe();
+        let shared: Shared = Arc::new(Mutex::new(sim));
+        {
+            // Tests and scripts read the ports from these lines, so they go out at once.
+            let mut out = std::io::stdout().lock();
+            let how = if restored { "restored" } else { "fresh" };
+            writeln!(
+                out,
+                "svclab sim ({how} cluster): Kubernetes API on http://127.0.0.1:{port}"
+            )
+            .and_then(|()| writeln!(out, "DNS listening on 127.0.0.1:{dns_port} (UDP+TCP)"))
+            .and_then(|()| writeln!(out, "export KUBECONFIG={}", kubeconfig_path.display()))
+            .and_then(|()| out.flush())
+            .context("writing to stdout")?;
+        }
+
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let dns = tokio::spawn(dns_server.serve(snapshots, stopped(stop_rx.clone())));
+        let ticker = {
+            let shared = shared.clone();
+            let stop_rx = stop_rx.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(TICK);
+                every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                loop {
+                    tokio::select! {
+                        _ = every.tick() => {}
+                        _ = stopped(stop_rx.clone()) => break,
+                    }
+                    shared
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .tick(wall_ms());
+                }
+            })
+        };
+        let app = axum::Router::new()
+            .fallback(serve_request)
+            .with_state(shared.clone());
+        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+            stop_signal().await;
+            let _ = stop_tx.send(true);
+        });
+        tokio::select! {
+            r = server => r.context("serving the API")?,
+            // Connections kubectl keeps open must not hold the exit up forever.
+            _ = async { stopped(stop_rx.clone()).await; tokio::time::sleep(DRAIN).await } => {}
+        }
+        let _ = ticker.await;
+        match dns.await {
+            Ok(r) => r.context("serving DNS")?,
+            Err(e) => return Err(e).context("the DNS task failed"),
+        }
+        let mut sim = shared.lock().unwrap_or_else(|p| p.into_inner());
+        // The clock moved since the last change; keep it too.
+        sim.tick(wall_ms());
+        sim.save();
+        eprintln!(
+            "svclab sim stopped; state saved in {}",
+            sim.state_path.display()
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_the_file_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("state.json")]);
+    }
+
+    #[test]
+    fn fresh_cluster_bootstrap_ends_at_wall_time() {
+        let now = 1_800_000_000_000;
+        assert_eq!(fresh_cluster(now).now_ms(), now);
+    }
+
+    #[test]
+    fn a_bad_state_file_is_an_error_not_a_fresh_cluster() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, "{").unwrap();
+        let Err(err) = load_cluster(&path) else {
+            panic!("a truncated state file must not load");
+        };
+        assert!(format!("{err:#}").contains("state.json"), "{err:#}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{");
+    }
+
+    #[test]
+    fn state_round_trips_through_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mut sim = Sim {
+            dns: DnsPublisher::for_cluster(&Cluster::kind()),
+            cluster: Cluster::kind(),
+            state_path: path.clone(),
+            saved_rv: None,
+        };
+        sim.cluster
+            .apply_manifests(include_str!(
+                "../../../lab-core/tests/data/httpd-service.yaml"
+            ))
+            .unwrap();
+        sim.after_change();
+        assert_eq!(sim.saved_rv, Some(sim.cluster.resource_version()));
+        let (restored, was_restored) = load_cluster(&path).unwrap();
+        assert!(was_restored);
+        assert_eq!(restored.snapshot(), sim.cluster.snapshot());
+    }
+}

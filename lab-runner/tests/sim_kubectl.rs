@@ -1,0 +1,365 @@
+//! `lab-runner sim` driven by the machine's real kubectl (`/usr/bin/kubectl`, the version
+//! dispatcher: the sim's `/version` says v1.33.1, so it runs its bundled 1.33 client). Each test
+//! has its own `SVCLAB_HOME` and kubectl cache folder (spec §0: /version and discovery are
+//! cached on disk), and compares kubectl's stdout and stderr exactly where a real cluster's
+//! wording is known.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const KUBECTL: &str = "/usr/bin/kubectl";
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../lab-core/tests/data");
+const STARTUP: Duration = Duration::from_secs(30);
+
+/// A running `lab-runner sim`, killed on drop if a test fails half-way.
+struct Sim {
+    child: Option<Child>,
+    banner: String,
+}
+
+impl Sim {
+    fn start(home: &Path) -> Sim {
+        assert!(
+            Path::new(KUBECTL).exists(),
+            "these tests need the machine's kubectl at {KUBECTL} (see README: scripts/setup)"
+        );
+        let stderr = std::fs::File::create(home.join("sim.stderr")).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lab-runner"))
+            .args(["sim", "--port", "0", "--dns-port", "0"])
+            .env("SVCLAB_HOME", home)
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("starting lab-runner sim");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut banner = String::new();
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    banner.push_str(&line);
+                    banner.push('\n');
+                    if line.starts_with("export KUBECONFIG=") {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let err = std::fs::read_to_string(home.join("sim.stderr")).unwrap_or_default();
+                    panic!("sim did not start ({e}); stdout:\n{banner}stderr:\n{err}");
+                }
+            }
+        }
+        Sim {
+            child: Some(child),
+            banner,
+        }
+    }
+
+    /// SIGTERM, as systemd or `kill` sends it; the sim must exit by itself.
+    fn stop(mut self) -> ExitStatus {
+        let mut child = self.child.take().unwrap();
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                return s;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("sim did not stop within 15 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL: no chance to save anything at exit.
+    fn kill9(mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn kubectl(home: &Path, args: &[&str]) -> Output {
+    Command::new(KUBECTL)
+        .arg("--kubeconfig")
+        .arg(home.join("kubeconfig"))
+        .arg("--cache-dir")
+        .arg(home.join("kube-cache"))
+        .args(args)
+        .output()
+        .expect("running kubectl")
+}
+
+/// Runs kubectl and returns its stdout, failing on a non-zero exit.
+fn ok(home: &Path, args: &[&str]) -> String {
+    let out = kubectl(home, args);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed ({}):\n{stdout}{stderr}",
+        out.status
+    );
+    stdout
+}
+
+/// Runs kubectl expecting failure with exactly `stderr` and exit code 1.
+fn fails(home: &Path, args: &[&str], stderr: &str) {
+    let out = kubectl(home, args);
+    assert_eq!(out.status.code(), Some(1), "kubectl {args:?}: {out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        stderr,
+        "kubectl {args:?}"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "", "kubectl {args:?}");
+}
+
+fn data(file: &str) -> String {
+    format!("{DATA}/{file}")
+}
+
+/// The whitespace-separated words of each output line.
+fn rows(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect()
+}
+
+/// Polls `kubectl get pods` until three httpd pods are `1/1 Running`; returns their names.
+fn wait_for_three_running_pods(home: &Path) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = ok(home, &["get", "pods", "-l", "app=httpd"]);
+        let running: Vec<String> = rows(&out)
+            .into_iter()
+            .skip(1)
+            .filter(|r| {
+                r.get(1).map(String::as_str) == Some("1/1")
+                    && r.get(2).map(String::as_str) == Some("Running")
+            })
+            .map(|r| r[0].clone())
+            .collect();
+        if running.len() == 3 {
+            return running;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pods never became Running:\n{out}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn chapter_commands_with_the_real_kubectl() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let sim = Sim::start(home);
+    assert!(
+        sim.banner
+            .starts_with("svclab sim (fresh cluster): Kubernetes API on http://127.0.0.1:"),
+        "{}",
+        sim.banner
+    );
+    assert!(sim.banner.contains(&format!(
+        "export KUBECONFIG={}\n",
+        home.join("kubeconfig").display()
+    )));
+    let kubeconfig = std::fs::read_to_string(home.join("kubeconfig")).unwrap();
+    assert!(
+        kubeconfig.contains("current-context: svclab"),
+        "{kubeconfig}"
+    );
+
+    let version = ok(home, &["version"]);
+    assert!(version.contains("Client Version: v1.33.1\n"), "{version}");
+    assert!(version.contains("Server Version: v1.33.1\n"), "{version}");
+
+    let nodes = rows(&ok(home, &["get", "nodes"]));
+    assert_eq!(nodes[0], ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]);
+    let names: Vec<&str> = nodes[1..].iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(names, ["kind-control-plane", "kind-worker", "kind-worker2"]);
+    assert_eq!(nodes[1][1..3], ["Ready", "control-plane"]);
+    assert_eq!(nodes[2][1..3], ["Ready", "<none>"]);
+
+    let deployment = data("httpd-deployment.yaml");
+    let service = data("httpd-service.yaml");
+    assert_eq!(
+        ok(home, &["create", "-f", &deployment]),
+        "deployment.apps/httpd created\n"
+    );
+    assert_eq!(
+        ok(home, &["create", "-f", &service]),
+        "service/httpd-svc created\n"
+    );
+
+    let svc = rows(&ok(home, &["get", "svc"]));
+    assert_eq!(
+        svc[0],
+        [
+            "NAME",
+            "TYPE",
+            "CLUSTER-IP",
+            "EXTERNAL-IP",
+            "PORT(S)",
+            "AGE"
+        ]
+    );
+    let row = svc
+        .iter()
+        .find(|r| r[0] == "httpd-svc")
+        .expect("httpd-svc row");
+    assert_eq!(row[1], "ClusterIP");
+    assert!(row[2].starts_with("10.96."), "{row:?}");
+    assert_eq!(row[3..5], ["<none>", "8080/TCP"]);
+    let wide = rows(&ok(home, &["get", "svc", "httpd-svc", "-o", "wide"]));
+    assert_eq!(wide[0].last().map(String::as_str), Some("SELECTOR"));
+    assert_eq!(wide[1].last().map(String::as_str), Some("app=httpd"));
+
+    let pods = wait_for_three_running_pods(home);
+    assert!(pods.iter().all(|p| p.starts_with("httpd-")), "{pods:?}");
+    let names = ok(home, &["get", "pods", "-l", "app=httpd", "-o", "name"]);
+    assert_eq!(names.lines().count(), 3, "{names}");
+    let all = ok(home, &["get", "svc", "-A"]);
+    assert!(
+        all.lines()
+            .any(|l| l.starts_with("kube-system   kube-dns ")),
+        "{all}"
+    );
+
+    fails(
+        home,
+        &["create", "-f", &service],
+        &format!(
+            "Error from server (AlreadyExists): error when creating \"{service}\": services \"httpd-svc\" already exists\n"
+        ),
+    );
+    assert_eq!(
+        ok(home, &["delete", "svc", "httpd-svc"]),
+        "service \"httpd-svc\" deleted\n"
+    );
+    fails(
+        home,
+        &["get", "svc", "httpd-svc"],
+        "Error from server (NotFound): services \"httpd-svc\" not found\n",
+    );
+
+    let bad = home.join("bad-svc.yaml");
+    let text = std::fs::read_to_string(&service).unwrap();
+    std::fs::write(
+        &bad,
+        text.replace("httpd-svc", "bad-svc")
+            .replace("port: 8080", "port: 0"),
+    )
+    .unwrap();
+    fails(
+        home,
+        &["create", "-f", bad.to_str().unwrap()],
+        "The Service \"bad-svc\" is invalid: spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive\n",
+    );
+    let typo = home.join("typo-svc.yaml");
+    std::fs::write(&typo, text.replace("selector:", "selectr:")).unwrap();
+    fails(
+        home,
+        &["create", "-f", typo.to_str().unwrap()],
+        &format!(
+            "Error from server (BadRequest): error when creating \"{}\": Service in version \"v1\" cannot be handled as a Service: strict decoding error: unknown field \"spec.selectr\"\n",
+            typo.display()
+        ),
+    );
+    // Rejected requests stored nothing.
+    fails(
+        home,
+        &["get", "svc", "bad-svc"],
+        "Error from server (NotFound): services \"bad-svc\" not found\n",
+    );
+    fails(
+        home,
+        &["get", "foo"],
+        "error: the server doesn't have a resource type \"foo\"\n",
+    );
+
+    assert!(sim.stop().success());
+    let log = std::fs::read_to_string(home.join("sim.stderr")).unwrap();
+    assert!(log.contains("svclab sim stopped; state saved in"), "{log}");
+}
+
+fn jsonpath(home: &Path, args: &[&str], path: &str) -> String {
+    let mut all: Vec<&str> = args.to_vec();
+    let expr = format!("jsonpath={path}");
+    all.extend(["-o", &expr]);
+    ok(home, &all)
+}
+
+#[test]
+fn state_survives_a_restart_and_a_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let home: PathBuf = dir.path().into();
+    let sim = Sim::start(&home);
+    ok(&home, &["create", "-f", &data("httpd-deployment.yaml")]);
+    ok(&home, &["create", "-f", &data("httpd-service.yaml")]);
+    let pods = wait_for_three_running_pods(&home);
+    let svc_id = "{.spec.clusterIP} {.metadata.uid} {.metadata.creationTimestamp}";
+    let before = jsonpath(&home, &["get", "svc", "httpd-svc"], svc_id);
+    assert!(sim.stop().success());
+
+    let sim = Sim::start(&home);
+    assert!(
+        sim.banner.starts_with("svclab sim (restored cluster)"),
+        "{}",
+        sim.banner
+    );
+    assert_eq!(
+        jsonpath(&home, &["get", "svc", "httpd-svc"], svc_id),
+        before
+    );
+    assert_eq!(wait_for_three_running_pods(&home), pods);
+
+    // A change acknowledged to kubectl is on disk before the answer: SIGKILL loses nothing.
+    let headless = data("headless-service.yaml");
+    let created = ok(&home, &["create", "-f", &headless]);
+    let name = created.trim().strip_suffix(" created").unwrap().to_string();
+    sim.kill9();
+    let sim = Sim::start(&home);
+    assert_eq!(
+        ok(&home, &["get", &name, "-o", "name"]),
+        format!("{name}\n")
+    );
+    assert_eq!(
+        jsonpath(&home, &["get", "svc", "httpd-svc"], svc_id),
+        before
+    );
+    assert!(sim.stop().success());
+}
