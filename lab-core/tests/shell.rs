@@ -23,6 +23,17 @@ spec:
     targetPort: 80
 ";
 
+const CURL_POD: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: curlpod
+spec:
+  containers:
+  - name: curl
+    image: curlimages/curl:8.11.1
+    command: [sleep, infinity]
+";
+
 fn course() -> Cluster {
     let mut c = Cluster::kind();
     for m in [
@@ -30,6 +41,7 @@ fn course() -> Cluster {
         include_str!("data/httpd-service.yaml"),
         include_str!("data/clientpod.yaml"),
         EMPTY_SVC,
+        CURL_POD,
     ] {
         c.apply_manifests(m).unwrap();
     }
@@ -291,6 +303,56 @@ fn unknown_pods_and_containers_are_errors() {
     assert_eq!(o.exit_code, 126);
 }
 
+#[test]
+fn curl_silent_include_and_failures() {
+    let c = shared();
+    let o = run(c, "curlpod", &["curl", "-s", "httpd-svc:8080"], 3);
+    assert_eq!(
+        (o.stdout.as_str(), o.stderr.as_str(), o.exit_code),
+        (IT_WORKS, "", 0)
+    );
+    let o = run(c, "curlpod", &["curl", "-si", "http://httpd-svc:8080/"], 3);
+    let (head, body) = o.stdout.split_once("\r\n\r\n").unwrap();
+    assert_eq!(body, IT_WORKS);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\nDate: "));
+    assert!(head.contains("\r\nContent-Length: 45\r\n"));
+    assert!(
+        !head.contains("Connection:"),
+        "curl keeps the connection alive"
+    );
+    let pod = head
+        .lines()
+        .find_map(|l| l.strip_prefix("X-Svclab-Pod: "))
+        .unwrap();
+    assert!(httpd_pods(c).contains(&pod.trim_end().to_string()));
+    let o = run(c, "curlpod", &["curl", "-sI", "httpd-svc:8080"], 3);
+    assert!(o.stdout.ends_with("Content-Type: text/html\r\n\r\n"));
+    assert_eq!(
+        run(c, "curlpod", &["curl", "-s", "empty-svc:8080"], 0).exit_code,
+        7
+    );
+    assert_eq!(
+        run(c, "curlpod", &["curl", "-s", "nosuch:8080"], 0).exit_code,
+        6
+    );
+    assert!(matches!(
+        exec(
+            c,
+            "default",
+            "curlpod",
+            None,
+            &argv(&["curl", "httpd-svc:8080"]),
+            0
+        ),
+        Err(ShellError::NotModelled(_))
+    ));
+    // busybox has no curl.
+    assert_eq!(
+        run(c, "clientpod", &["curl", "-s", "httpd-svc:8080"], 0).exit_code,
+        126
+    );
+}
+
 fn word() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![
@@ -329,17 +391,21 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
     #[test]
     fn arbitrary_argv_never_panics(
-        tool in prop::sample::select(vec!["wget", "sh", "nslookup", "cat", "echo", "env", "/bin/wget", "x"]),
+        tool in prop::sample::select(vec!["wget", "curl", "sh", "nslookup", "cat", "echo", "env", "/bin/wget", "x"]),
         rest in prop::collection::vec(word(), 0..6),
         raw in any::<bool>(),
-        pod in 0usize..2,
+        pod in 0usize..3,
         seed in any::<u64>(),
     ) {
         let c = shared();
         // Half the cases start with a real tool, so that they get past the lookup on $PATH.
         let mut words = if raw { vec![] } else { vec![tool.to_string()] };
         words.extend(rest);
-        let pod = if pod == 0 { "clientpod".to_string() } else { httpd_pods(c)[0].clone() };
+        let pod = match pod {
+            0 => "clientpod".to_string(),
+            1 => "curlpod".to_string(),
+            _ => httpd_pods(c)[0].clone(),
+        };
         let _ = exec(c, "default", &pod, None, &words, seed);
     }
 }

@@ -23,6 +23,7 @@
 //! meter, curl's progress meter, `ip addr`'s random MAC) return [`ShellError::NotModelled`]
 //! rather than an approximation.
 
+mod curl;
 mod env;
 mod http;
 mod wget;
@@ -180,6 +181,13 @@ pub fn exec(
         return Err(ShellError::EmptyCommand);
     }
     let image = c.image.as_deref().unwrap_or("");
+    let toolbox = toolbox(image);
+    let mut resolver = resolver::image_resolver(image);
+    if toolbox == Toolbox::Curl && resolver.nslookup.is_none() {
+        // curlimages/curl is built on Alpine: musl's resolver, busybox's 1.36 nslookup.
+        resolver.libc = resolver::Libc::Musl;
+        resolver.nslookup = Some(Nslookup::Busybox136);
+    }
     let ctx = Ctx {
         cluster,
         namespace,
@@ -187,8 +195,8 @@ pub fn exec(
         pod_name: pod,
         container: c,
         image,
-        toolbox: toolbox(image),
-        resolver: resolver::image_resolver(image),
+        toolbox,
+        resolver,
         seed,
     };
     run(&ctx, argv, Launch::Runtime)
@@ -355,6 +363,7 @@ fn run(ctx: &Ctx<'_>, argv: &[String], launch: Launch) -> Result<ExecOutput, She
         "env" if args.is_empty() => env::env(ctx),
         "nslookup" => nslookup(ctx, args),
         "wget" => wget::wget(ctx, args),
+        "curl" => curl::curl(ctx, args),
         _ => Err(ShellError::NotModelled(format!(
             "{} in image {:?}",
             argv.join(" "),
