@@ -34,6 +34,22 @@ spec:
     command: [sleep, infinity]
 ";
 
+const SUB_POD: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: subpod
+spec:
+  hostname: web-0
+  subdomain: headless-svc
+  hostAliases:
+  - ip: 192.0.2.7
+    hostnames: [foo.local, bar.local]
+  containers:
+  - name: box
+    image: busybox:1.36.1
+    command: [sleep, '3600']
+";
+
 fn course() -> Cluster {
     let mut c = Cluster::kind();
     for m in [
@@ -42,6 +58,7 @@ fn course() -> Cluster {
         include_str!("data/clientpod.yaml"),
         EMPTY_SVC,
         CURL_POD,
+        SUB_POD,
     ] {
         c.apply_manifests(m).unwrap();
     }
@@ -166,12 +183,59 @@ fn cat_resolv_conf_and_hostname() {
          nameserver 10.96.0.10\noptions ndots:5\n"
     );
     assert_eq!(run(c, "clientpod", &["hostname"], 0).stdout, "clientpod\n");
+    let ip = c
+        .get_typed::<Pod>("default", "clientpod")
+        .and_then(|p| p.status.as_ref()?.pod_ip.clone())
+        .unwrap();
+    assert_eq!(
+        run(c, "clientpod", &["cat", "/etc/hosts"], 0).stdout,
+        format!(
+            "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n\
+             ::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n\
+             fe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n\
+             {ip}\tclientpod\n"
+        )
+    );
     let o = run(c, "clientpod", &["cat", "/nope"], 0);
     assert_eq!(
         o.stderr,
         "cat: can't open '/nope': No such file or directory\n"
     );
     assert_eq!(o.exit_code, 1);
+}
+
+#[test]
+fn hosts_of_a_pod_with_a_subdomain_and_aliases() {
+    let c = shared();
+    let ip = c
+        .get_typed::<Pod>("default", "subpod")
+        .and_then(|p| p.status.as_ref()?.pod_ip.clone())
+        .unwrap();
+    let o = run(c, "subpod", &["cat", "/etc/hosts"], 0);
+    assert!(
+        o.stdout.ends_with(&format!(
+            "fe00::2\tip6-allrouters\n\
+             {ip}\tweb-0.headless-svc.default.svc.cluster.local\tweb-0\n\
+             \n# Entries added by HostAliases.\n192.0.2.7\tfoo.local\tbar.local\n"
+        )),
+        "{}",
+        o.stdout
+    );
+    assert_eq!(run(c, "subpod", &["hostname"], 0).stdout, "web-0\n");
+    // busybox 1.36's nslookup, through the same tool function.
+    let o = run(c, "subpod", &["nslookup", "httpd-svc"], 0);
+    let p = c.get_typed::<Pod>("default", "subpod").unwrap();
+    let t = tools::nslookup_busybox_136(
+        &DnsSnapshot::from_cluster(c),
+        &pod_resolv_conf(c, p),
+        &["httpd-svc"],
+    )
+    .unwrap();
+    assert_eq!(o.stdout, t.stdout);
+    assert!(
+        o.stdout
+            .starts_with("Server:\t\t10.96.0.10\nAddress:\t10.96.0.10:53\n\n")
+    );
 }
 
 #[test]
@@ -394,7 +458,7 @@ proptest! {
         tool in prop::sample::select(vec!["wget", "curl", "sh", "nslookup", "cat", "echo", "env", "/bin/wget", "x"]),
         rest in prop::collection::vec(word(), 0..6),
         raw in any::<bool>(),
-        pod in 0usize..3,
+        pod in 0usize..4,
         seed in any::<u64>(),
     ) {
         let c = shared();
@@ -404,6 +468,7 @@ proptest! {
         let pod = match pod {
             0 => "clientpod".to_string(),
             1 => "curlpod".to_string(),
+            2 => "subpod".to_string(),
             _ => httpd_pods(c)[0].clone(),
         };
         let _ = exec(c, "default", &pod, None, &words, seed);

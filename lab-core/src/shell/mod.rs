@@ -2,7 +2,7 @@
 //!
 //! Mirrors the container runtime's exec (containerd → runc `exec`) and the programs an image
 //! really has on its `$PATH`: busybox images (`nslookup`, `wget`, `cat`, `hostname`, `env`,
-//! `echo`, `sh -c`), curl images (`curl`) and `httpd` (no network tools at all). The image decides
+//! `echo`, `sh -c`; `cat` of `/etc/resolv.conf`, `/etc/hosts`, `/etc/hostname`), curl images (`curl`) and `httpd` (no network tools at all). The image decides
 //! the tools as DESIGN.md says: `busybox:1.28*` → uClibc and the 1.28 applets, other busybox →
 //! 1.36, `curlimages/curl` and `nicolaka/netshoot` → curl, `httpd` → only its shell utilities.
 //!
@@ -439,6 +439,7 @@ fn cat(ctx: &Ctx<'_>, args: &[String], busybox: bool) -> Result<ExecOutput, Shel
                     .push_str(&resolver::pod_resolv_conf(ctx.cluster, ctx.pod).text());
             }
             "/etc/hostname" => out.stdout.push_str(&format!("{}\n", hostname(ctx))),
+            "/etc/hosts" => out.stdout.push_str(&etc_hosts(ctx)?),
             other if other.starts_with("/etc/") || other.starts_with("/proc/") => {
                 return Err(ShellError::NotModelled(format!("the file {other}")));
             }
@@ -452,6 +453,55 @@ fn cat(ctx: &Ctx<'_>, args: &[String], busybox: bool) -> Result<ExecOutput, Shel
                 out.stderr.push_str(&msg);
                 out.exit_code = 1;
             }
+        }
+    }
+    Ok(out)
+}
+
+/// The kubelet-managed `/etc/hosts` (kubernetes/kubernetes `pkg/kubelet/kubelet_pods.go`
+/// `managedHostsFileContent`): the localhost lines, one line per pod IP naming the pod's
+/// hostname (its FQDN first when it has a subdomain), then the `hostAliases`.
+fn etc_hosts(ctx: &Ctx<'_>) -> Result<String, ShellError> {
+    let spec = ctx.pod.spec.as_ref();
+    if spec.and_then(|s| s.host_network).unwrap_or(false) {
+        // The kubelet leaves the node's own file in place.
+        return Err(ShellError::NotModelled(
+            "a host-network pod's /etc/hosts".to_string(),
+        ));
+    }
+    let mut out = String::from(
+        "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n\
+         ::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n\
+         fe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n",
+    );
+    let host = hostname(ctx);
+    let domain = spec
+        .and_then(|s| s.subdomain.as_deref())
+        .filter(|d| !d.is_empty())
+        .map(|sub| {
+            let kubelet = resolver::KubeletDns::kind(ctx.cluster.config());
+            format!("{sub}.{}.svc.{}", ctx.namespace, kubelet.cluster_domain)
+        });
+    let status = ctx.pod.status.as_ref();
+    let mut ips: Vec<&str> = status
+        .and_then(|s| s.pod_ips.as_ref())
+        .map(|v| v.iter().map(|i| i.ip.as_str()).collect())
+        .unwrap_or_default();
+    if ips.is_empty() {
+        ips.extend(status.and_then(|s| s.pod_ip.as_deref()));
+    }
+    for ip in ips {
+        match &domain {
+            Some(d) => out.push_str(&format!("{ip}\t{host}.{d}\t{host}\n")),
+            None => out.push_str(&format!("{ip}\t{host}\n")),
+        }
+    }
+    let aliases = spec.and_then(|s| s.host_aliases.as_deref()).unwrap_or(&[]);
+    if !aliases.is_empty() {
+        out.push_str("\n# Entries added by HostAliases.\n");
+        for a in aliases {
+            let names = a.hostnames.as_deref().unwrap_or(&[]).join("\t");
+            out.push_str(&format!("{}\t{names}\n", a.ip));
         }
     }
     Ok(out)
