@@ -324,6 +324,107 @@ fn jsonpath(home: &Path, args: &[&str], path: &str) -> String {
 }
 
 #[test]
+fn apply_scale_label_and_patch_with_the_real_kubectl() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let sim = Sim::start(home);
+    let deployment = data("httpd-deployment.yaml");
+    let service = data("httpd-service.yaml");
+    assert_eq!(
+        ok(home, &["apply", "-f", &deployment]),
+        "deployment.apps/httpd created\n"
+    );
+    assert_eq!(
+        ok(home, &["apply", "-f", &service]),
+        "service/httpd-svc created\n"
+    );
+    assert_eq!(
+        ok(home, &["apply", "-f", &service]),
+        "service/httpd-svc unchanged\n"
+    );
+    let ip = jsonpath(home, &["get", "svc", "httpd-svc"], "{.spec.clusterIP}");
+
+    // Client-side apply of a change: a strategic merge patch deleting port 8080, adding 80.
+    let port80 = home.join("svc-80.yaml");
+    let text = std::fs::read_to_string(&service).unwrap();
+    std::fs::write(&port80, text.replace("port: 8080", "port: 80")).unwrap();
+    let port80 = port80.to_str().unwrap();
+    assert_eq!(
+        ok(home, &["apply", "-f", port80]),
+        "service/httpd-svc configured\n"
+    );
+    let svc = rows(&ok(home, &["get", "svc", "httpd-svc"]));
+    assert_eq!(svc[1][1..5], ["ClusterIP", ip.as_str(), "<none>", "80/TCP"]);
+
+    assert_eq!(
+        ok(home, &["scale", "deployment", "httpd", "--replicas=5"]),
+        "deployment.apps/httpd scaled\n"
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let deploy = rows(&ok(home, &["get", "deployment", "httpd"]));
+        if deploy[1][1] == "5/5" {
+            assert_eq!(
+                deploy[0],
+                ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+            );
+            assert_eq!(deploy[1][2..4], ["5", "5"]);
+            break;
+        }
+        assert!(Instant::now() < deadline, "never 5/5: {deploy:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    assert_eq!(
+        ok(home, &["label", "svc", "httpd-svc", "tier=web"]),
+        "service/httpd-svc labeled\n"
+    );
+    let labelled = rows(&ok(
+        home,
+        &["get", "svc", "-l", "tier=web", "--show-labels"],
+    ));
+    assert_eq!(labelled.len(), 2, "{labelled:?}");
+    assert_eq!(labelled[1].last().map(String::as_str), Some("tier=web"));
+    assert_eq!(
+        ok(
+            home,
+            &[
+                "patch",
+                "svc",
+                "httpd-svc",
+                "--type=json",
+                "-p",
+                r#"[{"op":"replace","path":"/spec/ports/0/port","value":81}]"#
+            ]
+        ),
+        "service/httpd-svc patched\n"
+    );
+    assert_eq!(
+        jsonpath(home, &["get", "svc", "httpd-svc"], "{.spec.ports[0].port}"),
+        "81"
+    );
+    fails(
+        home,
+        &[
+            "patch",
+            "svc",
+            "httpd-svc",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"ports":[{"port":0,"targetPort":80}]}}"#,
+        ],
+        "The Service \"httpd-svc\" is invalid: spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive\n",
+    );
+    fails(
+        home,
+        &["scale", "deployment", "nosuch", "--replicas=2"],
+        // kubectl 1.33 wraps the NotFound of its GET this way (the Status message is ours).
+        "error: no objects passed to scale deployments.apps \"nosuch\" not found\n",
+    );
+    assert!(sim.stop().success());
+}
+
+#[test]
 fn state_survives_a_restart_and_a_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let home: PathBuf = dir.path().into();

@@ -7,6 +7,7 @@
 //! as the apiserver words it, so kubectl prints it as it would for a real cluster (spec §7).
 
 use super::discovery;
+use super::patch;
 use super::selector::{FieldSelector, LabelSelector};
 use super::table;
 use lab_core::manifest::decode_object;
@@ -24,6 +25,8 @@ pub struct Request<'a> {
     pub query: &'a str,
     /// The `Accept` header (empty if absent).
     pub accept: &'a str,
+    /// The `Content-Type` header (empty if absent): it names the patch format.
+    pub content_type: &'a str,
     /// The body.
     pub body: &'a [u8],
     /// `host:port` kubectl reached us at (for `/api`'s serverAddressByClientCIDRs).
@@ -124,7 +127,16 @@ enum Route {
         namespace: Option<String>,
         name: String,
     },
+    /// `…/deployments/{name}/scale` (and replicasets, statefulsets): an `autoscaling/v1` Scale.
+    Scale {
+        kind: Kind,
+        namespace: String,
+        name: String,
+    },
 }
+
+/// The kinds with a `scale` subresource.
+const SCALABLE: &[Kind] = &[Kind::Deployment, Kind::ReplicaSet, Kind::StatefulSet];
 
 fn kind_for(group: &str, version: &str, resource: &str) -> Option<Kind> {
     Kind::ALL
@@ -170,6 +182,14 @@ fn route(path: &str) -> Option<Route> {
         ["namespaces", ns, res, name] => {
             let kind = kind_for(group, version, res).filter(|k| k.namespaced())?;
             item(kind, Some(ns), name)
+        }
+        ["namespaces", ns, res, name, "scale"] => {
+            let kind = kind_for(group, version, res).filter(|k| SCALABLE.contains(k))?;
+            Some(Route::Scale {
+                kind,
+                namespace: ns.to_string(),
+                name: name.to_string(),
+            })
         }
         [res] => Some(Route::Collection {
             kind: kind_for(group, version, res)?,
@@ -260,9 +280,184 @@ pub fn handle(cluster: &mut Cluster, req: &Request) -> Response {
                 "GET" => get(cluster, kind, ns, &name, req.accept),
                 "PUT" => update(cluster, kind, ns, &name, req.body),
                 "DELETE" => delete(cluster, kind, ns, &name, &params, req.body),
+                "PATCH" => patch_item(cluster, kind, ns, &name, req.content_type, req.body),
                 m => method_not_allowed(m, req.path),
             }
         }
+        Route::Scale {
+            kind,
+            namespace,
+            name,
+        } => match req.method {
+            "GET" | "PUT" | "PATCH" => scale(cluster, kind, &namespace, &name, req),
+            m => method_not_allowed(m, req.path),
+        },
+    }
+}
+
+/// The patch formats the apiserver accepts, as its 415 lists them.
+const PATCH_TYPES: &str = "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json";
+
+/// Applies a patch body of `content_type` to `doc`; `Err` is the response to send.
+fn apply_patch(doc: &mut Value, content_type: &str, body: &[u8]) -> Result<(), Response> {
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    let known = matches!(
+        media,
+        "application/merge-patch+json"
+            | "application/strategic-merge-patch+json"
+            | "application/json-patch+json"
+    );
+    if !known {
+        return Err(status(
+            415,
+            "UnsupportedMediaType",
+            &format!(
+                "the body of the request was in an unknown format - accepted media types include: {PATCH_TYPES}"
+            ),
+            json!({}),
+        ));
+    }
+    let p: Value = serde_json::from_slice(body)
+        .map_err(|e| bad_request(format!("error decoding patch: {e}")))?;
+    let out = match media {
+        "application/merge-patch+json" => {
+            patch::merge_patch(doc, &p);
+            Ok(())
+        }
+        "application/strategic-merge-patch+json" => patch::strategic_merge(doc, &p),
+        _ => patch::json_patch(doc, &p),
+    };
+    out.map_err(bad_request)
+}
+
+/// PATCH: the stored object, patched, goes through the same update path as a PUT (so a stale
+/// `metadata.resourceVersion` in the patch is a Conflict, and validation applies).
+fn patch_item(
+    cluster: &mut Cluster,
+    kind: Kind,
+    namespace: Option<&str>,
+    name: &str,
+    content_type: &str,
+    body: &[u8],
+) -> Response {
+    let Some(current) = cluster.get(kind, namespace.unwrap_or(""), name) else {
+        return api_error(&ApiError::NotFound {
+            kind,
+            name: name.into(),
+        });
+    };
+    let mut doc = current.to_json();
+    if let Err(r) = apply_patch(&mut doc, content_type, body) {
+        return r;
+    }
+    let bytes = doc.to_string();
+    update(cluster, kind, namespace, name, bytes.as_bytes())
+}
+
+/// The `autoscaling/v1` Scale of a scalable object.
+fn scale_of(object: &Object) -> Value {
+    let (spec, status, selector) = match object {
+        Object::Deployment(d) => {
+            let s = d.spec.as_ref();
+            (
+                s.and_then(|s| s.replicas),
+                d.status.as_ref().and_then(|s| s.replicas),
+                s.map(|s| &s.selector),
+            )
+        }
+        Object::ReplicaSet(r) => {
+            let s = r.spec.as_ref();
+            (
+                s.and_then(|s| s.replicas),
+                r.status.as_ref().map(|s| s.replicas),
+                s.map(|s| &s.selector),
+            )
+        }
+        Object::StatefulSet(st) => {
+            let s = st.spec.as_ref();
+            (
+                s.and_then(|s| s.replicas),
+                st.status.as_ref().map(|s| s.replicas),
+                s.map(|s| &s.selector),
+            )
+        }
+        _ => (None, None, None),
+    };
+    let m = object.meta();
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": m.name,
+            "namespace": m.namespace,
+            "uid": m.uid,
+            "resourceVersion": m.resource_version,
+            "creationTimestamp": m.creation_timestamp,
+        },
+        // An unset replicas field is defaulted to 1 by the apiserver.
+        "spec": {"replicas": spec.unwrap_or(1)},
+        "status": {
+            "replicas": status.unwrap_or(0),
+            "selector": selector.map(lab_core::labels::format_selector).unwrap_or_default(),
+        },
+    })
+}
+
+/// GET, PUT or PATCH of `…/{name}/scale`: only `spec.replicas` can change.
+fn scale(
+    cluster: &mut Cluster,
+    kind: Kind,
+    namespace: &str,
+    name: &str,
+    req: &Request,
+) -> Response {
+    let Some(current) = cluster.get(kind, namespace, name) else {
+        return api_error(&ApiError::NotFound {
+            kind,
+            name: name.into(),
+        });
+    };
+    let mut doc = scale_of(current);
+    match req.method {
+        "GET" => return Response::json(200, doc),
+        "PUT" => match serde_json::from_slice::<Value>(req.body) {
+            Ok(v) => doc = v,
+            Err(e) => {
+                return bad_request(format!("couldn't get version/kind; json parse error: {e}"));
+            }
+        },
+        _ => {
+            if let Err(r) = apply_patch(&mut doc, req.content_type, req.body) {
+                return r;
+            }
+        }
+    }
+    let replicas = doc
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .and_then(|r| i32::try_from(r).ok());
+    let Some(replicas) = replicas.filter(|r| *r >= 0) else {
+        // The apiserver validates the Scale object itself, so the Status names kind Scale.
+        let bad = doc
+            .pointer("/spec/replicas")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let detail = format!("Invalid value: {bad}: must be greater than or equal to 0");
+        return status(
+            422,
+            "Invalid",
+            &format!("Scale.autoscaling {name:?} is invalid: spec.replicas: {detail}"),
+            json!({
+                "name": name,
+                "group": "autoscaling",
+                "kind": "Scale",
+                "causes": [{"reason": "FieldValueInvalid", "message": detail, "field": "spec.replicas"}],
+            }),
+        );
+    };
+    match cluster.scale(kind, namespace, name, replicas) {
+        Ok(scaled) => Response::json(200, scale_of(&scaled)),
+        Err(e) => api_error(&e),
     }
 }
 
@@ -474,6 +669,11 @@ mod tests {
                 query,
                 accept,
                 body: body.as_bytes(),
+                content_type: if method == "PATCH" {
+                    "application/strategic-merge-patch+json"
+                } else {
+                    "application/json"
+                },
                 host: "127.0.0.1:6443",
             },
         )
@@ -744,6 +944,142 @@ mod tests {
                 .iter()
                 .all(|p| p["metadata"]["namespace"] == "kube-system")
         );
+    }
+
+    #[test]
+    fn patches_in_every_format_go_through_update() {
+        let mut c = Cluster::kind();
+        with_service(&mut c);
+        let path = "/api/v1/namespaces/default/services/httpd-svc";
+        let patch = |c: &mut Cluster, ct: &str, body: &str| {
+            handle(
+                c,
+                &Request {
+                    method: "PATCH",
+                    path,
+                    query: "fieldManager=kubectl-client-side-apply&fieldValidation=Strict",
+                    accept: JSON,
+                    content_type: ct,
+                    body: body.as_bytes(),
+                    host: "",
+                },
+            )
+        };
+        let smp = r#"{"spec":{"$setElementOrder/ports":[{"port":80}],"ports":[{"port":80,"targetPort":80},{"$patch":"delete","port":8080}]}}"#;
+        let r = patch(&mut c, "application/strategic-merge-patch+json", smp);
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            r.body["spec"]["ports"],
+            json!([{"port": 80, "targetPort": 80, "protocol": "TCP"}])
+        );
+        let r = patch(
+            &mut c,
+            "application/merge-patch+json",
+            r#"{"metadata":{"labels":{"tier":"web"}}}"#,
+        );
+        assert_eq!(r.body["metadata"]["labels"]["tier"], "web");
+        let r = patch(
+            &mut c,
+            "application/json-patch+json",
+            r#"[{"op":"replace","path":"/spec/ports/0/port","value":81}]"#,
+        );
+        assert_eq!(r.body["spec"]["ports"][0]["port"], 81);
+
+        let before = c.snapshot();
+        let r = patch(
+            &mut c,
+            "application/merge-patch+json",
+            r#"{"spec":{"ports":[{"port":0}]}}"#,
+        );
+        assert_eq!(r.status, 422, "{}", r.body);
+        let r = patch(
+            &mut c,
+            "application/merge-patch+json",
+            r#"{"metadata":{"resourceVersion":"1"}}"#,
+        );
+        assert_eq!(
+            (r.status, r.body["reason"].as_str()),
+            (409, Some("Conflict"))
+        );
+        let r = patch(
+            &mut c,
+            "application/merge-patch+json",
+            r#"{"spec":{"selectr":{}}}"#,
+        );
+        assert_eq!(r.status, 400);
+        let r = patch(
+            &mut c,
+            "application/json-patch+json",
+            r#"[{"op":"remove","path":"/nosuch"}]"#,
+        );
+        assert_eq!(r.status, 400);
+        let r = patch(&mut c, "text/plain", "{}");
+        assert_eq!(
+            (r.status, r.body["reason"].as_str()),
+            (415, Some("UnsupportedMediaType"))
+        );
+        let r = patch(&mut c, "application/merge-patch+json", "{");
+        assert_eq!(r.status, 400);
+        assert_eq!(c.snapshot(), before);
+        let r = call(
+            &mut c,
+            "PATCH",
+            "/api/v1/namespaces/default/services/nosuch",
+            JSON,
+            "{}",
+        );
+        assert_eq!(r.status, 404);
+    }
+
+    #[test]
+    fn deployment_scale_subresource() {
+        let mut c = Cluster::kind();
+        call(
+            &mut c,
+            "POST",
+            "/apis/apps/v1/namespaces/default/deployments",
+            JSON,
+            &yaml_to_json(DEPLOYMENT),
+        );
+        c.settle();
+        let path = "/apis/apps/v1/namespaces/default/deployments/httpd/scale";
+        let r = call(&mut c, "GET", path, JSON, "");
+        assert_eq!(r.body["kind"], "Scale");
+        assert_eq!(r.body["spec"]["replicas"], 3);
+        assert_eq!(r.body["status"]["selector"], "app=httpd");
+        let scale_patch = |c: &mut Cluster, body: &str| {
+            handle(
+                c,
+                &Request {
+                    method: "PATCH",
+                    path,
+                    query: "",
+                    accept: JSON,
+                    content_type: "application/merge-patch+json",
+                    body: body.as_bytes(),
+                    host: "",
+                },
+            )
+        };
+        let r = scale_patch(&mut c, r#"{"spec":{"replicas":5}}"#);
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["spec"]["replicas"], 5);
+        c.settle();
+        assert_eq!(c.list(Kind::Pod, Some("default")).count(), 5);
+        let before = c.snapshot();
+        let r = scale_patch(&mut c, r#"{"spec":{"replicas":-1}}"#);
+        assert_eq!(r.status, 422);
+        assert_eq!(r.body["details"]["kind"], "Scale");
+        assert_eq!(
+            r.body["details"]["causes"][0]["message"],
+            "Invalid value: -1: must be greater than or equal to 0"
+        );
+        assert_eq!(c.snapshot(), before);
+        assert_eq!(
+            route("/apis/apps/v1/namespaces/default/nosuch/x/scale"),
+            None
+        );
+        assert_eq!(route("/api/v1/namespaces/default/services/x/scale"), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 mod api;
 mod discovery;
+mod patch;
 mod selector;
 mod table;
 
@@ -187,7 +188,12 @@ async fn serve_request(
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("127.0.0.1");
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let req = api::Request {
+        content_type,
         method: method.as_str(),
         path: uri.path(),
         query: uri.query().unwrap_or(""),
