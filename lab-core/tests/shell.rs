@@ -118,6 +118,10 @@ fn different_seeds_reach_different_pods() {
     let c = shared();
     let pods: BTreeSet<String> = httpd_pods(c).into_iter().collect();
     assert_eq!(pods.len(), 3);
+    let client_ip = c
+        .get_typed::<Pod>("default", "clientpod")
+        .and_then(|p| p.status.as_ref()?.pod_ip.clone())
+        .unwrap();
     let mut served = BTreeSet::new();
     for seed in 0..64 {
         let o = run(c, "clientpod", &["wget", "-qSO-", "httpd-svc:8080"], seed);
@@ -129,6 +133,22 @@ fn different_seeds_reach_different_pods() {
             .expect("the serving pod is named")
             .to_string();
         assert!(pods.contains(&pod), "{pod} is not an httpd pod");
+        // The same pod logs the request, from the client pod's address (no masquerade
+        // between pods).
+        assert_eq!(o.served.len(), 1);
+        assert_eq!(o.served[0].pod, pod);
+        assert!(
+            o.served[0]
+                .log_line
+                .starts_with(&format!("{client_ip} - - [")),
+            "{:?}",
+            o.served[0]
+        );
+        assert!(
+            o.served[0]
+                .log_line
+                .ends_with("] \"GET / HTTP/1.1\" 200 45\n")
+        );
         served.insert(pod);
     }
     assert_eq!(served, pods, "64 seeds reach every endpoint");

@@ -9,7 +9,7 @@
 //! `after N ms` messages and `-v`'s version-specific trace are [`ShellError::NotModelled`].
 //! curl keeps the connection alive, so Apache sends no `Connection` header.
 
-use super::http::{Connection, connect_from};
+use super::http::{Connection, access_log_line, connect_from};
 use super::{Ctx, ExecOutput, ShellError};
 
 #[derive(Default)]
@@ -120,7 +120,12 @@ pub(crate) fn curl(ctx: &Ctx<'_>, args: &[String]) -> Result<ExecOutput, ShellEr
             exit_code: 7,
             ..ExecOutput::default()
         },
-        Connection::Served { response, .. } => {
+        Connection::Served {
+            response,
+            pod,
+            client,
+            ..
+        } => {
             let mut text = String::new();
             if o.include || o.head {
                 text.push_str(&response.status_line);
@@ -134,10 +139,23 @@ pub(crate) fn curl(ctx: &Ctx<'_>, args: &[String]) -> Result<ExecOutput, ShellEr
                 text.push_str(&response.body);
             }
             // -o FILE writes a file the simulation keeps nowhere.
-            match o.output.as_deref() {
+            let mut out = match o.output.as_deref() {
                 None | Some("-") => ExecOutput::ok(text),
                 Some(_) => ExecOutput::default(),
-            }
+            };
+            let method = if o.head { "HEAD" } else { "GET" };
+            out.served.push(super::Served {
+                namespace: pod.0,
+                pod: pod.1,
+                log_line: access_log_line(
+                    client,
+                    ctx.cluster.now_ms(),
+                    &format!("{method} / HTTP/1.1"),
+                    &response,
+                    !o.head,
+                ),
+            });
+            out
         }
     })
 }

@@ -29,6 +29,8 @@ pub enum Connection {
         response: HttpResponse,
         /// The pod that served it: `(namespace, name)`.
         pod: (String, String),
+        /// The client address the server saw (the pod's IP, or its node's after masquerade).
+        client: Ipv4Addr,
     },
     /// A reset came back (`Connection refused`).
     Refused {
@@ -165,8 +167,23 @@ pub fn connect(
     let (Some(ip), Some(TraceOutcome::Single(trace))) = (r.address, r.connection) else {
         return Ok(Connection::BadAddress);
     };
+    // After a masquerade the server sees the address of the node that rewrote the packet.
+    let client = if trace.masqueraded {
+        node_ip(cluster, &trace.node).unwrap_or(trace.source_ip)
+    } else {
+        trace.source_ip
+    };
     let land = |target: Ipv4Addr, tport: u16| {
-        landing(cluster, namespace, pod, ip, target, tport, client_closes)
+        landing(
+            cluster,
+            namespace,
+            pod,
+            ip,
+            target,
+            tport,
+            client_closes,
+            client,
+        )
     };
     Ok(match trace.verdict {
         Verdict::Dnat { ip: t, port: p, .. } => land(t, p),
@@ -177,6 +194,7 @@ pub fn connect(
 }
 
 /// What answers at `target:port` (after any DNAT) for a client that dialled `ip`.
+#[allow(clippy::too_many_arguments)]
 fn landing(
     cluster: &Cluster,
     namespace: &str,
@@ -185,6 +203,7 @@ fn landing(
     target: Ipv4Addr,
     port: u16,
     client_closes: bool,
+    client: Ipv4Addr,
 ) -> Connection {
     // Loopback stays in the client's own network namespace.
     let owner = if target.is_loopback() {
@@ -206,6 +225,7 @@ fn landing(
                 ip,
                 response: apache_default_page(image, &name, cluster.now_ms(), client_closes),
                 pod: (ns, name),
+                client,
             };
         }
         return Connection::Refused { ip };
@@ -230,6 +250,45 @@ fn pod_with_ip(cluster: &Cluster, ip: Ipv4Addr) -> Option<&Pod> {
             && st.and_then(|s| s.pod_ip.as_deref()) == Some(text.as_str())
             && st.and_then(|s| s.phase.as_deref()) == Some("Running")
     })
+}
+
+/// A node's first InternalIP.
+fn node_ip(cluster: &Cluster, node: &str) -> Option<Ipv4Addr> {
+    cluster
+        .list_typed::<Node>(None)
+        .find(|n| n.metadata.name.as_deref() == Some(node))?
+        .status
+        .as_ref()?
+        .addresses
+        .as_ref()?
+        .iter()
+        .find(|a| a.type_ == "InternalIP")
+        .and_then(|a| a.address.parse().ok())
+}
+
+/// The line Apache writes to the `httpd` image's stdout (`CustomLog /proc/self/fd/1 common`:
+/// `%h %l %u %t "%r" %>s %b`), which `kubectl logs` shows.
+pub(crate) fn access_log_line(
+    client: Ipv4Addr,
+    now_ms: i64,
+    request_line: &str,
+    response: &HttpResponse,
+    body_sent: bool,
+) -> String {
+    let date = http_date(now_ms);
+    // "Wed, 25 Nov 2026 13:17:24 GMT" → "25/Nov/2026:13:17:24 +0000".
+    let parts: Vec<&str> = date.split(' ').collect();
+    let t = match parts.as_slice() {
+        [_, d, m, y, hms, _] => format!("{d}/{m}/{y}:{hms} +0000"),
+        _ => date.clone(),
+    };
+    let status = response.status_line.split(' ').nth(1).unwrap_or("-");
+    let bytes = if body_sent && !response.body.is_empty() {
+        response.body.len().to_string()
+    } else {
+        "-".to_string()
+    };
+    format!("{client} - - [{t}] \"{request_line}\" {status} {bytes}\n")
 }
 
 fn is_node_ip(cluster: &Cluster, ip: Ipv4Addr) -> bool {
@@ -282,6 +341,17 @@ mod tests {
         assert_eq!(apache_version("httpd:2.4.62-alpine"), "2.4.62");
         assert_eq!(apache_version("httpd"), "2.4.65");
         assert_eq!(apache_version("httpd:2.4."), "2.4.65");
+    }
+
+    #[test]
+    fn common_log_format() {
+        let r = apache_default_page("httpd", "httpd-1", 1_795_612_644_000, true);
+        let ip = Ipv4Addr::new(10, 244, 1, 3);
+        assert_eq!(
+            access_log_line(ip, 1_795_612_644_000, "GET / HTTP/1.1", &r, true),
+            "10.244.1.3 - - [25/Nov/2026:13:17:24 +0000] \"GET / HTTP/1.1\" 200 45\n"
+        );
+        assert!(access_log_line(ip, 0, "HEAD / HTTP/1.1", &r, false).ends_with(" 200 -\n"));
     }
 
     #[test]

@@ -48,6 +48,19 @@ pub struct ExecOutput {
     pub stderr: String,
     /// Exit status (kubectl prints `command terminated with exit code N` when it is not 0).
     pub exit_code: i32,
+    /// The HTTP requests the command made that a pod served, for that pod's `kubectl logs`.
+    pub served: Vec<Served>,
+}
+
+/// One request an `httpd` pod served, and the access-log line it wrote for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Served {
+    /// The serving pod's namespace.
+    pub namespace: String,
+    /// The serving pod's name.
+    pub pod: String,
+    /// Apache's `common` log line, newline included.
+    pub log_line: String,
 }
 
 impl ExecOutput {
@@ -528,6 +541,7 @@ fn nslookup(ctx: &Ctx<'_>, args: &[String]) -> Result<ExecOutput, ShellError> {
             stdout: o.stdout,
             stderr: o.stderr,
             exit_code: o.exit_code,
+            served: vec![],
         }),
         // The usage text carries the build's version banner, which is not modelled.
         Err(e) => Err(ShellError::NotModelled(e.to_string())),

@@ -9,7 +9,7 @@
 //! each as `  <line>` and the empty line ending them as `  ` (`fgets_trim_sanitize`), even with
 //! `-q`. Errors go to stderr as `wget: …` with exit status 1.
 
-use super::http::{Connection, connect_from};
+use super::http::{Connection, access_log_line, connect_from};
 use super::{Ctx, ExecOutput, ShellError};
 
 /// Parsed options (getopt32 `"cqSO:o:P:Y:U:T:+t:n::"` and the long forms).
@@ -163,7 +163,12 @@ pub(crate) fn wget(ctx: &Ctx<'_>, args: &[String]) -> Result<ExecOutput, ShellEr
                 out.exit_code = 1;
                 return Ok(out);
             }
-            Connection::Served { response, .. } => {
+            Connection::Served {
+                response,
+                pod,
+                client,
+                ..
+            } => {
                 if !o.quiet {
                     return Err(ShellError::NotModelled(
                         "wget's progress meter (use -q)".to_string(),
@@ -182,6 +187,17 @@ pub(crate) fn wget(ctx: &Ctx<'_>, args: &[String]) -> Result<ExecOutput, ShellEr
                 if o.output.as_deref() == Some("-") {
                     out.stdout.push_str(&response.body);
                 }
+                out.served.push(super::Served {
+                    namespace: pod.0,
+                    pod: pod.1,
+                    log_line: access_log_line(
+                        client,
+                        ctx.cluster.now_ms(),
+                        "GET / HTTP/1.1",
+                        &response,
+                        true,
+                    ),
+                });
             }
         }
     }
