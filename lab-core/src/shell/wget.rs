@@ -1,13 +1,22 @@
 //! busybox `wget` (networking/wget.c, the same in 1.28 and 1.36 for what is modelled here).
 //!
 //! `wget [-q] [-S] [-O FILE] URL…`: the URL defaults to `http://`, port 80; the name is
-//! resolved by the C library (`xhost2sockaddr`, dying with `bad address '<host>'`), the
+//! resolved by the C library (`xhost2sockaddr`, dying with `bad address '<host:port>'`), the
 //! connection by `xconnect` (dying with `can't connect to remote host (<ip>): <strerror>`).
-//! Without `-q` it prints `Connecting to <host> (<ip>:<port>)` first and, on success, a progress
-//! meter whose layout depends on the build's terminal handling: that success path is
-//! [`ShellError::NotModelled`]. `-S` prints the response's status line and headers to stderr,
-//! each as `  <line>` and the empty line ending them as `  ` (`fgets_trim_sanitize`), even with
-//! `-q`. Errors go to stderr as `wget: …` with exit status 1.
+//! Without `-q` it prints `Connecting to <host:port> (<ip>:<port>)` first. `-S` prints the
+//! response's status line and headers to stderr, each as `  <line>` and the empty line ending
+//! them as `  ` (`fgets_trim_sanitize`), even with `-q`. Errors go to stderr as `wget: …` with
+//! exit status 1.
+//!
+//! A successful download without `-q` is [`ShellError::NotModelled`]. What is known of it: 1.36
+//! prints `writing to stdout` / `saving to '<file>'` before the data and `written to stdout` /
+//! `'<file>' saved` after it, which 1.28 does not (busybox commit 46fc3290 "wget: notify on
+//! download begin and end" came after 1.29; see rmyorston/busybox-w32#139); between them a
+//! progress line whose layout differs by release (libbb/progress.c: `%4u%%`, a 31-star bar and
+//! `%6u%c` in the older form, `%3u%% `, a 32-star bar and `smart_ulltoa5` in the newer one, on
+//! an 80-column default width since stderr is not a terminal). Which form each release carries,
+//! and whether its `PROGRESS_END` adds a blank line when stderr is not a terminal, is not yet
+//! checked against the 1_28_4 and 1_36_1 tags.
 
 use super::http::{Connection, access_log_line, connect_from};
 use super::{Ctx, ExecOutput, ShellError};
