@@ -424,6 +424,68 @@ fn apply_scale_label_and_patch_with_the_real_kubectl() {
     assert!(sim.stop().success());
 }
 
+/// Lines of a running command's stdout, as they arrive.
+fn line_reader(child: &mut Child) -> mpsc::Receiver<String> {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for a line starting with the words `first`; returns all its words.
+fn next_row(lines: &mpsc::Receiver<String>, first: &[&str]) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines
+            .recv_timeout(left)
+            .unwrap_or_else(|e| panic!("no {first:?} row: {e}"));
+        let words: Vec<String> = line.split_whitespace().map(String::from).collect();
+        if words.len() >= first.len() && words[..first.len()] == *first {
+            return words;
+        }
+    }
+}
+
+#[test]
+fn get_watch_streams_table_rows_until_the_server_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let sim = Sim::start(home);
+    let mut watcher = Command::new(KUBECTL)
+        .arg("--kubeconfig")
+        .arg(home.join("kubeconfig"))
+        .arg("--cache-dir")
+        .arg(home.join("kube-cache-watch"))
+        .args(["get", "svc", "-w", "--output-watch-events"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = line_reader(&mut watcher);
+    // The list comes first (a Table), then the events of the stream.
+    next_row(&lines, &["EVENT", "NAME", "TYPE"]);
+    next_row(&lines, &["ADDED", "kubernetes", "ClusterIP"]);
+    ok(home, &["create", "-f", &data("httpd-service.yaml")]);
+    let added = next_row(&lines, &["ADDED", "httpd-svc", "ClusterIP"]);
+    assert_eq!(added[5], "8080/TCP");
+    ok(home, &["label", "svc", "httpd-svc", "tier=web"]);
+    next_row(&lines, &["MODIFIED", "httpd-svc"]);
+    ok(home, &["delete", "svc", "httpd-svc"]);
+    next_row(&lines, &["DELETED", "httpd-svc"]);
+    // Stopping the server ends the stream; kubectl then exits 0 (spec §4).
+    assert!(sim.stop().success());
+    let status = watcher.wait().unwrap();
+    assert!(status.success(), "{status}");
+}
+
 #[test]
 fn state_survives_a_restart_and_a_kill_9() {
     let dir = tempfile::tempdir().unwrap();

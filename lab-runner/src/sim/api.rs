@@ -76,7 +76,8 @@ fn status(code: u16, reason: &str, message: &str, details: Value) -> Response {
     )
 }
 
-fn api_error(e: &ApiError) -> Response {
+/// The Status response for `e`.
+pub fn api_error(e: &ApiError) -> Response {
     let body = serde_json::to_value(e.to_status()).unwrap_or(Value::Null);
     Response::json(e.code(), body)
 }
@@ -217,7 +218,24 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// Answers one request, changing `cluster` for writes.
+/// What a watch watches: the kind, the namespace (None: all) and the decoded query.
+pub type WatchTarget = (Kind, Option<String>, Vec<(String, String)>);
+
+/// A watch request's target (`GET` of a collection with `watch=true`): the kind, namespace and
+/// decoded query. The server streams these (see `super::watch`) instead of calling [`handle`].
+pub fn watch_target(req: &Request) -> Option<WatchTarget> {
+    if req.method != "GET" {
+        return None;
+    }
+    let Some(Route::Collection { kind, namespace }) = route(req.path) else {
+        return None;
+    };
+    let params = query_params(req.query);
+    param(&params, "watch").filter(|w| *w == "true" || *w == "1")?;
+    Some((kind, namespace, params))
+}
+
+/// Answers one request, changing `cluster` for writes (watches go to [`watch_target`]).
 pub fn handle(cluster: &mut Cluster, req: &Request) -> Response {
     let Some(route) = route(req.path) else {
         return not_found_path();
@@ -262,10 +280,6 @@ pub fn handle(cluster: &mut Cluster, req: &Request) -> Response {
             }),
         ),
         Route::Collection { kind, namespace } => match req.method {
-            "GET" if param(&params, "watch").is_some_and(|w| w == "true" || w == "1") => {
-                // Watch streams arrive in the next slice; say so rather than answer a list.
-                method_not_allowed("WATCH", req.path)
-            }
             "GET" => list(cluster, kind, namespace.as_deref(), &params, req.accept),
             "POST" => create(cluster, kind, namespace.as_deref(), req.body),
             m => method_not_allowed(m, req.path),
@@ -725,6 +739,39 @@ mod tests {
         assert_eq!(route("/apis/batch/v1/jobs"), None);
         assert_eq!(route("/api/v1/namespaces/default/nosuch"), None);
         assert_eq!(route("/api/v1/namespaces/default/pods/p/exec"), None);
+    }
+
+    #[test]
+    fn only_collection_gets_with_watch_true_are_watches() {
+        let req = |method, path, query| Request {
+            method,
+            path,
+            query,
+            accept: "",
+            content_type: "",
+            body: b"",
+            host: "",
+        };
+        let (kind, ns, params) = watch_target(&req(
+            "GET",
+            "/api/v1/namespaces/default/services",
+            "resourceVersion=7&watch=true",
+        ))
+        .expect("a watch");
+        assert_eq!((kind, ns.as_deref()), (Kind::Service, Some("default")));
+        assert_eq!(param(&params, "resourceVersion"), Some("7"));
+        let not = |m, p, q| watch_target(&req(m, p, q)).is_none();
+        assert!(not("GET", "/api/v1/services", "watch=false"));
+        assert!(not(
+            "POST",
+            "/api/v1/namespaces/default/services",
+            "watch=true"
+        ));
+        assert!(not(
+            "GET",
+            "/api/v1/namespaces/default/services/x",
+            "watch=true"
+        ));
     }
 
     #[test]

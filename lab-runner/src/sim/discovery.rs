@@ -15,7 +15,9 @@ use serde_json::{Value, json};
 pub const GIT_VERSION: &str = "v1.33.1";
 
 /// The verbs this server answers for every resource (discovery must not promise more).
-const VERBS: &[&str] = &["create", "delete", "get", "list", "patch", "update"];
+const VERBS: &[&str] = &[
+    "create", "delete", "get", "list", "patch", "update", "watch",
+];
 
 /// The Content-Type an aggregated discovery answer must carry, or kubectl reads it as legacy.
 pub const AGGREGATED_CONTENT_TYPE: &str =

@@ -11,6 +11,7 @@ mod discovery;
 mod patch;
 mod selector;
 mod table;
+mod watch;
 
 use crate::dns_server::{DEFAULT_DNS_PORT, DnsPublisher, DnsServer};
 use anyhow::{Context, Result};
@@ -25,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::watch;
+use tokio::sync::watch as signal;
 
 /// The API port unless told otherwise: the apiserver's own.
 const DEFAULT_PORT: u16 = 6443;
@@ -137,12 +138,17 @@ struct Sim {
     state_path: PathBuf,
     /// The resourceVersion last written to `state_path`.
     saved_rv: Option<u64>,
+    /// The latest resourceVersion, for open watch streams to wake on.
+    changes: signal::Sender<u64>,
 }
 
 impl Sim {
     /// Publishes DNS and persists if any object changed. A failed write is reported and retried
     /// on the next tick; the change itself stays in memory.
     fn after_change(&mut self) {
+        let rv = self.cluster.resource_version();
+        self.changes
+            .send_if_modified(|seen| std::mem::replace(seen, rv) != rv);
         self.dns.publish_cluster(&self.cluster);
         if self.saved_rv != Some(self.cluster.resource_version()) {
             self.save();
@@ -170,11 +176,69 @@ impl Sim {
     }
 }
 
-type Shared = Arc<Mutex<Sim>>;
+/// What every request handler shares.
+struct App {
+    sim: Mutex<Sim>,
+    /// Turns true on Ctrl-C/SIGTERM: open watch streams end.
+    stop: signal::Receiver<bool>,
+}
+
+type Shared = Arc<App>;
+
+impl App {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Sim> {
+        // A poisoned lock means a handler panicked mid-change; the cluster value is still whole
+        // (lab-core rolls back failed writes), so keep serving it.
+        self.sim.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn to_http(resp: api::Response) -> axum::response::Response {
+    let status = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(header::CONTENT_TYPE, resp.content_type)],
+        resp.body.to_string(),
+    )
+        .into_response()
+}
+
+/// A watch as a chunked response: one JSON event per line, flushed as changes happen, held
+/// open until the client goes or the server stops (kubectl ends `get -w` when it closes).
+fn watch_stream(app: Shared, w: watch::Watch) -> axum::response::Response {
+    let changes = app.lock().changes.subscribe();
+    let state = (app, w, changes);
+    let chunks = futures_util::stream::unfold(state, |(app, mut w, mut changes)| async move {
+        loop {
+            // Marked seen before polling, so a change during the poll still wakes us below.
+            changes.borrow_and_update();
+            let lines = w.poll(&app.lock().cluster);
+            if !lines.is_empty() {
+                let mut chunk = lines.join("\n");
+                chunk.push('\n');
+                let item = Ok::<_, std::convert::Infallible>(Bytes::from(chunk));
+                return Some((item, (app, w, changes)));
+            }
+            if w.finished {
+                return None;
+            }
+            tokio::select! {
+                r = changes.changed() => if r.is_err() { return None },
+                _ = stopped(app.stop.clone()) => return None,
+            }
+        }
+    });
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        axum::body::Body::from_stream(chunks),
+    )
+        .into_response()
+}
 
 /// Every HTTP request: the API handler under the lock, then persistence for writes.
 async fn serve_request(
-    axum::extract::State(sim): axum::extract::State<Shared>,
+    axum::extract::State(app): axum::extract::State<Shared>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -201,23 +265,23 @@ async fn serve_request(
         body: &body,
         host,
     };
-    let resp = {
-        // A poisoned lock means a handler panicked mid-change; the cluster value is still whole
-        // (lab-core rolls back failed writes), so keep serving it.
-        let mut sim = sim.lock().unwrap_or_else(|p| p.into_inner());
-        let resp = api::handle(&mut sim.cluster, &req);
-        if api::is_write(req.method) {
-            sim.after_change();
-        }
-        resp
-    };
-    let status = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (
-        status,
-        [(header::CONTENT_TYPE, resp.content_type)],
-        resp.body.to_string(),
-    )
-        .into_response()
+    if let Some((kind, namespace, params)) = api::watch_target(&req) {
+        let started = {
+            let sim = app.lock();
+            watch::Watch::start(&sim.cluster, kind, namespace.as_deref(), &params, accept)
+        };
+        return match started {
+            Ok(w) => watch_stream(app, w),
+            Err(e) => to_http(api::api_error(&e)),
+        };
+    }
+    let mut sim = app.lock();
+    let resp = api::handle(&mut sim.cluster, &req);
+    if api::is_write(req.method) {
+        sim.after_change();
+    }
+    drop(sim);
+    to_http(resp)
 }
 
 /// Completes on Ctrl-C (SIGINT) or SIGTERM.
@@ -236,7 +300,7 @@ async fn stop_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-async fn stopped(mut rx: watch::Receiver<bool>) {
+async fn stopped(mut rx: signal::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
@@ -265,13 +329,18 @@ pub fn run(args: &SimArgs) -> Result<ExitCode> {
 
         let mut sim = Sim {
             dns: DnsPublisher::for_cluster(&cluster),
+            changes: signal::channel(cluster.resource_version()).0,
             cluster,
             state_path,
             saved_rv: None,
         };
         sim.tick(wall_ms());
         let snapshots = sim.dns.subscribe();
-        let shared: Shared = Arc::new(Mutex::new(sim));
+        let (stop_tx, stop_rx) = signal::channel(false);
+        let shared: Shared = Arc::new(App {
+            sim: Mutex::new(sim),
+            stop: stop_rx.clone(),
+        });
         {
             // Tests and scripts read the ports from these lines, so they go out at once.
             let mut out = std::io::stdout().lock();
@@ -286,7 +355,6 @@ pub fn run(args: &SimArgs) -> Result<ExitCode> {
             .context("writing to stdout")?;
         }
 
-        let (stop_tx, stop_rx) = watch::channel(false);
         let dns = tokio::spawn(dns_server.serve(snapshots, stopped(stop_rx.clone())));
         let ticker = {
             let shared = shared.clone();
@@ -299,10 +367,7 @@ pub fn run(args: &SimArgs) -> Result<ExitCode> {
                         _ = every.tick() => {}
                         _ = stopped(stop_rx.clone()) => break,
                     }
-                    shared
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .tick(wall_ms());
+                    shared.lock().tick(wall_ms());
                 }
             })
         };
@@ -323,7 +388,7 @@ pub fn run(args: &SimArgs) -> Result<ExitCode> {
             Ok(r) => r.context("serving DNS")?,
             Err(e) => return Err(e).context("the DNS task failed"),
         }
-        let mut sim = shared.lock().unwrap_or_else(|p| p.into_inner());
+        let mut sim = shared.lock();
         // The clock moved since the last change; keep it too.
         sim.tick(wall_ms());
         sim.save();
@@ -380,6 +445,7 @@ mod tests {
             cluster: Cluster::kind(),
             state_path: path.clone(),
             saved_rv: None,
+            changes: signal::channel(0).0,
         };
         sim.cluster
             .apply_manifests(include_str!(
