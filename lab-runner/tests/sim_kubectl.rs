@@ -252,6 +252,40 @@ fn chapter_commands_with_the_real_kubectl() {
     assert!(pods.iter().all(|p| p.starts_with("httpd-")), "{pods:?}");
     let names = ok(home, &["get", "pods", "-l", "app=httpd", "-o", "name"]);
     assert_eq!(names.lines().count(), 3, "{names}");
+    // describe reads EndpointSlices (spec §5): the chapter's three backends.
+    let describe = ok(home, &["describe", "svc", "httpd-svc"]);
+    let endpoints = describe
+        .lines()
+        .find_map(|l| l.strip_prefix("Endpoints:"))
+        .unwrap_or_else(|| panic!("no Endpoints line:\n{describe}"));
+    assert_eq!(endpoints.trim().split(',').count(), 3, "{describe}");
+    assert!(
+        endpoints.trim().split(',').all(|e| e.ends_with(":80")),
+        "{describe}"
+    );
+    let out = kubectl(home, &["get", "endpoints", "httpd-svc"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice\n"
+    );
+    let ep = rows(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(ep[0], ["NAME", "ENDPOINTS", "AGE"]);
+    assert_eq!(ep[1][1].split(',').count(), 3, "{ep:?}");
+    let everything = ok(home, &["get", "all"]);
+    for name in [
+        "pod/httpd-",
+        "service/httpd-svc",
+        "deployment.apps/httpd",
+        "replicaset.apps/httpd-",
+    ] {
+        assert!(
+            everything.lines().any(|l| l.starts_with(name)),
+            "{name}:\n{everything}"
+        );
+    }
+    // describe node lists the node's pods through the spec.nodeName field selector.
+    let node = ok(home, &["describe", "node", "kind-worker"]);
+    assert!(node.contains("Non-terminated Pods:"), "{node}");
     let all = ok(home, &["get", "svc", "-A"]);
     assert!(
         all.lines()

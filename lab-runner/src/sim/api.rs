@@ -42,6 +42,8 @@ pub struct Response {
     pub content_type: &'static str,
     /// The JSON body.
     pub body: Value,
+    /// A `Warning` header's text (kubectl prints it as `Warning: …` on stderr).
+    pub warning: Option<&'static str>,
 }
 
 impl Response {
@@ -50,8 +52,18 @@ impl Response {
             status,
             content_type: "application/json",
             body,
+            warning: None,
         }
     }
+}
+
+/// The deprecation warning the 1.33 apiserver attaches to every v1 Endpoints request.
+pub const ENDPOINTS_WARNING: &str =
+    "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice";
+
+/// The warning a request on `kind` carries, if any.
+pub fn warning_for(kind: Kind) -> Option<&'static str> {
+    (kind == Kind::Endpoints).then_some(ENDPOINTS_WARNING)
 }
 
 /// Whether a request may change the cluster (the caller persists after these).
@@ -240,6 +252,16 @@ pub fn handle(cluster: &mut Cluster, req: &Request) -> Response {
     let Some(route) = route(req.path) else {
         return not_found_path();
     };
+    let kind = match &route {
+        Route::Collection { kind, .. } | Route::Item { kind, .. } => Some(*kind),
+        _ => None,
+    };
+    let mut resp = answer(cluster, req, route);
+    resp.warning = kind.and_then(warning_for);
+    resp
+}
+
+fn answer(cluster: &mut Cluster, req: &Request, route: Route) -> Response {
     let params = query_params(req.query);
     let read_only = matches!(
         route,
@@ -260,6 +282,7 @@ pub fn handle(cluster: &mut Cluster, req: &Request) -> Response {
             status: 200,
             content_type: discovery::AGGREGATED_CONTENT_TYPE,
             body: discovery::aggregated(route == Route::Api),
+            warning: None,
         },
         Route::Api => Response::json(200, discovery::api_versions(req.host)),
         Route::Apis => Response::json(200, discovery::api_group_list()),
@@ -1076,6 +1099,35 @@ mod tests {
             "{}",
         );
         assert_eq!(r.status, 404);
+    }
+
+    #[test]
+    fn endpoints_requests_carry_the_deprecation_warning() {
+        let mut c = Cluster::kind();
+        let r = call(
+            &mut c,
+            "GET",
+            "/api/v1/namespaces/default/endpoints",
+            TABLE,
+            "",
+        );
+        assert_eq!(r.warning, Some(ENDPOINTS_WARNING));
+        let r = call(
+            &mut c,
+            "GET",
+            "/api/v1/namespaces/default/endpoints/nosuch",
+            JSON,
+            "",
+        );
+        assert_eq!((r.status, r.warning), (404, Some(ENDPOINTS_WARNING)));
+        let r = call(
+            &mut c,
+            "GET",
+            "/api/v1/namespaces/default/services",
+            JSON,
+            "",
+        );
+        assert_eq!(r.warning, None);
     }
 
     #[test]

@@ -19,6 +19,16 @@ const VERBS: &[&str] = &[
     "create", "delete", "get", "list", "patch", "update", "watch",
 ];
 
+/// The categories of a kind: `all` for the workload kinds `kubectl get all` lists.
+fn categories(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Pod | Kind::Service | Kind::Deployment | Kind::ReplicaSet | Kind::StatefulSet => {
+            &["all"]
+        }
+        _ => &[],
+    }
+}
+
 /// The Content-Type an aggregated discovery answer must carry, or kubectl reads it as legacy.
 pub const AGGREGATED_CONTENT_TYPE: &str =
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
@@ -98,6 +108,7 @@ pub fn api_resource_list(group: &str, version: &str) -> Value {
                 "kind": k.name(),
                 "verbs": VERBS,
                 "shortNames": k.short_names(),
+                "categories": categories(k),
             })
         })
         .collect();
@@ -139,6 +150,7 @@ pub fn aggregated(core: bool) -> Value {
                         "singularResource": k.name().to_lowercase(),
                         "verbs": VERBS,
                         "shortNames": k.short_names(),
+                        "categories": categories(k),
                     })
                 })
                 .collect();

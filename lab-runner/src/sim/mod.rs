@@ -195,12 +195,20 @@ impl App {
 
 fn to_http(resp: api::Response) -> axum::response::Response {
     let status = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (
+    let mut out = (
         status,
         [(header::CONTENT_TYPE, resp.content_type)],
         resp.body.to_string(),
     )
-        .into_response()
+        .into_response();
+    if let Some(w) = resp.warning {
+        // RFC 7234 warn-code 299, agent "-", the text quoted: what the apiserver sends.
+        let value = format!("299 - \"{w}\"");
+        if let Ok(v) = header::HeaderValue::from_str(&value) {
+            out.headers_mut().insert(header::WARNING, v);
+        }
+    }
+    out
 }
 
 /// A watch as a chunked response: one JSON event per line, flushed as changes happen, held
@@ -271,7 +279,15 @@ async fn serve_request(
             watch::Watch::start(&sim.cluster, kind, namespace.as_deref(), &params, accept)
         };
         return match started {
-            Ok(w) => watch_stream(app, w),
+            Ok(w) => {
+                let mut resp = watch_stream(app, w);
+                if let Some(v) = api::warning_for(kind)
+                    .and_then(|w| header::HeaderValue::from_str(&format!("299 - \"{w}\"")).ok())
+                {
+                    resp.headers_mut().insert(header::WARNING, v);
+                }
+                resp
+            }
             Err(e) => to_http(api::api_error(&e)),
         };
     }

@@ -132,6 +132,23 @@ fn field_value(object: &Object, field: &str) -> Option<String> {
         "metadata.namespace" => return Some(object.namespace().to_string()),
         _ => {}
     }
+    if let Object::Pod(p) = object {
+        // The pod fields the apiserver indexes (pkg/registry/core/pod/strategy.go
+        // PodToSelectableFields); `describe node` lists a node's pods with them.
+        let spec = p.spec.as_ref();
+        let status = p.status.as_ref();
+        let v = match field {
+            "spec.nodeName" => spec.and_then(|s| s.node_name.clone()),
+            "spec.restartPolicy" => spec.and_then(|s| s.restart_policy.clone()),
+            "spec.schedulerName" => spec.and_then(|s| s.scheduler_name.clone()),
+            "spec.serviceAccountName" => spec.and_then(|s| s.service_account_name.clone()),
+            "status.phase" => status.and_then(|s| s.phase.clone()),
+            "status.podIP" => status.and_then(|s| s.pod_ip.clone()),
+            "status.nominatedNodeName" => status.and_then(|s| s.nominated_node_name.clone()),
+            _ => return None,
+        };
+        return Some(v.unwrap_or_default());
+    }
     let Object::Event(e) = object else {
         return None;
     };
@@ -194,5 +211,16 @@ mod tests {
             Err("field label not supported: spec.nodeName".into())
         );
         assert!(FieldSelector::parse("nonsense").is_err());
+        let coredns = c
+            .list(lab_core::Kind::Pod, Some("kube-system"))
+            .find(|p| p.name().starts_with("coredns-"))
+            .expect("a coredns pod");
+        let on_cp = "spec.nodeName=kind-control-plane,status.phase!=Succeeded,status.phase!=Failed";
+        assert_eq!(
+            FieldSelector::parse(on_cp).unwrap().matches(coredns),
+            Ok(true)
+        );
+        let sel = FieldSelector::parse("spec.nodeName=kind-worker").unwrap();
+        assert_eq!(sel.matches(coredns), Ok(false));
     }
 }
