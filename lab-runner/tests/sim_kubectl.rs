@@ -458,6 +458,54 @@ fn apply_scale_label_and_patch_with_the_real_kubectl() {
     assert!(sim.stop().success());
 }
 
+#[test]
+fn exec_runs_the_simulated_shell_over_websocket() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let sim = Sim::start(home);
+    for f in [
+        "httpd-deployment.yaml",
+        "httpd-service.yaml",
+        "clientpod.yaml",
+    ] {
+        ok(home, &["create", "-f", &data(f)]);
+    }
+    let httpd = wait_for_three_running_pods(home);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while jsonpath(home, &["get", "pod", "clientpod"], "{.status.phase}") != "Running" {
+        assert!(Instant::now() < deadline, "clientpod never Running");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let ip = jsonpath(home, &["get", "svc", "httpd-svc"], "{.spec.clusterIP}");
+    // busybox 1.28's nslookup layout, as in the chapter.
+    assert_eq!(
+        ok(home, &["exec", "clientpod", "--", "nslookup", "httpd-svc"]),
+        format!(
+            "Server:    10.96.0.10\nAddress 1: 10.96.0.10 kube-dns.kube-system.svc.cluster.local\n\nName:      httpd-svc\nAddress 1: {ip} httpd-svc.default.svc.cluster.local\n"
+        )
+    );
+    assert_eq!(
+        ok(
+            home,
+            &["exec", "clientpod", "--", "wget", "-qO-", "httpd-svc:8080"]
+        ),
+        "<html><body><h1>It works!</h1></body></html>\n"
+    );
+    // httpd has no nslookup: runc's error, then kubectl's own line for the exit code.
+    let out = kubectl(home, &["exec", &httpd[0], "--", "nslookup", "httpd-svc"]);
+    assert_eq!(out.status.code(), Some(126));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "OCI runtime exec failed: exec failed: unable to start container process: exec: \"nslookup\": executable file not found in $PATH: unknown\ncommand terminated with exit code 126\n"
+    );
+    fails(
+        home,
+        &["exec", "nosuch", "--", "hostname"],
+        "Error from server (NotFound): pods \"nosuch\" not found\n",
+    );
+    assert!(sim.stop().success());
+}
+
 /// Lines of a running command's stdout, as they arrive.
 fn line_reader(child: &mut Child) -> mpsc::Receiver<String> {
     let stdout = child.stdout.take().unwrap();

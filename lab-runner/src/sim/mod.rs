@@ -8,6 +8,7 @@
 
 mod api;
 mod discovery;
+mod exec;
 mod patch;
 mod selector;
 mod table;
@@ -16,6 +17,8 @@ mod watch;
 use crate::dns_server::{DEFAULT_DNS_PORT, DnsPublisher, DnsServer};
 use anyhow::{Context, Result};
 use axum::body::Bytes;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::IntoResponse;
 use lab_core::snapshot::Snapshot;
@@ -140,6 +143,9 @@ struct Sim {
     saved_rv: Option<u64>,
     /// The latest resourceVersion, for open watch streams to wake on.
     changes: signal::Sender<u64>,
+    /// Execs run so far: each one's seed for kube-proxy's random endpoint choice, so repeated
+    /// `wget`s spread over the backends as on a real cluster.
+    exec_seq: u64,
 }
 
 impl Sim {
@@ -211,6 +217,65 @@ fn to_http(resp: api::Response) -> axum::response::Response {
     out
 }
 
+/// How long to wait for kubectl's close frame after ours.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// `kubectl exec`: the command runs first (it only reads the cluster); then the WebSocket is
+/// upgraded with `v5.channel.k8s.io` and the frames go out, ending with the exit Status and a
+/// close, which kubectl waits for (spec §6). Errors are Statuses instead of the upgrade.
+fn exec_request(
+    app: &App,
+    namespace: &str,
+    pod: &str,
+    query: &str,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> axum::response::Response {
+    let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let result = {
+        let mut sim = app.lock();
+        sim.exec_seq += 1;
+        let seed = sim.exec_seq;
+        exec::run(&sim.cluster, namespace, pod, &params, seed)
+    };
+    let frames = match result {
+        Ok(f) => f,
+        Err(e) => return to_http(api::api_error(&e)),
+    };
+    let Ok(ws) = ws else {
+        // kubectl's SPDY fallback (a POST) lands here: only WebSocket is served.
+        return to_http(api::api_error(&lab_core::ApiError::BadRequest {
+            message: "Upgrade request required".into(),
+        }));
+    };
+    ws.protocols([exec::PROTOCOL])
+        .on_upgrade(move |mut socket: WebSocket| async move {
+            for f in frames {
+                if socket.send(Message::Binary(f.into())).await.is_err() {
+                    return;
+                }
+            }
+            // A normal-closure code: kubectl reads it as the end of the streams (a close
+            // without a code is an error to it).
+            let close = CloseFrame {
+                code: axum::extract::ws::close_code::NORMAL,
+                reason: "".into(),
+            };
+            if socket.send(Message::Close(Some(close))).await.is_err() {
+                return;
+            }
+            let _ = tokio::time::timeout(CLOSE_WAIT, async {
+                while let Some(Ok(m)) = socket.recv().await {
+                    if let Message::Close(_) = m {
+                        break;
+                    }
+                }
+            })
+            .await;
+        })
+}
+
 /// A watch as a chunked response: one JSON event per line, flushed as changes happen, held
 /// open until the client goes or the server stops (kubectl ends `get -w` when it closes).
 fn watch_stream(app: Shared, w: watch::Watch) -> axum::response::Response {
@@ -250,8 +315,12 @@ async fn serve_request(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     body: Bytes,
 ) -> axum::response::Response {
+    if let Some((namespace, pod)) = exec::target(uri.path()) {
+        return exec_request(&app, namespace, pod, uri.query().unwrap_or(""), ws);
+    }
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -346,6 +415,7 @@ pub fn run(args: &SimArgs) -> Result<ExitCode> {
         let mut sim = Sim {
             dns: DnsPublisher::for_cluster(&cluster),
             changes: signal::channel(cluster.resource_version()).0,
+            exec_seq: 0,
             cluster,
             state_path,
             saved_rv: None,
@@ -462,6 +532,7 @@ mod tests {
             state_path: path.clone(),
             saved_rv: None,
             changes: signal::channel(0).0,
+            exec_seq: 0,
         };
         sim.cluster
             .apply_manifests(include_str!(
