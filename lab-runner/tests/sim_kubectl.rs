@@ -449,6 +449,17 @@ fn apply_scale_label_and_patch_with_the_real_kubectl() {
         ],
         "The Service \"httpd-svc\" is invalid: spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive\n",
     );
+    let headless = data("headless-service.yaml");
+    for _ in 0..2 {
+        assert_eq!(
+            ok(home, &["apply", "--server-side", "-f", &headless]),
+            "service/headless-svc serverside-applied\n"
+        );
+    }
+    assert_eq!(
+        jsonpath(home, &["get", "svc", "headless-svc"], "{.spec.clusterIP}"),
+        "None"
+    );
     fails(
         home,
         &["scale", "deployment", "nosuch", "--replicas=2"],

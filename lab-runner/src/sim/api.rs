@@ -333,7 +333,7 @@ fn answer(cluster: &mut Cluster, req: &Request, route: Route) -> Response {
 }
 
 /// The patch formats the apiserver accepts, as its 415 lists them.
-const PATCH_TYPES: &str = "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json";
+const PATCH_TYPES: &str = "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json";
 
 /// Applies a patch body of `content_type` to `doc`; `Err` is the response to send.
 fn apply_patch(doc: &mut Value, content_type: &str, body: &[u8]) -> Result<(), Response> {
@@ -367,6 +367,49 @@ fn apply_patch(doc: &mut Value, content_type: &str, body: &[u8]) -> Result<(), R
     out.map_err(bad_request)
 }
 
+/// The media type of server-side apply (`kubectl apply --server-side`).
+const APPLY_PATCH: &str = "application/apply-patch+yaml";
+
+/// Server-side apply, for the single field manager kubectl is here: the object is created if
+/// absent (201), otherwise its spec, labels and annotations become the applied ones with
+/// allocated fields (ClusterIP, nodePorts) kept, which is what SSA leaves when one manager owns
+/// every applied field. `managedFields` and `force` conflicts between managers are not modelled.
+fn server_side_apply(
+    cluster: &mut Cluster,
+    kind: Kind,
+    namespace: Option<&str>,
+    name: &str,
+    body: &[u8],
+) -> Response {
+    // The body is YAML; kubectl sends JSON, which is YAML too.
+    let value: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(_) => match std::str::from_utf8(body)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_saphyr::from_str(t).map_err(|e| e.to_string()))
+        {
+            Ok(v) => v,
+            Err(e) => return bad_request(format!("error decoding YAML: {e}")),
+        },
+    };
+    let bytes = value.to_string();
+    let object = match decode_body(kind, namespace, Some(name), bytes.as_bytes()) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let existed = cluster.get(kind, namespace.unwrap_or(""), name).is_some();
+    if let Err(e) = cluster.apply(object) {
+        return api_error(&e);
+    }
+    match cluster.get(kind, namespace.unwrap_or(""), name) {
+        Some(o) => object_response(if existed { 200 } else { 201 }, o),
+        None => api_error(&ApiError::NotFound {
+            kind,
+            name: name.into(),
+        }),
+    }
+}
+
 /// PATCH: the stored object, patched, goes through the same update path as a PUT (so a stale
 /// `metadata.resourceVersion` in the patch is a Conflict, and validation applies).
 fn patch_item(
@@ -377,6 +420,9 @@ fn patch_item(
     content_type: &str,
     body: &[u8],
 ) -> Response {
+    if content_type.split(';').next().unwrap_or("").trim() == APPLY_PATCH {
+        return server_side_apply(cluster, kind, namespace, name, body);
+    }
     let Some(current) = cluster.get(kind, namespace.unwrap_or(""), name) else {
         return api_error(&ApiError::NotFound {
             kind,
@@ -1099,6 +1145,42 @@ mod tests {
             "{}",
         );
         assert_eq!(r.status, 404);
+    }
+
+    #[test]
+    fn server_side_apply_creates_then_updates_keeping_the_cluster_ip() {
+        let mut c = Cluster::kind();
+        let path = "/api/v1/namespaces/default/services/httpd-svc";
+        let ssa = |c: &mut Cluster, body: &str| {
+            handle(
+                c,
+                &Request {
+                    method: "PATCH",
+                    path,
+                    query: "fieldManager=kubectl&fieldValidation=Strict&force=false",
+                    accept: JSON,
+                    content_type: APPLY_PATCH,
+                    body: body.as_bytes(),
+                    host: "",
+                },
+            )
+        };
+        let r = ssa(&mut c, &yaml_to_json(SERVICE));
+        assert_eq!(r.status, 201, "{}", r.body);
+        let ip = r.body["spec"]["clusterIP"].clone();
+        // YAML bodies are accepted too.
+        let r = ssa(&mut c, &SERVICE.replace("port: 8080", "port: 80"));
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["spec"]["ports"][0]["port"], 80);
+        assert_eq!(r.body["spec"]["clusterIP"], ip);
+        let before = c.snapshot();
+        let r = ssa(&mut c, &SERVICE.replace("port: 8080", "port: 0"));
+        assert_eq!(r.status, 422);
+        let r = ssa(&mut c, &SERVICE.replace("httpd-svc", "other"));
+        assert_eq!(r.status, 400);
+        let r = ssa(&mut c, "a: [");
+        assert_eq!(r.status, 400);
+        assert_eq!(c.snapshot(), before);
     }
 
     #[test]
