@@ -449,6 +449,58 @@ fn apply_scale_label_and_patch_with_the_real_kubectl() {
         ],
         "The Service \"httpd-svc\" is invalid: spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive\n",
     );
+    // kubectl edit: GET, the editor, then a PATCH of the difference.
+    let out = Command::new(KUBECTL)
+        .arg("--kubeconfig")
+        .arg(home.join("kubeconfig"))
+        .arg("--cache-dir")
+        .arg(home.join("kube-cache"))
+        .args(["edit", "svc", "httpd-svc"])
+        .env("KUBE_EDITOR", "sed -i s/tier:.web/tier:\\ edited/")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "service/httpd-svc edited\n",
+        "{out:?}"
+    );
+    assert_eq!(
+        jsonpath(
+            home,
+            &["get", "svc", "httpd-svc"],
+            "{.metadata.labels.tier}"
+        ),
+        "edited"
+    );
+
+    assert_eq!(
+        ok(
+            home,
+            &["run", "web", "--image=busybox:1.28", "--", "sleep", "3600"]
+        ),
+        "pod/web created\n"
+    );
+    assert_eq!(
+        ok(
+            home,
+            &[
+                "expose",
+                "deployment",
+                "httpd",
+                "--name=httpd-np",
+                "--type=NodePort",
+                "--port=80"
+            ]
+        ),
+        "service/httpd-np exposed\n"
+    );
+    let np = rows(&ok(home, &["get", "svc", "httpd-np"]));
+    assert_eq!(np[1][1], "NodePort");
+    assert!(
+        np[1][4].starts_with("80:3") && np[1][4].ends_with("/TCP"),
+        "{np:?}"
+    );
+
     let headless = data("headless-service.yaml");
     for _ in 0..2 {
         assert_eq!(
