@@ -247,6 +247,24 @@ pub fn watch_target(req: &Request) -> Option<WatchTarget> {
     Some((kind, namespace, params))
 }
 
+/// Whether a POST/PUT body's Content-Type is JSON (or absent, as curl may send it).
+fn is_json(content_type: &str) -> bool {
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    media.is_empty() || media == "application/json" || media == "*/*"
+}
+
+/// 415 for bodies the sim cannot decode (protobuf, CBOR): client-go then retries in JSON.
+fn unsupported_body(content_type: &str) -> Response {
+    status(
+        415,
+        "UnsupportedMediaType",
+        &format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json (got {content_type})"
+        ),
+        json!({}),
+    )
+}
+
 /// Answers one request, changing `cluster` for writes (watches go to [`watch_target`]).
 pub fn handle(cluster: &mut Cluster, req: &Request) -> Response {
     let Some(route) = route(req.path) else {
@@ -256,7 +274,11 @@ pub fn handle(cluster: &mut Cluster, req: &Request) -> Response {
         Route::Collection { kind, .. } | Route::Item { kind, .. } => Some(*kind),
         _ => None,
     };
-    let mut resp = answer(cluster, req, route);
+    let mut resp = if matches!(req.method, "POST" | "PUT") && !is_json(req.content_type) {
+        unsupported_body(req.content_type)
+    } else {
+        answer(cluster, req, route)
+    };
     resp.warning = kind.and_then(warning_for);
     resp
 }
@@ -1181,6 +1203,30 @@ mod tests {
         let r = ssa(&mut c, "a: [");
         assert_eq!(r.status, 400);
         assert_eq!(c.snapshot(), before);
+    }
+
+    #[test]
+    fn protobuf_bodies_are_unsupported_media() {
+        let mut c = Cluster::kind();
+        let before = c.snapshot();
+        let r = handle(
+            &mut c,
+            &Request {
+                method: "POST",
+                path: "/api/v1/namespaces",
+                query: "",
+                accept: JSON,
+                content_type: "application/vnd.kubernetes.protobuf",
+                body: b"k8s\x00\x0a",
+                host: "",
+            },
+        );
+        assert_eq!(
+            (r.status, r.body["reason"].as_str()),
+            (415, Some("UnsupportedMediaType"))
+        );
+        assert_eq!(c.snapshot(), before);
+        assert!(is_json("application/json; charset=utf-8") && is_json(""));
     }
 
     #[test]
