@@ -671,3 +671,45 @@ fn state_survives_a_restart_and_a_kill_9() {
     );
     assert!(sim.stop().success());
 }
+
+/// Runs `lab-runner sim` expecting it to refuse to start; returns its stderr.
+fn refuses_to_start(home: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_lab-runner"))
+        .arg("sim")
+        .args(args)
+        .env("SVCLAB_HOME", home)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_taken_port_or_a_damaged_state_file_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let err = refuses_to_start(home, &["--port", &port, "--dns-port", "0"]);
+    assert!(
+        err.starts_with(&format!("error: binding TCP 127.0.0.1:{port}: ")),
+        "{err}"
+    );
+    assert!(!home.join("kubeconfig").exists());
+
+    // A state file that does not load may hold a learner's work: never replaced by a fresh one.
+    std::fs::write(home.join("state.json"), "{\"version\":1").unwrap();
+    let err = refuses_to_start(home, &["--port", "0", "--dns-port", "0"]);
+    assert!(
+        err.starts_with(&format!(
+            "error: reading {}",
+            home.join("state.json").display()
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(home.join("state.json")).unwrap(),
+        "{\"version\":1"
+    );
+}
