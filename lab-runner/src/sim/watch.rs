@@ -12,8 +12,9 @@
 use super::selector::{FieldSelector, LabelSelector};
 use super::table;
 use lab_core::store::EventType;
-use lab_core::{ApiError, Cluster, Kind, Object};
+use lab_core::{ApiError, Cluster, Kind, Object, ObjectKey};
 use serde_json::{Value, json};
+use std::collections::BTreeSet;
 
 /// One open watch.
 #[derive(Debug)]
@@ -29,6 +30,9 @@ pub struct Watch {
     pending: Vec<String>,
     /// Set once an ERROR event went out: the stream ends.
     pub finished: bool,
+    /// The objects the client holds as matching: an update that takes one out of the selector
+    /// is a DELETED for this watch, one that brings it in an ADDED (the watch cache's filter).
+    visible: BTreeSet<ObjectKey>,
 }
 
 fn event_type(t: EventType) -> &'static str {
@@ -67,7 +71,13 @@ impl Watch {
             seen: cluster.resource_version(),
             pending: Vec::new(),
             finished: false,
+            visible: BTreeSet::new(),
         };
+        for o in cluster.list(kind, namespace) {
+            if w.wanted(o)? {
+                w.visible.insert(o.key());
+            }
+        }
         match get("resourceVersion").unwrap_or("") {
             "" | "0" => {
                 let current: Vec<&Object> = cluster.list(kind, namespace).collect();
@@ -137,9 +147,32 @@ impl Watch {
         };
         for e in events {
             self.seen = e.resource_version;
-            if self.wanted(&e.object) == Ok(true) {
-                out.push(self.line(event_type(e.event_type), &e.object, cluster));
+            if e.object.kind() != self.kind {
+                continue;
             }
+            let key = e.object.key();
+            let matches = self.wanted(&e.object) == Ok(true);
+            let was = self.visible.contains(&key);
+            let event = match (e.event_type, matches, was) {
+                (EventType::Deleted, _, true) => Some(EventType::Deleted),
+                (EventType::Deleted, _, false) => None,
+                (_, true, true) => Some(EventType::Modified),
+                (_, true, false) => Some(EventType::Added),
+                (_, false, true) => Some(EventType::Deleted),
+                (_, false, false) => None,
+            };
+            // A fresh ADDED stays ADDED even if the client somehow held the key.
+            let event = match (e.event_type, event) {
+                (EventType::Added, Some(_)) => Some(EventType::Added),
+                (_, ev) => ev,
+            };
+            let Some(event) = event else { continue };
+            if event == EventType::Deleted {
+                self.visible.remove(&key);
+            } else {
+                self.visible.insert(key);
+            }
+            out.push(self.line(event_type(event), &e.object, cluster));
         }
         self.seen = self.seen.max(cluster.resource_version());
         out
@@ -213,6 +246,48 @@ mod tests {
         assert_eq!(events.len(), 1, "{events:?}");
         assert_eq!(events[0]["object"]["kind"], "Service");
         assert_eq!(events[0]["object"]["metadata"]["name"], "httpd-svc");
+    }
+
+    #[test]
+    fn relabelling_moves_an_object_out_of_and_into_a_selector() {
+        let mut c = Cluster::kind();
+        c.apply_manifests(SERVICE).unwrap();
+        let rv = c.resource_version().to_string();
+        let p = params(&[("resourceVersion", &rv), ("labelSelector", "tier=web")]);
+        let mut w = Watch::start(&c, Kind::Service, Some("default"), &p, "").unwrap();
+        let relabel = |c: &mut Cluster, tier: &str| {
+            let mut svc = c
+                .get(Kind::Service, "default", "httpd-svc")
+                .unwrap()
+                .clone();
+            svc.meta_mut()
+                .labels
+                .get_or_insert_with(Default::default)
+                .insert("tier".into(), tier.into());
+            c.update(svc).unwrap();
+        };
+        let types = |w: &mut Watch, c: &Cluster| -> Vec<String> {
+            parsed(&w.poll(c))
+                .iter()
+                .map(|e| e["type"].as_str().unwrap().to_string())
+                .collect()
+        };
+        relabel(&mut c, "web");
+        assert_eq!(types(&mut w, &c), ["ADDED"]);
+        let mut svc = c
+            .get(Kind::Service, "default", "httpd-svc")
+            .unwrap()
+            .clone();
+        svc.meta_mut()
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert("note".into(), "x".into());
+        c.update(svc).unwrap();
+        assert_eq!(types(&mut w, &c), ["MODIFIED"]);
+        relabel(&mut c, "db");
+        assert_eq!(types(&mut w, &c), ["DELETED"]);
+        c.delete(Kind::Service, "default", "httpd-svc").unwrap();
+        assert!(types(&mut w, &c).is_empty());
     }
 
     #[test]
