@@ -501,6 +501,49 @@ fn apply_scale_label_and_patch_with_the_real_kubectl() {
         "{np:?}"
     );
 
+    // Typed generators send protobuf bodies: Namespace and ConfigMap are decoded.
+    assert_eq!(
+        ok(home, &["create", "namespace", "lab"]),
+        "namespace/lab created\n"
+    );
+    assert_eq!(
+        ok(
+            home,
+            &[
+                "create",
+                "configmap",
+                "cfg",
+                "--from-literal=a=b",
+                "-n",
+                "lab"
+            ]
+        ),
+        "configmap/cfg created\n"
+    );
+    assert_eq!(
+        jsonpath(home, &["get", "cm", "cfg", "-n", "lab"], "{.data.a}"),
+        "b"
+    );
+    fails(
+        home,
+        &["create", "namespace", "lab"],
+        "Error from server (AlreadyExists): namespaces \"lab\" already exists\n",
+    );
+    // Other kinds' protobuf is refused with a 415, creating nothing.
+    let out = kubectl(home, &["create", "deployment", "web", "--image=httpd"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with(
+            "error: failed to create deployment: the body of the request was in an unknown format"
+        ),
+        "{out:?}"
+    );
+    fails(
+        home,
+        &["get", "deployment", "web"],
+        "Error from server (NotFound): deployments.apps \"web\" not found\n",
+    );
+
     let headless = data("headless-service.yaml");
     for _ in 0..2 {
         assert_eq!(

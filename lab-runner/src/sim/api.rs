@@ -8,6 +8,7 @@
 
 use super::discovery;
 use super::patch;
+use super::protobuf;
 use super::selector::{FieldSelector, LabelSelector};
 use super::table;
 use lab_core::manifest::decode_object;
@@ -253,13 +254,16 @@ fn is_json(content_type: &str) -> bool {
     media.is_empty() || media == "application/json" || media == "*/*"
 }
 
-/// 415 for bodies the sim cannot decode (protobuf, CBOR): client-go then retries in JSON.
-fn unsupported_body(content_type: &str) -> Response {
+/// The Kubernetes protobuf media type.
+const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
+
+/// 415 for bodies the sim cannot decode (most protobuf kinds, CBOR, YAML).
+fn unsupported_body(content_type: &str, why: &str) -> Response {
     status(
         415,
         "UnsupportedMediaType",
         &format!(
-            "the body of the request was in an unknown format - accepted media types include: application/json (got {content_type})"
+            "the body of the request was in an unknown format - accepted media types include: application/json ({content_type}: {why})"
         ),
         json!({}),
     )
@@ -274,8 +278,23 @@ pub fn handle(cluster: &mut Cluster, req: &Request) -> Response {
         Route::Collection { kind, .. } | Route::Item { kind, .. } => Some(*kind),
         _ => None,
     };
-    let mut resp = if matches!(req.method, "POST" | "PUT") && !is_json(req.content_type) {
-        unsupported_body(req.content_type)
+    let media = req.content_type.split(';').next().unwrap_or("").trim();
+    let mut resp = if matches!(req.method, "POST" | "PUT") && media == PROTOBUF {
+        // kubectl's typed generators send protobuf; the decoded JSON takes the usual path.
+        match protobuf::decode(req.body) {
+            Ok(v) => {
+                let json_body = v.to_string();
+                let decoded = Request {
+                    body: json_body.as_bytes(),
+                    content_type: "application/json",
+                    ..*req
+                };
+                answer(cluster, &decoded, route)
+            }
+            Err(m) => unsupported_body(req.content_type, &m),
+        }
+    } else if matches!(req.method, "POST" | "PUT") && !is_json(req.content_type) {
+        unsupported_body(req.content_type, "send JSON")
     } else {
         answer(cluster, req, route)
     };
@@ -1217,7 +1236,7 @@ mod tests {
                 query: "",
                 accept: JSON,
                 content_type: "application/vnd.kubernetes.protobuf",
-                body: b"k8s\x00\x0a",
+                body: b"k8s\x00\x0a\x00",
                 host: "",
             },
         );

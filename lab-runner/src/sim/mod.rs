@@ -10,6 +10,7 @@ mod api;
 mod discovery;
 mod exec;
 mod patch;
+mod protobuf;
 mod selector;
 mod table;
 mod watch;
