@@ -71,10 +71,15 @@ impl Sim {
     }
 
     /// SIGTERM, as systemd or `kill` sends it; the sim must exit by itself.
-    fn stop(mut self) -> ExitStatus {
+    fn stop(self) -> ExitStatus {
+        self.stop_with("-TERM")
+    }
+
+    /// Stops with `signal` (`-TERM`, or `-INT` as Ctrl-C sends) and waits for the exit.
+    fn stop_with(mut self, signal: &str) -> ExitStatus {
         let mut child = self.child.take().unwrap();
         let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+            .args([signal, &child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
@@ -684,7 +689,8 @@ fn state_survives_a_restart_and_a_kill_9() {
     let pods = wait_for_three_running_pods(&home);
     let svc_id = "{.spec.clusterIP} {.metadata.uid} {.metadata.creationTimestamp}";
     let before = jsonpath(&home, &["get", "svc", "httpd-svc"], svc_id);
-    assert!(sim.stop().success());
+    // Ctrl-C (SIGINT) stops it cleanly too.
+    assert!(sim.stop_with("-INT").success());
 
     let sim = Sim::start(&home);
     assert!(
