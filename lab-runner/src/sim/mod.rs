@@ -36,6 +36,8 @@ use tokio::sync::watch as signal;
 const DEFAULT_PORT: u16 = 6443;
 /// How often the virtual clock catches up with wall time.
 const TICK: Duration = Duration::from_millis(100);
+/// The largest request body, as the apiserver allows (3 MiB).
+const MAX_BODY: usize = 3 * 1024 * 1024;
 /// How long open connections may finish after Ctrl-C before the server exits anyway.
 const DRAIN: Duration = Duration::from_secs(3);
 
@@ -317,11 +319,28 @@ async fn serve_request(
     uri: Uri,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> axum::response::Response {
     if let Some((namespace, pod)) = exec::target(uri.path()) {
         return exec_request(&app, namespace, pod, uri.query().unwrap_or(""), ws);
     }
+    let Ok(body) = body else {
+        // The apiserver's own limit and wording (k8s.io/apiserver handlers/rest.go).
+        return to_http(api::Response {
+            status: 413,
+            content_type: "application/json",
+            body: serde_json::json!({
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Failure",
+                "message": format!("Request entity too large: limit is {MAX_BODY}"),
+                "reason": "RequestEntityTooLarge",
+                "code": 413,
+            }),
+            warning: None,
+        });
+    };
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -460,6 +479,7 @@ pub fn run(args: &SimArgs) -> Result<ExitCode> {
         };
         let app = axum::Router::new()
             .fallback(serve_request)
+            .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
             .with_state(shared.clone());
         let server = axum::serve(listener, app).with_graceful_shutdown(async move {
             stop_signal().await;
