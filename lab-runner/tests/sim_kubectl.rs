@@ -388,6 +388,23 @@ fn apply_scale_label_and_patch_with_the_real_kubectl() {
     let text = std::fs::read_to_string(&service).unwrap();
     std::fs::write(&port80, text.replace("port: 8080", "port: 80")).unwrap();
     let port80 = port80.to_str().unwrap();
+    // --dry-run=server and diff run the change on a copy: nothing is kept.
+    assert_eq!(
+        ok(home, &["apply", "--dry-run=server", "-f", port80]),
+        "service/httpd-svc configured (server dry run)\n"
+    );
+    let diff = kubectl(home, &["diff", "-f", port80]);
+    let text = String::from_utf8_lossy(&diff.stdout);
+    assert_eq!(diff.status.code(), Some(1), "{diff:?}");
+    assert!(
+        text.contains("\n-  - port: 8080\n+  - port: 80\n"),
+        "{text}"
+    );
+    assert!(!text.contains("resourceVersion"), "{text}");
+    assert_eq!(
+        jsonpath(home, &["get", "svc", "httpd-svc"], "{.spec.ports[0].port}"),
+        "8080"
+    );
     assert_eq!(
         ok(home, &["apply", "-f", port80]),
         "service/httpd-svc configured\n"

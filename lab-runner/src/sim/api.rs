@@ -278,6 +278,33 @@ pub fn handle(cluster: &mut Cluster, req: &Request) -> Response {
         Route::Collection { kind, .. } | Route::Item { kind, .. } => Some(*kind),
         _ => None,
     };
+    // dryRun=All (`--dry-run=server`, `kubectl diff`): the whole request path runs on a copy,
+    // so validation and defaulting answer as for real and nothing is kept.
+    let dry_run = is_write(req.method)
+        && query_params(req.query)
+            .iter()
+            .any(|(k, v)| k == "dryRun" && v == "All");
+    // Nothing is stored in a dry run, so an existing object keeps its resourceVersion.
+    let stored_rv = match (&route, dry_run) {
+        (
+            Route::Item {
+                kind,
+                namespace,
+                name,
+            },
+            true,
+        ) => cluster
+            .get(*kind, namespace.as_deref().unwrap_or(""), name)
+            .and_then(|o| o.meta().resource_version.clone()),
+        _ => None,
+    };
+    let mut scratch;
+    let cluster = if dry_run {
+        scratch = cluster.clone();
+        &mut scratch
+    } else {
+        cluster
+    };
     let media = req.content_type.split(';').next().unwrap_or("").trim();
     let mut resp = if matches!(req.method, "POST" | "PUT") && media == PROTOBUF {
         // kubectl's typed generators send protobuf; the decoded JSON takes the usual path.
@@ -298,6 +325,11 @@ pub fn handle(cluster: &mut Cluster, req: &Request) -> Response {
     } else {
         answer(cluster, req, route)
     };
+    if let (Some(rv), Some(meta)) = (stored_rv, resp.body.get_mut("metadata"))
+        && resp.status == 200
+    {
+        meta["resourceVersion"] = json!(rv);
+    }
     resp.warning = kind.and_then(warning_for);
     resp
 }
@@ -1222,6 +1254,51 @@ mod tests {
         let r = ssa(&mut c, "a: [");
         assert_eq!(r.status, 400);
         assert_eq!(c.snapshot(), before);
+    }
+
+    #[test]
+    fn dry_run_answers_as_for_real_and_keeps_nothing() {
+        let mut c = Cluster::kind();
+        let before = c.snapshot();
+        let r = call(
+            &mut c,
+            "POST",
+            "/api/v1/namespaces/default/services?dryRun=All&fieldManager=kubectl-client-side-apply",
+            JSON,
+            &yaml_to_json(SERVICE),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert!(r.body["spec"]["clusterIP"].as_str().is_some());
+        let bad = yaml_to_json(&SERVICE.replace("port: 8080", "port: 0"));
+        let r = call(
+            &mut c,
+            "POST",
+            "/api/v1/namespaces/default/services?dryRun=All",
+            JSON,
+            &bad,
+        );
+        assert_eq!(r.status, 422);
+        assert_eq!(c.snapshot(), before);
+        // Without dryRun the same request is kept.
+        let created = with_service(&mut c).body;
+        let kept = c.snapshot();
+        let path = "/api/v1/namespaces/default/services/httpd-svc?dryRun=All";
+        let r = call(
+            &mut c,
+            "PATCH",
+            path,
+            JSON,
+            r#"{"metadata":{"labels":{"x":"y"}}}"#,
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["metadata"]["labels"]["x"], "y");
+        assert_eq!(
+            r.body["metadata"]["resourceVersion"],
+            created["metadata"]["resourceVersion"]
+        );
+        let r = call(&mut c, "DELETE", path, JSON, "");
+        assert_eq!(r.status, 200);
+        assert_eq!(c.snapshot(), kept);
     }
 
     #[test]
