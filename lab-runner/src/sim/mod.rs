@@ -380,12 +380,16 @@ async fn serve_request(
             Err(e) => to_http(api::api_error(&e)),
         };
     }
-    let mut sim = app.lock();
-    let resp = api::handle(&mut sim.cluster, &req);
-    if api::is_write(req.method) {
-        sim.after_change();
-    }
-    drop(sim);
+    // The lock and the state file's fsync block; other tasks move to another worker meanwhile
+    // (block_in_place needs the multi-thread runtime `run` builds).
+    let resp = tokio::task::block_in_place(|| {
+        let mut sim = app.lock();
+        let resp = api::handle(&mut sim.cluster, &req);
+        if api::is_write(req.method) {
+            sim.after_change();
+        }
+        resp
+    });
     to_http(resp)
 }
 
@@ -473,7 +477,7 @@ pub fn run(args: &SimArgs) -> Result<ExitCode> {
                         _ = every.tick() => {}
                         _ = stopped(stop_rx.clone()) => break,
                     }
-                    shared.lock().tick(wall_ms());
+                    tokio::task::block_in_place(|| shared.lock().tick(wall_ms()));
                 }
             })
         };
