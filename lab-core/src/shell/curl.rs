@@ -126,18 +126,11 @@ pub(crate) fn curl(ctx: &Ctx<'_>, args: &[String]) -> Result<ExecOutput, ShellEr
             client,
             ..
         } => {
-            let mut text = String::new();
-            if o.include || o.head {
-                text.push_str(&response.status_line);
-                text.push_str("\r\n");
-                for (k, v) in &response.headers {
-                    text.push_str(&format!("{k}: {v}\r\n"));
-                }
-                text.push_str("\r\n");
-            }
-            if !o.head {
-                text.push_str(&response.body);
-            }
+            let text = if o.include || o.head {
+                response.to_wire(!o.head)
+            } else {
+                response.body.clone()
+            };
             // -o FILE writes a file the simulation keeps nowhere.
             let mut out = match o.output.as_deref() {
                 None | Some("-") => ExecOutput::ok(text),

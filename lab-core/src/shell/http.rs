@@ -7,14 +7,16 @@
 //! without endpoints) or a node's closed port answers with a TCP reset (`ECONNREFUSED`); a DROP
 //! or an address nothing owns leaves the SYN unanswered (`ETIMEDOUT`).
 
-use super::{Ctx, IT_WORKS, ShellError};
+use super::{Ctx, IT_WORKS, Served, ShellError};
 use crate::cluster::Cluster;
 use crate::dns::DnsSnapshot;
 use crate::dns::resolver::{self, Libc, ResolvConf};
 use crate::proxy::Protocol;
-use crate::trace::{Choice, TraceOutcome, Tracer, Verdict, name_then_packet};
+use crate::trace::{
+    Choice, Packet, Source, Trace, TraceError, TraceOutcome, Tracer, Verdict, name_then_packet,
+};
 use k8s_openapi::api::core::v1::{Node, Pod};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// Where a connection attempt ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,6 +55,24 @@ pub struct HttpResponse {
     pub headers: Vec<(String, String)>,
     /// The body.
     pub body: String,
+}
+
+impl HttpResponse {
+    /// The bytes on the wire: status line, headers and the blank line (CRLF each), then the body
+    /// unless the request was a `HEAD`.
+    pub fn to_wire(&self, with_body: bool) -> String {
+        let mut text = String::new();
+        text.push_str(&self.status_line);
+        text.push_str("\r\n");
+        for (k, v) in &self.headers {
+            text.push_str(&format!("{k}: {v}\r\n"));
+        }
+        text.push_str("\r\n");
+        if with_body {
+            text.push_str(&self.body);
+        }
+        text
+    }
 }
 
 /// Apache httpd 2.4's answer to `GET /` in the official `httpd` image: its default
@@ -167,6 +187,116 @@ pub fn connect(
     let (Some(ip), Some(TraceOutcome::Single(trace))) = (r.address, r.connection) else {
         return Ok(Connection::BadAddress);
     };
+    Ok(outcome(
+        cluster,
+        Some((namespace, pod)),
+        ip,
+        port,
+        &trace,
+        client_closes,
+    ))
+}
+
+/// The request methods an outside client's request may use (Apache serves a static file to both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpMethod {
+    /// `GET`: headers and body.
+    Get,
+    /// `HEAD`: the same headers, no body.
+    Head,
+}
+
+impl HttpMethod {
+    /// The method's name on the request line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Head => "HEAD",
+        }
+    }
+}
+
+/// How an outside client's HTTP request to a NodePort ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExternalAnswer {
+    /// An `httpd` pod answered.
+    Served {
+        /// The response as sent: status line, headers, blank line, body (none for `HEAD`).
+        wire: String,
+        /// The serving pod and the access-log line it wrote.
+        served: Served,
+    },
+    /// A reset came back: a Service without endpoints (kube-proxy's REJECT), or a port of a
+    /// node or pod nothing listens on.
+    Refused,
+    /// Nothing answered the SYN: a DROP, or an address nothing owns.
+    TimedOut,
+}
+
+/// `METHOD / HTTP/1.x` from a client outside the cluster ([`crate::trace::EXTERNAL_CLIENT_IP`])
+/// to `via_node`'s InternalIP at `node_port` over TCP, traced through that node's kube-proxy
+/// rules in the cluster's configured mode (random choices drawn from `seed`), answered where it
+/// lands as a pod's `curl` would be. `http_minor` is the request's HTTP/1.x minor version (it
+/// is echoed in the access log); `client_closes` adds `Connection: close` to the answer.
+pub fn external_http(
+    cluster: &Cluster,
+    via_node: &str,
+    node_port: u16,
+    method: HttpMethod,
+    http_minor: u8,
+    client_closes: bool,
+    seed: u64,
+) -> Result<ExternalAnswer, TraceError> {
+    let ip = node_ip(cluster, via_node).ok_or_else(|| TraceError::UnknownNode(via_node.into()))?;
+    let packet = Packet {
+        source: Source::External {
+            via_node: via_node.to_string(),
+        },
+        destination: SocketAddrV4::new(ip, node_port),
+        protocol: Protocol::Tcp,
+    };
+    let trace = Tracer::from_cluster(cluster).trace_seeded(&packet, seed)?;
+    Ok(
+        match outcome(cluster, None, ip, node_port, &trace, client_closes) {
+            Connection::Served {
+                response,
+                pod,
+                client,
+                ..
+            } => {
+                let head = method == HttpMethod::Head;
+                let request_line = format!("{} / HTTP/1.{http_minor}", method.as_str());
+                ExternalAnswer::Served {
+                    wire: response.to_wire(!head),
+                    served: Served {
+                        namespace: pod.0,
+                        pod: pod.1,
+                        log_line: access_log_line(
+                            client,
+                            cluster.now_ms(),
+                            &request_line,
+                            &response,
+                            !head,
+                        ),
+                    },
+                }
+            }
+            Connection::Refused { .. } | Connection::BadAddress => ExternalAnswer::Refused,
+            Connection::TimedOut { .. } => ExternalAnswer::TimedOut,
+        },
+    )
+}
+
+/// Where a traced connection to `ip:port` ends: the verdict's target, and the client address
+/// the server sees. `source` is the client pod, whose own loopback a `127.0.0.1` reaches.
+fn outcome(
+    cluster: &Cluster,
+    source: Option<(&str, &str)>,
+    ip: Ipv4Addr,
+    port: u16,
+    trace: &Trace,
+    client_closes: bool,
+) -> Connection {
     // After a masquerade the server sees the address of the node that rewrote the packet.
     let client = if trace.masqueraded {
         node_ip(cluster, &trace.node).unwrap_or(trace.source_ip)
@@ -174,40 +304,29 @@ pub fn connect(
         trace.source_ip
     };
     let land = |target: Ipv4Addr, tport: u16| {
-        landing(
-            cluster,
-            namespace,
-            pod,
-            ip,
-            target,
-            tport,
-            client_closes,
-            client,
-        )
+        landing(cluster, source, ip, target, tport, client_closes, client)
     };
-    Ok(match trace.verdict {
+    match trace.verdict {
         Verdict::Dnat { ip: t, port: p, .. } => land(t, p),
         Verdict::Accept => land(ip, port),
         Verdict::Reject => Connection::Refused { ip },
         Verdict::Drop => Connection::TimedOut { ip },
-    })
+    }
 }
 
 /// What answers at `target:port` (after any DNAT) for a client that dialled `ip`.
-#[allow(clippy::too_many_arguments)]
 fn landing(
     cluster: &Cluster,
-    namespace: &str,
-    source: &str,
+    source: Option<(&str, &str)>,
     ip: Ipv4Addr,
     target: Ipv4Addr,
     port: u16,
     client_closes: bool,
     client: Ipv4Addr,
 ) -> Connection {
-    // Loopback stays in the client's own network namespace.
+    // Loopback stays in the client's own network namespace (an outside client has none here).
     let owner = if target.is_loopback() {
-        cluster.get_typed::<Pod>(namespace, source)
+        source.and_then(|(ns, name)| cluster.get_typed::<Pod>(ns, name))
     } else {
         pod_with_ip(cluster, target)
     };

@@ -34,7 +34,10 @@ use crate::dns::resolver::{self, ImageResolver, Nslookup};
 use crate::dns::tools;
 use k8s_openapi::api::core::v1::{Container, Pod};
 
-pub use http::{Connection, HttpResponse, apache_default_page, connect};
+pub use http::{
+    Connection, ExternalAnswer, HttpMethod, HttpResponse, apache_default_page, connect,
+    external_http,
+};
 
 /// The body of Apache httpd's default `index.html` (the official `httpd` image), byte for byte.
 pub const IT_WORKS: &str = "<html><body><h1>It works!</h1></body></html>\n";
