@@ -2,13 +2,15 @@
 //!
 //! The imperative shell around [`lab_core::Cluster`]: it binds 127.0.0.1, answers the Kubernetes
 //! REST API through [`api::handle`], drives the virtual clock from wall time (so pods become
-//! Ready as on kind), publishes each change to the DNS server, and persists the cluster's
+//! Ready as on kind), publishes each change to the DNS server and the NodePort listeners
+//! ([`nodeport`]), and persists the cluster's
 //! [`Snapshot`] to `$SVCLAB_HOME/state.json` with atomic writes,
 //! so a restart — even after `kill -9` — resumes where it was.
 
 mod api;
 mod discovery;
 mod exec;
+mod nodeport;
 mod patch;
 mod protobuf;
 mod selector;
@@ -50,6 +52,9 @@ pub struct SimArgs {
     /// Port for the cluster DNS (UDP and TCP) on 127.0.0.1; 0 picks a free one (printed).
     #[arg(long, value_name = "PORT", default_value_t = DEFAULT_DNS_PORT)]
     pub dns_port: u16,
+    /// Added to every nodePort for its listener on 127.0.0.1 (when the nodePorts are taken).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub nodeport_offset: u16,
 }
 
 /// The state folder: `$SVCLAB_HOME`, else `~/.local/state/svclab`.
@@ -149,6 +154,10 @@ struct Sim {
     /// Execs run so far: each one's seed for kube-proxy's random endpoint choice, so repeated
     /// `wget`s spread over the backends as on a real cluster.
     exec_seq: u64,
+    /// The NodePort listeners wanted, for the task that opens and closes them.
+    node_ports: signal::Sender<nodeport::NodePorts>,
+    /// Connections to NodePort listeners so far: each one's seed, as for execs.
+    nodeport_seq: u64,
 }
 
 impl Sim {
@@ -159,6 +168,9 @@ impl Sim {
         self.changes
             .send_if_modified(|seen| std::mem::replace(seen, rv) != rv);
         self.dns.publish_cluster(&self.cluster);
+        let ports = nodeport::node_ports(&self.cluster);
+        self.node_ports
+            .send_if_modified(|seen| std::mem::replace(seen, ports.clone()) != ports);
         if self.saved_rv != Some(self.cluster.resource_version()) {
             self.save();
         }
@@ -440,12 +452,15 @@ pub fn run(args: &SimArgs) -> Result<ExitCode> {
             dns: DnsPublisher::for_cluster(&cluster),
             changes: signal::channel(cluster.resource_version()).0,
             exec_seq: 0,
+            node_ports: signal::channel(nodeport::NodePorts::new()).0,
+            nodeport_seq: 0,
             cluster,
             state_path,
             saved_rv: None,
         };
         sim.tick(wall_ms());
         let snapshots = sim.dns.subscribe();
+        let node_ports = sim.node_ports.subscribe();
         let (stop_tx, stop_rx) = signal::channel(false);
         let shared: Shared = Arc::new(App {
             sim: Mutex::new(sim),
@@ -466,6 +481,12 @@ pub fn run(args: &SimArgs) -> Result<ExitCode> {
         }
 
         let dns = tokio::spawn(dns_server.serve(snapshots, stopped(stop_rx.clone())));
+        let listeners = tokio::spawn(nodeport::serve(
+            shared.clone(),
+            node_ports,
+            args.nodeport_offset,
+            stopped(stop_rx.clone()),
+        ));
         let ticker = {
             let shared = shared.clone();
             let stop_rx = stop_rx.clone();
@@ -495,6 +516,7 @@ pub fn run(args: &SimArgs) -> Result<ExitCode> {
             _ = async { stopped(stop_rx.clone()).await; tokio::time::sleep(DRAIN).await } => {}
         }
         let _ = ticker.await;
+        let _ = listeners.await;
         match dns.await {
             Ok(r) => r.context("serving DNS")?,
             Err(e) => return Err(e).context("the DNS task failed"),
@@ -558,6 +580,8 @@ mod tests {
             saved_rv: None,
             changes: signal::channel(0).0,
             exec_seq: 0,
+            node_ports: signal::channel(nodeport::NodePorts::new()).0,
+            nodeport_seq: 0,
         };
         sim.cluster
             .apply_manifests(include_str!(
