@@ -193,6 +193,20 @@ fn real_curl_reaches_the_pods_through_the_node_port() {
     ]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "400");
 
+    // No endpoints left: kube-proxy rejects, and the listener resets the connection
+    // (curl 56: "Recv failure: Connection reset by peer").
+    kubectl(home, &["scale", "deployment", "httpd", "--replicas=0"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = curl(&["-s", &url]);
+        if out.status.code() == Some(56) {
+            assert_eq!(out.stdout, b"");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never reset: {out:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
     kubectl(home, &["delete", "service", "httpd-svc"]);
     sim.wait_line(
         |l| l == format!("NodePort default/httpd-svc {NODE_PORT} closed"),
