@@ -90,6 +90,10 @@ pub struct Cluster {
     /// Readiness forced by [`Cluster::set_pod_ready`] (a readiness probe starting to fail).
     pub(crate) readiness_overrides: BTreeMap<ObjectKey, bool>,
     pub(crate) event_seq: u64,
+    /// Each container's log tail, for `kubectl logs`.
+    pub(crate) logs: BTreeMap<crate::logs::LogKey, std::collections::VecDeque<String>>,
+    /// Log appends and drops so far (see [`Cluster::log_seq`]).
+    pub(crate) log_seq: u64,
 }
 
 impl Cluster {
@@ -116,6 +120,8 @@ impl Cluster {
             state: controllers::State::new(&config),
             readiness_overrides: BTreeMap::new(),
             event_seq: 0,
+            logs: BTreeMap::new(),
+            log_seq: 0,
             config,
         }
     }
@@ -644,6 +650,7 @@ impl Cluster {
         };
         controllers::service::commit_allocations(self, Some(&old), None);
         self.readiness_overrides.remove(key);
+        self.drop_logs(key);
         let uid = old.uid().to_string();
         if uid.is_empty() {
             return;

@@ -30,6 +30,7 @@ pub mod defaults;
 pub mod dns;
 pub mod errors;
 pub mod labels;
+pub mod logs;
 pub mod manifest;
 pub mod names;
 pub mod object;

@@ -7,6 +7,7 @@
 
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
+use crate::logs::ContainerLog;
 use crate::manifest::{DecodeError, decode_object};
 use crate::object::ObjectKey;
 use rand_chacha::ChaCha8Rng;
@@ -38,6 +39,9 @@ pub struct Snapshot {
     pub readiness_overrides: Vec<(ObjectKey, bool)>,
     /// Every stored object, in key order.
     pub objects: Vec<serde_json::Value>,
+    /// Container logs; absent from snapshots written before logs existed.
+    #[serde(default)]
+    pub logs: Vec<ContainerLog>,
 }
 
 /// A snapshot could not be loaded.
@@ -93,6 +97,7 @@ impl Cluster {
                 .map(|(k, v)| (k.clone(), *v))
                 .collect(),
             objects: self.store.iter().map(|o| o.to_json()).collect(),
+            logs: self.logs_for_snapshot(),
         }
     }
 
@@ -118,6 +123,7 @@ impl Cluster {
         c.state.ipam_last = snapshot.ipam_last;
         c.store.restore(objects);
         c.store.set_resource_version(snapshot.resource_version);
+        c.restore_logs(snapshot.logs);
         crate::controllers::State::rebuild(&mut c);
         c.run_controllers();
         Ok(c)

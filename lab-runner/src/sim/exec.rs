@@ -20,9 +20,10 @@ pub fn target(path: &str) -> Option<(&str, &str)> {
 }
 
 /// Runs the exec the query asks for; the frames to send, or the error the apiserver answers
-/// instead of upgrading (kubectl prints its Status).
+/// instead of upgrading (kubectl prints its Status). Requests an httpd pod served go to that
+/// pod's log.
 pub fn run(
-    cluster: &Cluster,
+    cluster: &mut Cluster,
     namespace: &str,
     pod: &str,
     params: &[(String, String)],
@@ -48,6 +49,12 @@ pub fn run(
                 message: other.to_string(),
             },
         })?;
+    for served in &out.served {
+        // The serving pod was just found by the shell, so this only fails if it vanished.
+        if let Err(e) = cluster.record_served(served) {
+            eprintln!("exec: logging for pod {}: {e}", served.pod);
+        }
+    }
     let mut frames = Vec::new();
     let mut push = |channel: u8, bytes: &[u8]| {
         if !bytes.is_empty() {
@@ -118,14 +125,14 @@ mod tests {
 
     #[test]
     fn output_then_status_frames() {
-        let c = cluster();
+        let mut c = cluster();
         let client = c
             .list(Kind::Pod, Some("default"))
             .find(|p| !p.name().starts_with("httpd-"))
             .expect("the client pod")
             .name()
             .to_string();
-        let frames = run(&c, "default", &client, &params(&["hostname"]), 1).unwrap();
+        let frames = run(&mut c, "default", &client, &params(&["hostname"]), 1).unwrap();
         assert_eq!(
             frames[0],
             [b"\x01".as_slice(), client.as_bytes(), b"\n"].concat()
@@ -138,13 +145,46 @@ mod tests {
             .unwrap()
             .name()
             .to_string();
-        let frames = run(&c, "default", &httpd, &params(&["nslookup", "x"]), 1).unwrap();
+        let frames = run(&mut c, "default", &httpd, &params(&["nslookup", "x"]), 1).unwrap();
         assert_eq!(frames[0][0], 2);
         let status: serde_json::Value = serde_json::from_slice(&frames[1][1..]).unwrap();
         assert_eq!(status["details"]["causes"][0]["message"], "126");
-        let err = run(&c, "default", "nosuch", &params(&["hostname"]), 1).unwrap_err();
+        let err = run(&mut c, "default", "nosuch", &params(&["hostname"]), 1).unwrap_err();
         assert_eq!(err.code(), 404);
-        let err = run(&c, "default", &client, &params(&[]), 1).unwrap_err();
+        let err = run(&mut c, "default", &client, &params(&[]), 1).unwrap_err();
         assert_eq!(err.code(), 400);
+    }
+
+    #[test]
+    fn served_requests_go_to_the_pods_log() {
+        let mut c = cluster();
+        let (httpd, ip) = c
+            .list(Kind::Pod, Some("default"))
+            .find_map(|o| match o {
+                lab_core::Object::Pod(p) if o.name().starts_with("httpd-") => {
+                    Some((o.name().to_string(), p.status.as_ref()?.pod_ip.clone()?))
+                }
+                _ => None,
+            })
+            .expect("a running httpd pod");
+        let client = c
+            .list(Kind::Pod, Some("default"))
+            .find(|p| !p.name().starts_with("httpd-"))
+            .expect("the client pod")
+            .name()
+            .to_string();
+        let before = c.log_seq();
+        run(
+            &mut c,
+            "default",
+            &client,
+            &params(&["wget", "-qO-", &ip]),
+            1,
+        )
+        .unwrap();
+        let logs = c.logs("default", &httpd, None).unwrap();
+        assert_eq!(logs.len(), 1, "{logs:?}");
+        assert!(logs[0].contains("\"GET / HTTP/1.1\" 200 45"), "{logs:?}");
+        assert!(c.log_seq() > before);
     }
 }

@@ -10,6 +10,7 @@
 mod api;
 mod discovery;
 mod exec;
+mod logs;
 mod nodeport;
 mod patch;
 mod protobuf;
@@ -149,6 +150,8 @@ struct Sim {
     state_path: PathBuf,
     /// The resourceVersion last written to `state_path`.
     saved_rv: Option<u64>,
+    /// The cluster's log_seq last written (log lines move no resourceVersion).
+    saved_logs: u64,
     /// The latest resourceVersion, for open watch streams to wake on.
     changes: signal::Sender<u64>,
     /// Execs run so far: each one's seed for kube-proxy's random endpoint choice, so repeated
@@ -171,18 +174,24 @@ impl Sim {
         let ports = nodeport::node_ports(&self.cluster);
         self.node_ports
             .send_if_modified(|seen| std::mem::replace(seen, ports.clone()) != ports);
-        if self.saved_rv != Some(self.cluster.resource_version()) {
+        if self.saved_rv != Some(self.cluster.resource_version())
+            || self.saved_logs != self.cluster.log_seq()
+        {
             self.save();
         }
     }
 
     fn save(&mut self) {
         let rv = self.cluster.resource_version();
+        let logs = self.cluster.log_seq();
         match write_atomic(
             &self.state_path,
             self.cluster.snapshot().to_json().as_bytes(),
         ) {
-            Ok(()) => self.saved_rv = Some(rv),
+            Ok(()) => {
+                self.saved_rv = Some(rv);
+                self.saved_logs = logs;
+            }
             Err(e) => eprintln!("error: saving the cluster state: {e:#}"),
         }
     }
@@ -248,12 +257,15 @@ fn exec_request(
     let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    let result = {
+    // block_in_place: the served requests' log lines are persisted (an fsync) under the lock.
+    let result = tokio::task::block_in_place(|| {
         let mut sim = app.lock();
         sim.exec_seq += 1;
         let seed = sim.exec_seq;
-        exec::run(&sim.cluster, namespace, pod, &params, seed)
-    };
+        let result = exec::run(&mut sim.cluster, namespace, pod, &params, seed);
+        sim.after_change();
+        result
+    });
     let frames = match result {
         Ok(f) => f,
         Err(e) => return to_http(api::api_error(&e)),
@@ -335,6 +347,17 @@ async fn serve_request(
 ) -> axum::response::Response {
     if let Some((namespace, pod)) = exec::target(uri.path()) {
         return exec_request(&app, namespace, pod, uri.query().unwrap_or(""), ws);
+    }
+    if let (&Method::GET, Some((namespace, pod))) = (&method, logs::target(uri.path())) {
+        let params: Vec<(String, String)> =
+            form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+        let text = logs::read(&app.lock().cluster, namespace, pod, &params);
+        return match text {
+            Ok(t) => (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], t).into_response(),
+            Err(e) => to_http(api::api_error(&e)),
+        };
     }
     let Ok(body) = body else {
         // The apiserver's own limit and wording (k8s.io/apiserver handlers/rest.go).
@@ -457,6 +480,7 @@ pub fn run(args: &SimArgs) -> Result<ExitCode> {
             cluster,
             state_path,
             saved_rv: None,
+            saved_logs: 0,
         };
         sim.tick(wall_ms());
         let snapshots = sim.dns.subscribe();
@@ -578,6 +602,7 @@ mod tests {
             cluster: Cluster::kind(),
             state_path: path.clone(),
             saved_rv: None,
+            saved_logs: 0,
             changes: signal::channel(0).0,
             exec_seq: 0,
             node_ports: signal::channel(nodeport::NodePorts::new()).0,

@@ -242,7 +242,7 @@ async fn connection(app: Shared, mut stream: TcpStream, node_port: u16) {
         let seed = sim.nodeport_seq;
         let node = entry_node(&sim.cluster).unwrap_or_default();
         // The listener closes after one answer, so the answer says so (Connection: close).
-        external_http(
+        let answer = external_http(
             &sim.cluster,
             &node,
             node_port,
@@ -250,7 +250,14 @@ async fn connection(app: Shared, mut stream: TcpStream, node_port: u16) {
             req.minor,
             true,
             seed,
-        )
+        );
+        if let Ok(ExternalAnswer::Served { served, .. }) = &answer {
+            if let Err(e) = sim.cluster.record_served(served) {
+                eprintln!("NodePort {node_port}: logging for pod {}: {e}", served.pod);
+            }
+            sim.after_change();
+        }
+        answer
     });
     match answer {
         Ok(ExternalAnswer::Served { wire, .. }) => reply(stream, wire).await,

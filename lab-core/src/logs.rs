@@ -1,0 +1,255 @@
+//! What each container has printed, for `kubectl logs`: the kubelet keeps a bounded tail per
+//! container, and it goes with the pod when the pod is removed.
+
+use crate::cluster::Cluster;
+use crate::errors::ApiError;
+use crate::object::{Kind, ObjectKey};
+use crate::shell::Served;
+use k8s_openapi::api::core::v1::Pod;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+/// Lines kept per container; older ones are dropped, as log rotation would.
+pub const LOG_LINES_KEPT: usize = 1000;
+
+/// One container's log as a snapshot stores it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerLog {
+    /// The pod's namespace.
+    pub namespace: String,
+    /// The pod's name.
+    pub pod: String,
+    /// The container's name.
+    pub container: String,
+    /// Its lines, oldest first, without their newlines.
+    pub lines: Vec<String>,
+}
+
+/// (namespace, pod, container).
+pub(crate) type LogKey = (String, String, String);
+
+impl Cluster {
+    /// The container a log request names, or the pod's only one; the apiserver's errors when
+    /// the pod is missing, the name is wrong, or several containers leave the choice open.
+    fn log_container(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+    ) -> Result<String, ApiError> {
+        let not_found = || ApiError::NotFound {
+            kind: Kind::Pod,
+            name: pod.to_string(),
+        };
+        let p = self
+            .get_typed::<Pod>(namespace, pod)
+            .ok_or_else(not_found)?;
+        let names: Vec<String> = p
+            .spec
+            .iter()
+            .flat_map(|s| s.containers.iter().map(|c| c.name.clone()))
+            .collect();
+        match container {
+            Some(c) if names.iter().any(|n| n == c) => Ok(c.to_string()),
+            // pkg/registry/core/pod/strategy.go LogLocation.
+            Some(c) => Err(ApiError::BadRequest {
+                message: format!("container {c} is not valid for pod {pod}"),
+            }),
+            None if names.len() == 1 => Ok(names[0].clone()),
+            None => Err(ApiError::BadRequest {
+                message: format!(
+                    "a container name must be specified for pod {pod}, choose one of: [{}]",
+                    names.join(" ")
+                ),
+            }),
+        }
+    }
+
+    /// Appends `line` (a trailing newline is dropped) to a container's log, keeping the last
+    /// [`LOG_LINES_KEPT`] lines.
+    pub fn append_log(
+        &mut self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        line: &str,
+    ) -> Result<(), ApiError> {
+        let container = self.log_container(namespace, pod, Some(container))?;
+        let log = self
+            .logs
+            .entry((namespace.to_string(), pod.to_string(), container))
+            .or_default();
+        if log.len() >= LOG_LINES_KEPT {
+            log.pop_front();
+        }
+        log.push_back(line.strip_suffix('\n').unwrap_or(line).to_string());
+        self.log_seq += 1;
+        Ok(())
+    }
+
+    /// Records an access-log line where the serving pod's httpd wrote it: its first container,
+    /// the one the shell answers HTTP from.
+    pub fn record_served(&mut self, served: &Served) -> Result<(), ApiError> {
+        let first = self
+            .get_typed::<Pod>(&served.namespace, &served.pod)
+            .and_then(|p| p.spec.as_ref())
+            .and_then(|s| s.containers.first())
+            .map(|c| c.name.clone())
+            .ok_or_else(|| ApiError::NotFound {
+                kind: Kind::Pod,
+                name: served.pod.clone(),
+            })?;
+        self.append_log(&served.namespace, &served.pod, &first, &served.log_line)
+    }
+
+    /// A container's log lines, oldest first (`container` may be omitted for a pod with one).
+    pub fn logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+    ) -> Result<Vec<String>, ApiError> {
+        let container = self.log_container(namespace, pod, container)?;
+        Ok(self
+            .logs
+            .get(&(namespace.to_string(), pod.to_string(), container))
+            .map(|l| l.iter().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    /// Counts appends, so a caller that persists can tell the logs changed (they move no
+    /// resourceVersion).
+    pub fn log_seq(&self) -> u64 {
+        self.log_seq
+    }
+
+    /// A removed pod's logs go with it.
+    pub(crate) fn drop_logs(&mut self, key: &ObjectKey) {
+        if key.kind == Kind::Pod {
+            let before = self.logs.len();
+            self.logs
+                .retain(|(ns, pod, _), _| !(*ns == key.namespace && *pod == key.name));
+            if self.logs.len() != before {
+                self.log_seq += 1;
+            }
+        }
+    }
+
+    pub(crate) fn logs_for_snapshot(&self) -> Vec<ContainerLog> {
+        self.logs
+            .iter()
+            .map(|((namespace, pod, container), lines)| ContainerLog {
+                namespace: namespace.clone(),
+                pod: pod.clone(),
+                container: container.clone(),
+                lines: lines.iter().cloned().collect(),
+            })
+            .collect()
+    }
+
+    pub(crate) fn restore_logs(&mut self, logs: Vec<ContainerLog>) {
+        for l in logs {
+            let mut lines: VecDeque<String> = l.lines.into();
+            while lines.len() > LOG_LINES_KEPT {
+                lines.pop_front();
+            }
+            self.logs.insert((l.namespace, l.pod, l.container), lines);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::shell::Served;
+    use crate::snapshot::Snapshot;
+    use crate::testutil::{cluster_with, httpd_deployment, pods};
+    use crate::{Cluster, Kind};
+
+    const TWO: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: two\nspec:\n  containers:\n  - name: a\n    image: httpd\n  - name: b\n    image: busybox\n";
+
+    fn httpd_pod(c: &Cluster) -> String {
+        pods(c, "default", "httpd-")[0]
+            .metadata
+            .name
+            .clone()
+            .unwrap_or_default()
+    }
+
+    fn served(c: &mut Cluster, pod: &str, line: &str) {
+        c.record_served(&Served {
+            namespace: "default".into(),
+            pod: pod.into(),
+            log_line: format!("{line}\n"),
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn served_lines_land_in_the_first_container_and_survive_a_snapshot() {
+        let mut c = cluster_with(&httpd_deployment(1));
+        let pod = httpd_pod(&c);
+        assert_eq!(c.logs("default", &pod, None).unwrap(), Vec::<String>::new());
+        let seq = c.log_seq();
+        served(&mut c, &pod, "10.244.1.5 - - x \"GET / HTTP/1.1\" 200 45");
+        assert!(c.log_seq() > seq);
+        let want = vec!["10.244.1.5 - - x \"GET / HTTP/1.1\" 200 45".to_string()];
+        assert_eq!(c.logs("default", &pod, Some("httpd")).unwrap(), want);
+        let back = Cluster::from_snapshot(c.snapshot()).unwrap();
+        assert_eq!(back.logs("default", &pod, None).unwrap(), want);
+    }
+
+    #[test]
+    fn a_snapshot_without_logs_still_loads() {
+        let c = cluster_with(&httpd_deployment(1));
+        let mut json: serde_json::Value = serde_json::from_str(&c.snapshot().to_json()).unwrap();
+        json.as_object_mut().unwrap().remove("logs").unwrap();
+        let snap = Snapshot::from_json(&json.to_string()).unwrap();
+        assert!(Cluster::from_snapshot(snap).is_ok());
+    }
+
+    #[test]
+    fn the_log_keeps_only_its_tail() {
+        let mut c = cluster_with(&httpd_deployment(1));
+        let pod = httpd_pod(&c);
+        for i in 0..super::LOG_LINES_KEPT + 5 {
+            served(&mut c, &pod, &i.to_string());
+        }
+        let logs = c.logs("default", &pod, None).unwrap();
+        assert_eq!(logs.len(), super::LOG_LINES_KEPT);
+        assert_eq!(logs[0], "5");
+    }
+
+    #[test]
+    fn apiserver_errors() {
+        let mut c = cluster_with(TWO);
+        let err = c.logs("default", "nosuch", None).unwrap_err();
+        assert_eq!(err.to_string(), "pods \"nosuch\" not found");
+        assert_eq!(err.code(), 404);
+        let err = c.logs("default", "two", None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "a container name must be specified for pod two, choose one of: [a b]"
+        );
+        assert_eq!(err.code(), 400);
+        let err = c.append_log("default", "two", "c", "x").unwrap_err();
+        assert_eq!(err.to_string(), "container c is not valid for pod two");
+        c.append_log("default", "two", "b", "from b").unwrap();
+        assert_eq!(c.logs("default", "two", Some("b")).unwrap(), vec!["from b"]);
+        assert!(c.logs("default", "two", Some("a")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn logs_go_with_the_pod() {
+        let mut c = cluster_with(TWO);
+        c.append_log("default", "two", "a", "line").unwrap();
+        c.delete(Kind::Pod, "default", "two").unwrap();
+        c.settle();
+        assert!(c.get(Kind::Pod, "default", "two").is_none());
+        assert!(c.logs.is_empty());
+        // A new pod of the same name starts with an empty log.
+        c.apply_manifests(TWO).unwrap();
+        c.settle();
+        assert!(c.logs("default", "two", Some("a")).unwrap().is_empty());
+    }
+}
