@@ -4,12 +4,15 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, TcpListener};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const KUBECTL: &str = "/usr/bin/kubectl";
+const CURL: &str = "/usr/bin/curl";
+const NODE_PORT: u16 = 30144;
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../lab-core/tests/data");
 
 /// A running `lab-runner sim` and its stdout lines, killed on drop.
@@ -19,10 +22,11 @@ struct Sim {
 }
 
 impl Sim {
-    fn start(home: &Path) -> Sim {
+    fn start(home: &Path, extra: &[&str]) -> Sim {
         let stderr = std::fs::File::create(home.join("sim.stderr")).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_lab-runner"))
             .args(["sim", "--port", "0", "--dns-port", "0"])
+            .args(extra)
             .env("SVCLAB_HOME", home)
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -113,7 +117,7 @@ fn real_kubectl_logs_shows_the_access_lines() {
     assert!(Path::new(KUBECTL).exists(), "needs {KUBECTL} (see README)");
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path();
-    let sim = Sim::start(home);
+    let sim = Sim::start(home, &[]);
     for file in [
         "httpd-deployment.yaml",
         "httpd-service.yaml",
@@ -191,6 +195,56 @@ fn real_kubectl_logs_shows_the_access_lines() {
 
     // The lines are in the saved state: a restarted sim still has them.
     drop(sim);
-    let _sim = Sim::start(home);
+    let _sim = Sim::start(home, &[]);
     check(home);
+}
+
+/// An offset that puts 30144 on a port free right now (ephemeral ports start above it).
+fn free_offset() -> u16 {
+    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    port.checked_sub(NODE_PORT)
+        .expect("an ephemeral port above 30144")
+}
+
+#[test]
+fn node_port_requests_are_logged_too() {
+    assert!(Path::new(KUBECTL).exists(), "needs {KUBECTL} (see README)");
+    assert!(Path::new(CURL).exists(), "needs {CURL}");
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let offset = free_offset();
+    let sim = Sim::start(home, &["--nodeport-offset", &offset.to_string()]);
+    for file in ["httpd-deployment.yaml", "httpd-service-nodeport.yaml"] {
+        kubectl(home, &["apply", "-f", &format!("{DATA}/{file}")]);
+    }
+    sim.wait_line(|l| l.starts_with("NodePort "), home);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while kubectl(home, &["get", "pods", "--no-headers"])
+        .lines()
+        .filter(|l| l.contains(" 1/1 ") && l.contains(" Running "))
+        .count()
+        < 3
+    {
+        assert!(Instant::now() < deadline, "pods never became Ready");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out = Command::new(CURL)
+        .args(["--max-time", "10", "-si"])
+        .arg(format!("http://127.0.0.1:{}/", NODE_PORT + offset))
+        .output()
+        .expect("running curl");
+    let answer = String::from_utf8_lossy(&out.stdout).into_owned();
+    let pod = answer
+        .lines()
+        .find_map(|l| l.trim_end().strip_prefix("X-Svclab-Pod: "))
+        .unwrap_or_else(|| panic!("no X-Svclab-Pod header:\n{answer}"))
+        .to_string();
+    let logs = kubectl(home, &["logs", &pod]);
+    let lines: Vec<&str> = logs.lines().collect();
+    assert_eq!(lines.len(), 1, "{logs}");
+    assert!(lines[0].ends_with("\"GET / HTTP/1.1\" 200 45"), "{logs}");
 }
