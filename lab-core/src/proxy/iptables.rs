@@ -619,6 +619,54 @@ const JUMPS: &[Jump] = &[
     },
 ];
 
+/// A jump from built-in chain `from` to `to` in restore form (`-A FROM [-m conntrack --ctstate
+/// NEW] [-m comment --comment …] -j TO`), as kube-proxy writes its `iptablesJumpChains`.
+pub(crate) fn jump_rule_line(from: &str, ctstate_new: bool, comment: &str, to: &str) -> String {
+    let mut l = String::new();
+    let mut w = Line::new(&mut l, from);
+    if ctstate_new {
+        w = w.args(&["-m", "conntrack", "--ctstate", "NEW"]);
+    }
+    if !comment.is_empty() {
+        w = w.comment(&[comment]);
+    }
+    drop(w.args(&["-j", to]));
+    l
+}
+
+/// One table as `iptables-save` prints it: `*TABLE`, the built-in chains with zeroed counters,
+/// every user chain declared by name, the built-in chains' jump rules (`jumps`, restore-form
+/// lines in final order), each user chain's rules by chain name, then `COMMIT`. Shared by
+/// iptables mode and the rules IPVS mode writes.
+pub(crate) fn push_saved_table<K: AsRef<str>>(
+    out: &mut String,
+    table: &str,
+    builtins: &[&str],
+    jumps: &[String],
+    by_chain: &BTreeMap<K, Vec<Rule>>,
+) {
+    out.push('*');
+    out.push_str(table);
+    out.push('\n');
+    for b in builtins {
+        out.push(':');
+        out.push_str(b);
+        out.push_str(" ACCEPT [0:0]\n");
+    }
+    for c in by_chain.keys() {
+        push_chain_decl(out, c.as_ref());
+    }
+    let rules = jumps
+        .iter()
+        .filter_map(|l| Rule::from_restore_line(l))
+        .chain(by_chain.values().flatten().cloned());
+    for r in rules {
+        out.push_str(&r.save_line());
+        out.push('\n');
+    }
+    out.push_str("COMMIT\n");
+}
+
 /// The localnet rule kubelet (and kube-proxy, with `localhostNodePorts`) writes.
 pub(crate) fn push_localnet_rule(buf: &mut String) {
     Line::new(buf, KUBE_FIREWALL)
@@ -700,44 +748,16 @@ impl IptablesRules {
                     fw.extend(Rule::from_restore_line(&l));
                 }
             }
-            out.push('*');
-            out.push_str(&table.name);
-            out.push('\n');
-            for b in builtins {
-                out.push(':');
-                out.push_str(b);
-                out.push_str(" ACCEPT [0:0]\n");
-            }
-            for c in by_chain.keys() {
-                push_chain_decl(&mut out, c);
-            }
-            for b in builtins {
-                for j in JUMPS
-                    .iter()
-                    .filter(|j| j.table == table.name && j.from == *b)
-                {
-                    let mut l = String::new();
-                    let mut w = Line::new(&mut l, b);
-                    if j.ctstate_new {
-                        w = w.args(&["-m", "conntrack", "--ctstate", "NEW"]);
-                    }
-                    if !j.comment.is_empty() {
-                        w = w.comment(&[j.comment]);
-                    }
-                    drop(w.args(&["-j", j.to]));
-                    if let Some(r) = Rule::from_restore_line(&l) {
-                        out.push_str(&r.save_line());
-                        out.push('\n');
-                    }
-                }
-            }
-            for rules in by_chain.values() {
-                for r in rules {
-                    out.push_str(&r.save_line());
-                    out.push('\n');
-                }
-            }
-            out.push_str("COMMIT\n");
+            let jumps: Vec<String> = builtins
+                .iter()
+                .flat_map(|b| {
+                    JUMPS
+                        .iter()
+                        .filter(move |j| j.table == table.name && j.from == *b)
+                })
+                .map(|j| jump_rule_line(j.from, j.ctstate_new, j.comment, j.to))
+                .collect();
+            push_saved_table(&mut out, &table.name, builtins, &jumps, &by_chain);
         }
         out
     }

@@ -32,7 +32,7 @@ use super::{
 use crate::proxy::iptables::{
     IptablesOptions, KUBE_FIREWALL, KUBE_FORWARD, KUBE_KUBELET_CANARY, KUBE_MARK_MASQ,
     KUBE_POSTROUTING, KUBE_PROXY_FIREWALL, KUBE_SERVICES, Line, NodeSettings, Rule, Table,
-    push_chain_decl, push_localnet_rule, write_filter_tail, write_postrouting,
+    jump_rule_line, push_localnet_rule, push_saved_table, write_filter_tail, write_postrouting,
 };
 use crate::proxy::text::push_u32;
 use crate::proxy::{ProxyError, ProxySnapshot};
@@ -499,43 +499,17 @@ impl IpvsIptablesRules {
                     .or_default()
                     .extend(Rule::from_restore_line(&l));
             }
-            out.push('*');
-            out.push_str(&table.name);
-            out.push('\n');
-            for b in builtins {
-                out.push(':');
-                out.push_str(b);
-                out.push_str(" ACCEPT [0:0]\n");
-            }
-            for c in by_chain.keys() {
-                push_chain_decl(&mut out, c);
-            }
-            for b in builtins {
-                for j in JUMPS
-                    .iter()
-                    .filter(|j| j.table == table.name && j.from == *b)
-                {
-                    let mut l = String::new();
-                    let w = Line::new(&mut l, b);
-                    let w = if j.comment.is_empty() {
-                        w
-                    } else {
-                        w.comment(&[j.comment])
-                    };
-                    drop(w.args(&["-j", j.to]));
-                    if let Some(r) = Rule::from_restore_line(&l) {
-                        out.push_str(&r.save_line());
-                        out.push('\n');
-                    }
-                }
-            }
-            for rules in by_chain.values() {
-                for r in rules {
-                    out.push_str(&r.save_line());
-                    out.push('\n');
-                }
-            }
-            out.push_str("COMMIT\n");
+            // kube-proxy's IPVS mode writes its jumps without a conntrack match.
+            let jumps: Vec<String> = builtins
+                .iter()
+                .flat_map(|b| {
+                    JUMPS
+                        .iter()
+                        .filter(move |j| j.table == table.name && j.from == *b)
+                })
+                .map(|j| jump_rule_line(j.from, false, j.comment, j.to))
+                .collect();
+            push_saved_table(&mut out, &table.name, builtins, &jumps, &by_chain);
         }
         out
     }
