@@ -17,6 +17,7 @@ mod protobuf;
 mod selector;
 mod table;
 mod watch;
+mod web;
 
 use crate::dns_server::{DEFAULT_DNS_PORT, DnsPublisher, DnsServer};
 use anyhow::{Context, Result};
@@ -56,6 +57,76 @@ pub struct SimArgs {
     /// Added to every nodePort for its listener on 127.0.0.1 (when the nodePorts are taken).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub nodeport_offset: u16,
+    /// The playground's build (web-ui's `dist`), served at `/` on the API's port.
+    #[arg(long, value_name = "DIR")]
+    pub web_dir: Option<PathBuf>,
+    /// The books' build (one folder per language), served at `/book/<lang>/`.
+    #[arg(long, value_name = "DIR")]
+    pub book_dir: Option<PathBuf>,
+}
+
+/// `$SVCLAB_HOME/ports.json`: where the running sim listens (API, DNS, each NodePort's
+/// listener), for scripts and tools that need a port without parsing the banner. Rewritten
+/// when the NodePort listeners change, removed on a clean stop.
+struct PortsFile {
+    path: PathBuf,
+    api: u16,
+    dns: u16,
+    offset: u16,
+    web: bool,
+    book: bool,
+}
+
+impl PortsFile {
+    fn write(&self, listening: &nodeport::Listening) {
+        let node_ports: Vec<serde_json::Value> = listening
+            .iter()
+            .map(|(node_port, (service, local))| {
+                serde_json::json!({
+                    "service": service,
+                    "nodePort": node_port,
+                    "listen": format!("127.0.0.1:{local}"),
+                })
+            })
+            .collect();
+        let base = format!("http://127.0.0.1:{}", self.api);
+        let doc = serde_json::json!({
+            "pid": std::process::id(),
+            "api": base,
+            "dns": format!("127.0.0.1:{}", self.dns),
+            "web": self.web.then(|| format!("{base}/")),
+            "book": self.book.then(|| format!("{base}/book/")),
+            "nodePortOffset": self.offset,
+            "nodePorts": node_ports,
+        });
+        let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+        text.push('\n');
+        if let Err(e) = write_atomic(&self.path, text.as_bytes()) {
+            eprintln!("error: writing {}: {e:#}", self.path.display());
+        }
+    }
+
+    fn remove(&self) {
+        if let Err(e) = std::fs::remove_file(&self.path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            eprintln!("error: removing {}: {e}", self.path.display());
+        }
+    }
+}
+
+/// A folder given on the command line must exist: serving nothing silently would hide a
+/// missing build.
+fn check_dir(flag: &str, dir: &Option<PathBuf>) -> Result<()> {
+    match dir {
+        Some(d) if !d.is_dir() => {
+            anyhow::bail!(
+                "{flag} {}: not a folder (build it with scripts/build-web)",
+                d.display()
+            )
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The state folder: `$SVCLAB_HOME`, else `~/.local/state/svclab`.
@@ -211,6 +282,8 @@ struct App {
     sim: Mutex<Sim>,
     /// Turns true on Ctrl-C/SIGTERM: open watch streams end.
     stop: signal::Receiver<bool>,
+    /// The playground and books served next to the API.
+    web: web::WebDirs,
 }
 
 type Shared = Arc<App>;
@@ -348,6 +421,9 @@ async fn serve_request(
     if let Some((namespace, pod)) = exec::target(uri.path()) {
         return exec_request(&app, namespace, pod, uri.query().unwrap_or(""), ws);
     }
+    if let Some(page) = app.web.serve(&method, &uri, &headers).await {
+        return page;
+    }
     if let (&Method::GET, Some((namespace, pod))) = (&method, logs::target(uri.path())) {
         let params: Vec<(String, String)> =
             form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
@@ -450,6 +526,8 @@ async fn stopped(mut rx: signal::Receiver<bool>) {
 
 /// `lab-runner sim`: serve until Ctrl-C or SIGTERM.
 pub fn run(args: &SimArgs) -> Result<ExitCode> {
+    check_dir("--web-dir", &args.web_dir)?;
+    check_dir("--book-dir", &args.book_dir)?;
     let home = svclab_home()?;
     std::fs::create_dir_all(&home).with_context(|| format!("creating {}", home.display()))?;
     let state_path = home.join("state.json");
@@ -470,6 +548,15 @@ pub fn run(args: &SimArgs) -> Result<ExitCode> {
         let dns_port = dns_server.port();
         let kubeconfig_path = home.join("kubeconfig");
         write_atomic(&kubeconfig_path, kubeconfig(port).as_bytes())?;
+        let ports_file = PortsFile {
+            path: home.join("ports.json"),
+            api: port,
+            dns: dns_port,
+            offset: args.nodeport_offset,
+            web: args.web_dir.is_some(),
+            book: args.book_dir.is_some(),
+        };
+        ports_file.write(&nodeport::Listening::new());
 
         let mut sim = Sim {
             dns: DnsPublisher::for_cluster(&cluster),
@@ -489,6 +576,10 @@ pub fn run(args: &SimArgs) -> Result<ExitCode> {
         let shared: Shared = Arc::new(App {
             sim: Mutex::new(sim),
             stop: stop_rx.clone(),
+            web: web::WebDirs {
+                web: args.web_dir.clone(),
+                book: args.book_dir.clone(),
+            },
         });
         {
             // Tests and scripts read the ports from these lines, so they go out at once.
@@ -499,16 +590,30 @@ pub fn run(args: &SimArgs) -> Result<ExitCode> {
                 "svclab sim ({how} cluster): Kubernetes API on http://127.0.0.1:{port}"
             )
             .and_then(|()| writeln!(out, "DNS listening on 127.0.0.1:{dns_port} (UDP+TCP)"))
+            .and_then(|()| match (&args.web_dir, &args.book_dir) {
+                (Some(_), Some(_)) => writeln!(
+                    out,
+                    "Playground on http://127.0.0.1:{port}/, books on http://127.0.0.1:{port}/book/"
+                ),
+                (Some(_), None) => writeln!(out, "Playground on http://127.0.0.1:{port}/"),
+                (None, Some(_)) => writeln!(out, "Books on http://127.0.0.1:{port}/book/"),
+                (None, None) => Ok(()),
+            })
             .and_then(|()| writeln!(out, "export KUBECONFIG={}", kubeconfig_path.display()))
             .and_then(|()| out.flush())
             .context("writing to stdout")?;
         }
 
         let dns = tokio::spawn(dns_server.serve(snapshots, stopped(stop_rx.clone())));
+        let ports_file = Arc::new(ports_file);
         let listeners = tokio::spawn(nodeport::serve(
             shared.clone(),
             node_ports,
             args.nodeport_offset,
+            {
+                let ports_file = ports_file.clone();
+                move |listening: &nodeport::Listening| ports_file.write(listening)
+            },
             stopped(stop_rx.clone()),
         ));
         let ticker = {
@@ -545,6 +650,7 @@ pub fn run(args: &SimArgs) -> Result<ExitCode> {
             Ok(r) => r.context("serving DNS")?,
             Err(e) => return Err(e).context("the DNS task failed"),
         }
+        ports_file.remove();
         let mut sim = shared.lock();
         // The clock moved since the last change; keep it too.
         sim.tick(wall_ms());

@@ -31,6 +31,9 @@ const DROP_HOLD: Duration = Duration::from_secs(60);
 /// Wanted listeners: nodePort → the Service's `namespace/name`.
 pub type NodePorts = BTreeMap<u16, String>;
 
+/// Open listeners: nodePort → (the Service's `namespace/name`, the local port).
+pub type Listening = BTreeMap<u16, (String, u16)>;
+
 /// The TCP nodePorts of the cluster's NodePort and LoadBalancer Services.
 pub fn node_ports(cluster: &Cluster) -> NodePorts {
     let mut out = NodePorts::new();
@@ -129,26 +132,29 @@ fn entry_node(cluster: &Cluster) -> Option<String> {
         .cloned()
 }
 
-/// Opens and closes listeners as the wanted set changes, until `stop` resolves.
+/// Opens and closes listeners as the wanted set changes, until `stop` resolves; `report` hears
+/// the open set after every change.
 pub async fn serve(
     app: Shared,
     mut wanted: watch::Receiver<NodePorts>,
     offset: u16,
+    report: impl Fn(&Listening),
     stop: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(stop);
-    let mut open: BTreeMap<u16, (String, JoinHandle<()>)> = BTreeMap::new();
+    let mut open: BTreeMap<u16, (String, u16, JoinHandle<()>)> = BTreeMap::new();
+    let mut reported: Option<Listening> = None;
     // Ports that could not be bound, so each is reported once, not on every change.
     let mut skipped: BTreeMap<u16, String> = BTreeMap::new();
     loop {
         let want = wanted.borrow_and_update().clone();
         let gone: Vec<u16> = open
             .iter()
-            .filter(|(port, (svc, _))| want.get(*port) != Some(svc))
+            .filter(|(port, (svc, _, _))| want.get(*port) != Some(svc))
             .map(|(port, _)| *port)
             .collect();
         for port in gone {
-            if let Some((svc, task)) = open.remove(&port) {
+            if let Some((svc, _, task)) = open.remove(&port) {
                 task.abort();
                 // Awaited so the socket is closed before the line says so.
                 let _ = task.await;
@@ -169,7 +175,7 @@ pub async fn serve(
                 Ok(listener) => {
                     println!("NodePort {svc} {port} → 127.0.0.1:{local}");
                     let task = tokio::spawn(accept_loop(app.clone(), listener, port));
-                    open.insert(port, (svc.clone(), task));
+                    open.insert(port, (svc.clone(), local, task));
                 }
                 Err(e) => {
                     eprintln!(
@@ -179,12 +185,21 @@ pub async fn serve(
                 }
             }
         }
+        let listening: Listening = open
+            .iter()
+            .map(|(port, (svc, local, _))| (*port, (svc.clone(), *local)))
+            .collect();
+        if reported.as_ref() != Some(&listening) {
+            // A small file, synced: off the async workers' hot path.
+            tokio::task::block_in_place(|| report(&listening));
+            reported = Some(listening);
+        }
         tokio::select! {
             r = wanted.changed() => if r.is_err() { break },
             _ = &mut stop => break,
         }
     }
-    for (_, (_, task)) in open {
+    for (_, (_, _, task)) in open {
         task.abort();
     }
 }

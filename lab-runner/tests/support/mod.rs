@@ -69,6 +69,20 @@ impl Sim {
     }
 }
 
+impl Sim {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stops the sim as Ctrl-C would (SIGTERM) and waits for it to exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success(), "kill -TERM {pid}");
+        self.child.wait().unwrap()
+    }
+}
+
 impl Drop for Sim {
     fn drop(&mut self) {
         let _ = self.child.kill();
