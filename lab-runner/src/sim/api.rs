@@ -7,6 +7,7 @@
 //! as the apiserver words it, so kubectl prints it as it would for a real cluster (spec §7).
 
 use super::discovery;
+use super::node;
 use super::patch;
 use super::protobuf;
 use super::selector::{FieldSelector, LabelSelector};
@@ -132,6 +133,8 @@ enum Route {
     OpenApiRoot,
     OpenApiDoc(String),
     Info,
+    /// `GET /svclab/v1/nodes/{node}/exec?command=…`: a command on a simulated node ([`node`]).
+    NodeExec(String),
     Collection {
         kind: Kind,
         namespace: Option<String>,
@@ -168,6 +171,9 @@ fn route(path: &str) -> Option<Route> {
         ["openapi", "v3"] => return Some(Route::OpenApiRoot),
         ["openapi", "v3", doc @ ..] => return Some(Route::OpenApiDoc(doc.join("/"))),
         ["svclab", "v1", "info"] => return Some(Route::Info),
+        ["svclab", "v1", "nodes", name, "exec"] if !name.is_empty() => {
+            return Some(Route::NodeExec(name.to_string()));
+        }
         ["api", v, rest @ ..] => ("", *v, rest),
         ["apis", g, v, rest @ ..] => (*g, *v, rest),
         _ => return None,
@@ -345,6 +351,7 @@ fn answer(cluster: &mut Cluster, req: &Request, route: Route) -> Response {
             | Route::OpenApiRoot
             | Route::OpenApiDoc(_)
             | Route::Info
+            | Route::NodeExec(_)
     );
     if read_only && req.method != "GET" {
         return method_not_allowed(req.method, req.path);
@@ -375,6 +382,13 @@ fn answer(cluster: &mut Cluster, req: &Request, route: Route) -> Response {
                 "svclabVersion": env!("CARGO_PKG_VERSION"),
             }),
         ),
+        Route::NodeExec(name) => {
+            let argv = node::argv(&params);
+            match node::exec(cluster, &name, &argv) {
+                Ok(out) => Response::json(200, out.to_json(&name, &argv)),
+                Err(e) => api_error(&e),
+            }
+        }
         Route::Collection { kind, namespace } => match req.method {
             "GET" => list(cluster, kind, namespace.as_deref(), &params, req.accept),
             "POST" => create(cluster, kind, namespace.as_deref(), req.body),
@@ -833,6 +847,41 @@ mod tests {
                 host: "127.0.0.1:6443",
             },
         )
+    }
+
+    #[test]
+    fn node_exec_answers_with_the_commands_output() {
+        let mut c = Cluster::kind();
+        let exec = "/svclab/v1/nodes/kind-worker/exec";
+        let ok = call(
+            &mut c,
+            "GET",
+            &format!("{exec}?command=ipvsadm&command=-Ln"),
+            JSON,
+            "",
+        );
+        assert_eq!(ok.status, 200);
+        assert_eq!(ok.body["kind"], "NodeExecResult");
+        assert_eq!(ok.body["command"], json!(["ipvsadm", "-Ln"]));
+        assert_eq!(ok.body["exitCode"], 0);
+        let header = "IP Virtual Server version 1.2.1 (size=4096)\n";
+        assert!(ok.body["stdout"].as_str().unwrap().starts_with(header));
+        let nft = "command=nft&command=list&command=table&command=ip&command=kube-proxy";
+        let failed = call(&mut c, "GET", &format!("{exec}?{nft}"), JSON, "");
+        assert_eq!((failed.status, &failed.body["exitCode"]), (200, &json!(1)));
+        let missing = call(
+            &mut c,
+            "GET",
+            "/svclab/v1/nodes/x/exec?command=ls",
+            JSON,
+            "",
+        );
+        assert_eq!(missing.status, 404);
+        assert_eq!(missing.body["message"], "nodes \"x\" not found");
+        assert_eq!(missing.body["reason"], "NotFound");
+        assert_eq!(call(&mut c, "GET", exec, JSON, "").status, 400);
+        let post = call(&mut c, "POST", &format!("{exec}?command=ls"), JSON, "");
+        assert_eq!(post.status, 405);
     }
 
     fn yaml_to_json(text: &str) -> String {

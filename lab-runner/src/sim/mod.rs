@@ -11,6 +11,7 @@ mod api;
 mod discovery;
 mod exec;
 mod logs;
+mod node;
 mod nodeport;
 mod patch;
 mod protobuf;
