@@ -36,6 +36,9 @@ pub struct WatchEvent {
     pub object: Arc<Object>,
     /// The resourceVersion of this change.
     pub resource_version: u64,
+    /// The object before the change (None for ADDED): a watch's selector is checked against
+    /// both, as the apiserver's watch cache does with its prevObject.
+    pub previous: Option<Arc<Object>>,
 }
 
 /// A change delivered to the controllers: the object before and after.
@@ -181,7 +184,7 @@ impl Store {
         let object = Arc::new(object);
         self.index(&object, true);
         self.objects.insert(key.clone(), object.clone());
-        self.record(EventType::Added, object.clone());
+        self.record(EventType::Added, object.clone(), None);
         self.pending.push(Change {
             key,
             old: None,
@@ -224,7 +227,7 @@ impl Store {
             self.index(&object, true);
         }
         self.objects.insert(key.clone(), object.clone());
-        self.record(EventType::Modified, object.clone());
+        self.record(EventType::Modified, object.clone(), Some(old.clone()));
         self.pending.push(Change {
             key,
             old: Some(old),
@@ -246,7 +249,7 @@ impl Store {
         // The DELETED event carries the last state with the deletion's resourceVersion.
         let mut last = (*old).clone();
         last.meta_mut().resource_version = Some(self.resource_version.to_string());
-        self.record(EventType::Deleted, Arc::new(last));
+        self.record(EventType::Deleted, Arc::new(last), Some(old.clone()));
         self.pending.push(Change {
             key: key.clone(),
             old: Some(old.clone()),
@@ -284,7 +287,12 @@ impl Store {
         Ok(self.log.iter().skip(start).cloned().collect())
     }
 
-    fn record(&mut self, event_type: EventType, object: Arc<Object>) {
+    fn record(
+        &mut self,
+        event_type: EventType,
+        object: Arc<Object>,
+        previous: Option<Arc<Object>>,
+    ) {
         if self.log.len() == self.log_capacity {
             self.log.pop_front();
         }
@@ -292,6 +300,7 @@ impl Store {
             event_type,
             object,
             resource_version: self.resource_version,
+            previous,
         });
     }
 

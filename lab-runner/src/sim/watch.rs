@@ -8,13 +8,19 @@
 //! `NAME AGE`). With no `resourceVersion` or `0`, the current objects come first as ADDED, as
 //! the watch cache does; a resourceVersion older than the log gives one ERROR event with a 410
 //! Expired Status, after which kubectl relists.
+//!
+//! Each logged change is filtered against the watch's selectors twice, the object after it and
+//! before it (the watch cache's object and prevObject): matching only after is ADDED, only
+//! before DELETED, both MODIFIED. So an update that takes an object out of the selector is a
+//! DELETED for the watch and one that brings it in an ADDED, and a watch from an older
+//! resourceVersion (kube's watcher: list, then watch from the list's version) gets the changes
+//! made in between as they were, deletes included.
 
 use super::selector::{FieldSelector, LabelSelector};
 use super::table;
 use lab_core::store::EventType;
-use lab_core::{ApiError, Cluster, Kind, Object, ObjectKey};
+use lab_core::{ApiError, Cluster, Kind, Object};
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
 
 /// One open watch.
 #[derive(Debug)]
@@ -30,9 +36,6 @@ pub struct Watch {
     pending: Vec<String>,
     /// Set once an ERROR event went out: the stream ends.
     pub finished: bool,
-    /// The objects the client holds as matching: an update that takes one out of the selector
-    /// is a DELETED for this watch, one that brings it in an ADDED (the watch cache's filter).
-    visible: BTreeSet<ObjectKey>,
 }
 
 fn event_type(t: EventType) -> &'static str {
@@ -71,12 +74,10 @@ impl Watch {
             seen: cluster.resource_version(),
             pending: Vec::new(),
             finished: false,
-            visible: BTreeSet::new(),
         };
+        // A field selector the kind has no such field for is refused now, not mid-stream.
         for o in cluster.list(kind, namespace) {
-            if w.wanted(o)? {
-                w.visible.insert(o.key());
-            }
+            w.wanted(o)?;
         }
         match get("resourceVersion").unwrap_or("") {
             "" | "0" => {
@@ -150,28 +151,17 @@ impl Watch {
             if e.object.kind() != self.kind {
                 continue;
             }
-            let key = e.object.key();
-            let matches = self.wanted(&e.object) == Ok(true);
-            let was = self.visible.contains(&key);
-            let event = match (e.event_type, matches, was) {
-                (EventType::Deleted, _, true) => Some(EventType::Deleted),
-                (EventType::Deleted, _, false) => None,
-                (_, true, true) => Some(EventType::Modified),
-                (_, true, false) => Some(EventType::Added),
-                (_, false, true) => Some(EventType::Deleted),
-                (_, false, false) => None,
+            let now = e.event_type != EventType::Deleted && self.wanted(&e.object) == Ok(true);
+            let before = e
+                .previous
+                .as_deref()
+                .is_some_and(|p| self.wanted(p) == Ok(true));
+            let event = match (now, before) {
+                (true, true) => EventType::Modified,
+                (true, false) => EventType::Added,
+                (false, true) => EventType::Deleted,
+                (false, false) => continue,
             };
-            // A fresh ADDED stays ADDED even if the client somehow held the key.
-            let event = match (e.event_type, event) {
-                (EventType::Added, Some(_)) => Some(EventType::Added),
-                (_, ev) => ev,
-            };
-            let Some(event) = event else { continue };
-            if event == EventType::Deleted {
-                self.visible.remove(&key);
-            } else {
-                self.visible.insert(key);
-            }
             out.push(self.line(event_type(event), &e.object, cluster));
         }
         self.seen = self.seen.max(cluster.resource_version());
@@ -198,6 +188,27 @@ mod tests {
             .iter()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
+    }
+
+    /// The event types the watch has for the changes since its last poll.
+    fn types(w: &mut Watch, c: &Cluster) -> Vec<String> {
+        parsed(&w.poll(c))
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Sets httpd-svc's label `tier`.
+    fn relabel(c: &mut Cluster, tier: &str) {
+        let mut svc = c
+            .get(Kind::Service, "default", "httpd-svc")
+            .unwrap()
+            .clone();
+        svc.meta_mut()
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert("tier".into(), tier.into());
+        c.update(svc).unwrap();
     }
 
     #[test]
@@ -255,23 +266,6 @@ mod tests {
         let rv = c.resource_version().to_string();
         let p = params(&[("resourceVersion", &rv), ("labelSelector", "tier=web")]);
         let mut w = Watch::start(&c, Kind::Service, Some("default"), &p, "").unwrap();
-        let relabel = |c: &mut Cluster, tier: &str| {
-            let mut svc = c
-                .get(Kind::Service, "default", "httpd-svc")
-                .unwrap()
-                .clone();
-            svc.meta_mut()
-                .labels
-                .get_or_insert_with(Default::default)
-                .insert("tier".into(), tier.into());
-            c.update(svc).unwrap();
-        };
-        let types = |w: &mut Watch, c: &Cluster| -> Vec<String> {
-            parsed(&w.poll(c))
-                .iter()
-                .map(|e| e["type"].as_str().unwrap().to_string())
-                .collect()
-        };
         relabel(&mut c, "web");
         assert_eq!(types(&mut w, &c), ["ADDED"]);
         let mut svc = c
@@ -288,6 +282,26 @@ mod tests {
         assert_eq!(types(&mut w, &c), ["DELETED"]);
         c.delete(Kind::Service, "default", "httpd-svc").unwrap();
         assert!(types(&mut w, &c).is_empty());
+    }
+
+    #[test]
+    fn a_watch_from_a_list_version_gets_the_changes_made_before_it_opened() {
+        // kube's watcher lists, then watches from the list's version: what changed in between
+        // comes as it was, the delete too, though the Service is gone when the watch opens.
+        let mut c = Cluster::kind();
+        c.apply_manifests(SERVICE).unwrap();
+        let listed = c.resource_version().to_string();
+        relabel(&mut c, "web");
+        c.delete(Kind::Service, "default", "httpd-svc").unwrap();
+        let from_list = |selector: &str| -> Vec<String> {
+            let p = params(&[("resourceVersion", &listed), ("labelSelector", selector)]);
+            let mut w = Watch::start(&c, Kind::Service, Some("default"), &p, "").unwrap();
+            types(&mut w, &c)
+        };
+        assert_eq!(from_list(""), ["MODIFIED", "DELETED"]);
+        // Relabelled into the selector, then deleted.
+        assert_eq!(from_list("tier=web"), ["ADDED", "DELETED"]);
+        assert!(from_list("tier=db").is_empty());
     }
 
     #[test]
