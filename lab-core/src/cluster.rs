@@ -91,7 +91,7 @@ pub struct Cluster {
     pub(crate) readiness_overrides: BTreeMap<ObjectKey, bool>,
     pub(crate) event_seq: u64,
     /// Each container's log tail, for `kubectl logs`.
-    pub(crate) logs: BTreeMap<crate::logs::LogKey, std::collections::VecDeque<String>>,
+    pub(crate) logs: BTreeMap<crate::logs::LogKey, crate::logs::Tail>,
     /// Log appends and drops so far (see [`Cluster::log_seq`]).
     pub(crate) log_seq: u64,
 }

@@ -29,6 +29,34 @@ pub struct ContainerLog {
 /// (namespace, pod, container).
 pub(crate) type LogKey = (String, String, String);
 
+/// One container's kept lines and how many it has printed in all, so a follower
+/// (`kubectl logs -f`) can ask for what came after the lines it has.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Tail {
+    lines: VecDeque<String>,
+    /// Lines ever appended; the kept ones are the last `lines.len()` of them.
+    total: u64,
+}
+
+impl Tail {
+    fn push(&mut self, line: String) {
+        if self.lines.len() >= LOG_LINES_KEPT {
+            self.lines.pop_front();
+        }
+        self.lines.push_back(line);
+        self.total += 1;
+    }
+}
+
+/// Lines read from a container's log and where the next read starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogRead {
+    /// The lines, oldest first.
+    pub lines: Vec<String>,
+    /// Pass as `after` to read only what the container prints from now on.
+    pub next: u64,
+}
+
 impl Cluster {
     /// The container a log request names, or the pod's only one; the apiserver's errors when
     /// the pod is missing, the name is wrong, or several containers leave the choice open.
@@ -76,14 +104,10 @@ impl Cluster {
         line: &str,
     ) -> Result<(), ApiError> {
         let container = self.log_container(namespace, pod, Some(container))?;
-        let log = self
-            .logs
+        self.logs
             .entry((namespace.to_string(), pod.to_string(), container))
-            .or_default();
-        if log.len() >= LOG_LINES_KEPT {
-            log.pop_front();
-        }
-        log.push_back(line.strip_suffix('\n').unwrap_or(line).to_string());
+            .or_default()
+            .push(line.strip_suffix('\n').unwrap_or(line).to_string());
         self.log_seq += 1;
         Ok(())
     }
@@ -110,12 +134,37 @@ impl Cluster {
         pod: &str,
         container: Option<&str>,
     ) -> Result<Vec<String>, ApiError> {
+        Ok(self.logs_after(namespace, pod, container, None)?.lines)
+    }
+
+    /// The kept lines a container printed after the first `after` ones (all kept lines for
+    /// `None`), and the count to pass next time: how `kubectl logs -f` is fed. Lines dropped
+    /// from the tail meanwhile are skipped, as a rotated log would lose them.
+    pub fn logs_after(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        after: Option<u64>,
+    ) -> Result<LogRead, ApiError> {
         let container = self.log_container(namespace, pod, container)?;
-        Ok(self
+        let Some(tail) = self
             .logs
             .get(&(namespace.to_string(), pod.to_string(), container))
-            .map(|l| l.iter().cloned().collect())
-            .unwrap_or_default())
+        else {
+            return Ok(LogRead {
+                lines: Vec::new(),
+                next: 0,
+            });
+        };
+        let first_kept = tail.total - tail.lines.len() as u64;
+        let skip = after.map_or(0, |a| {
+            a.saturating_sub(first_kept).min(tail.lines.len() as u64)
+        });
+        Ok(LogRead {
+            lines: tail.lines.iter().skip(skip as usize).cloned().collect(),
+            next: tail.total,
+        })
     }
 
     /// Counts appends, so a caller that persists can tell the logs changed (they move no
@@ -143,7 +192,7 @@ impl Cluster {
                 namespace: namespace.clone(),
                 pod: pod.clone(),
                 container: container.clone(),
-                lines: lines.iter().cloned().collect(),
+                lines: lines.lines.iter().cloned().collect(),
             })
             .collect()
     }
@@ -154,7 +203,9 @@ impl Cluster {
             while lines.len() > LOG_LINES_KEPT {
                 lines.pop_front();
             }
-            self.logs.insert((l.namespace, l.pod, l.container), lines);
+            let total = lines.len() as u64;
+            self.logs
+                .insert((l.namespace, l.pod, l.container), Tail { lines, total });
         }
     }
 }
@@ -218,6 +269,46 @@ mod tests {
         let logs = c.logs("default", &pod, None).unwrap();
         assert_eq!(logs.len(), super::LOG_LINES_KEPT);
         assert_eq!(logs[0], "5");
+    }
+
+    #[test]
+    fn a_follower_reads_only_what_came_after_even_past_rotation() {
+        let mut c = cluster_with(&httpd_deployment(1));
+        let pod = httpd_pod(&c);
+        let first = c.logs_after("default", &pod, None, None).unwrap();
+        assert_eq!((first.lines.len(), first.next), (0, 0));
+        served(&mut c, &pod, "a");
+        served(&mut c, &pod, "b");
+        let read = c
+            .logs_after("default", &pod, None, Some(first.next))
+            .unwrap();
+        assert_eq!(
+            (read.lines.clone(), read.next),
+            (vec!["a".into(), "b".into()], 2)
+        );
+        let none = c
+            .logs_after("default", &pod, None, Some(read.next))
+            .unwrap();
+        assert_eq!((none.lines.len(), none.next), (0, 2));
+        // More than the kept tail printed between two reads: the dropped lines are gone.
+        for i in 0..super::LOG_LINES_KEPT + 3 {
+            served(&mut c, &pod, &i.to_string());
+        }
+        let late = c.logs_after("default", &pod, None, Some(2)).unwrap();
+        assert_eq!(late.lines.len(), super::LOG_LINES_KEPT);
+        assert_eq!(late.lines[0], "3");
+        assert_eq!(late.next, 2 + super::LOG_LINES_KEPT as u64 + 3);
+        // A restored cluster counts its kept lines as printed.
+        let back = Cluster::from_snapshot(c.snapshot()).unwrap();
+        let all = back.logs_after("default", &pod, None, None).unwrap();
+        assert_eq!(all.next, super::LOG_LINES_KEPT as u64);
+        let one_back = back
+            .logs_after("default", &pod, None, Some(all.next - 1))
+            .unwrap();
+        assert_eq!(
+            one_back.lines,
+            vec![(super::LOG_LINES_KEPT + 2).to_string()]
+        );
     }
 
     #[test]

@@ -17,6 +17,15 @@ fn wait_ready(home: &Path) {
     wait_running(home, &[], 4);
 }
 
+/// `kubectl exec clientpod -- wget ARGS…`, which must succeed.
+fn client_wget(home: &Path, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["exec", "clientpod", "--", "wget"];
+    all.extend_from_slice(args);
+    let out = kubectl_output(home, &all);
+    assert!(out.status.success(), "{out:?}");
+    out
+}
+
 #[test]
 fn real_kubectl_logs_shows_the_access_lines() {
     assert!(Path::new(KUBECTL).exists(), "needs {KUBECTL} (see README)");
@@ -40,19 +49,7 @@ fn real_kubectl_logs_shows_the_access_lines() {
     // Each wget's serving pod, from the X-Svclab-Pod header -S prints on stderr.
     let mut served: BTreeMap<String, usize> = BTreeMap::new();
     for _ in 0..4 {
-        let out = kubectl_output(
-            home,
-            &[
-                "exec",
-                "clientpod",
-                "--",
-                "wget",
-                "-S",
-                "-qO-",
-                "httpd-svc:8080",
-            ],
-        );
-        assert!(out.status.success(), "{out:?}");
+        let out = client_wget(home, &["-S", "-qO-", "httpd-svc:8080"]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         let pod = stderr
             .lines()
@@ -141,4 +138,89 @@ fn node_port_requests_are_logged_too() {
     let lines: Vec<&str> = logs.lines().collect();
     assert_eq!(lines.len(), 1, "{logs}");
     assert!(lines[0].ends_with("\"GET / HTTP/1.1\" 200 45"), "{logs}");
+}
+
+#[test]
+fn logs_follow_streams_new_lines_until_the_pod_goes() {
+    assert!(Path::new(KUBECTL).exists(), "needs {KUBECTL} (see README)");
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let _sim = Sim::start(home, &[]);
+    for file in ["httpd-deployment.yaml", "clientpod.yaml"] {
+        kubectl(home, &["apply", "-f", &format!("{DATA}/{file}")]);
+    }
+    wait_ready(home);
+    let pod = kubectl(
+        home,
+        &[
+            "get",
+            "pods",
+            "-l",
+            "app=httpd",
+            "-o",
+            "jsonpath={.items[0].metadata.name}",
+        ],
+    );
+    let ip = kubectl(
+        home,
+        &["get", "pod", &pod, "-o", "jsonpath={.status.podIP}"],
+    );
+    let wget = |home: &Path| client_wget(home, &["-qO-", &format!("http://{ip}/")]);
+    wget(home);
+
+    let mut follower = Command::new(KUBECTL)
+        .arg("--kubeconfig")
+        .arg(home.join("kubeconfig"))
+        .arg("--cache-dir")
+        .arg(home.join("kube-cache"))
+        .args(["logs", "-f", &pod])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("running kubectl logs -f");
+    let stdout = follower.stdout.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || {
+        lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a line from kubectl logs -f")
+    };
+    // The line already there, then one per request as it is served.
+    assert!(next().ends_with("\"GET / HTTP/1.1\" 200 45"));
+    for _ in 0..2 {
+        wget(home);
+        let line = next();
+        assert!(line.ends_with("\"GET / HTTP/1.1\" 200 45"), "{line}");
+    }
+    // The container goes with its pod: the stream ends and kubectl exits 0.
+    kubectl(
+        home,
+        &["delete", "pod", &pod, "--grace-period=0", "--force"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = follower.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "kubectl logs -f did not end with the pod"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+
+    let out = kubectl_output(home, &["logs", "--previous", "clientpod"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Error from server (BadRequest): previous terminated container \"clientpod\" in pod \"clientpod\" not found\n"
+    );
 }

@@ -226,6 +226,8 @@ struct Sim {
     saved_logs: u64,
     /// The latest resourceVersion, for open watch streams to wake on.
     changes: signal::Sender<u64>,
+    /// The cluster's log_seq, for `kubectl logs -f` streams to wake on.
+    log_changes: signal::Sender<u64>,
     /// Execs run so far: each one's seed for kube-proxy's random endpoint choice, so repeated
     /// `wget`s spread over the backends as on a real cluster.
     exec_seq: u64,
@@ -242,6 +244,9 @@ impl Sim {
         let rv = self.cluster.resource_version();
         self.changes
             .send_if_modified(|seen| std::mem::replace(seen, rv) != rv);
+        let logs = self.cluster.log_seq();
+        self.log_changes
+            .send_if_modified(|seen| std::mem::replace(seen, logs) != logs);
         self.dns.publish_cluster(&self.cluster);
         let ports = nodeport::node_ports(&self.cluster);
         self.node_ports
@@ -410,6 +415,53 @@ fn watch_stream(app: Shared, w: watch::Watch) -> axum::response::Response {
         .into_response()
 }
 
+/// `kubectl logs -f`: the tail read so far, then each line as the container prints it, until
+/// the pod is gone, the client leaves or the server stops.
+fn log_stream(
+    app: Shared,
+    namespace: &str,
+    pod: &str,
+    container: String,
+    first: String,
+    next: u64,
+) -> axum::response::Response {
+    let changes = app.lock().log_changes.subscribe();
+    let target = (namespace.to_string(), pod.to_string(), container);
+    let state = (app, target, changes, Some(first), next);
+    let chunks = futures_util::stream::unfold(
+        state,
+        |(app, target, mut changes, first, next)| async move {
+            if let Some(text) = first {
+                let item = Ok::<_, std::convert::Infallible>(Bytes::from(text));
+                return Some((item, (app, target, changes, None, next)));
+            }
+            loop {
+                changes.borrow_and_update();
+                let (ns, pod, container) = &target;
+                let read = logs::more(&app.lock().cluster, ns, pod, container, next);
+                match read {
+                    Ok((text, after)) if !text.is_empty() => {
+                        let item = Ok(Bytes::from(text));
+                        return Some((item, (app, target, changes, None, after)));
+                    }
+                    Ok(_) => {}
+                    Err(_) => return None,
+                }
+                tokio::select! {
+                    r = changes.changed() => if r.is_err() { return None },
+                    _ = stopped(app.stop.clone()) => return None,
+                }
+            }
+        },
+    );
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain")],
+        axum::body::Body::from_stream(chunks),
+    )
+        .into_response()
+}
+
 /// Every HTTP request: the API handler under the lock, then persistence for writes.
 async fn serve_request(
     axum::extract::State(app): axum::extract::State<Shared>,
@@ -430,9 +482,19 @@ async fn serve_request(
             form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect();
-        let text = logs::read(&app.lock().cluster, namespace, pod, &params);
-        return match text {
-            Ok(t) => (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], t).into_response(),
+        let read = logs::read(&app.lock().cluster, namespace, pod, &params);
+        return match read {
+            Ok(logs::Read {
+                text,
+                follow: Some(next),
+                container,
+            }) => log_stream(app.clone(), namespace, pod, container, text, next),
+            Ok(r) => (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "text/plain")],
+                r.text,
+            )
+                .into_response(),
             Err(e) => to_http(api::api_error(&e)),
         };
     }
@@ -562,6 +624,7 @@ pub fn run(args: &SimArgs) -> Result<ExitCode> {
         let mut sim = Sim {
             dns: DnsPublisher::for_cluster(&cluster),
             changes: signal::channel(cluster.resource_version()).0,
+            log_changes: signal::channel(cluster.log_seq()).0,
             exec_seq: 0,
             node_ports: signal::channel(nodeport::NodePorts::new()).0,
             nodeport_seq: 0,
@@ -711,6 +774,7 @@ mod tests {
             saved_rv: None,
             saved_logs: 0,
             changes: signal::channel(0).0,
+            log_changes: signal::channel(0).0,
             exec_seq: 0,
             node_ports: signal::channel(nodeport::NodePorts::new()).0,
             nodeport_seq: 0,
