@@ -18,6 +18,7 @@ mod dns_cli;
 mod dns_server;
 mod dns_zone;
 mod get;
+mod node;
 mod sim;
 
 use anyhow::{Context, Result};
@@ -157,6 +158,12 @@ enum Command {
     /// `export KUBECONFIG=…` line. The cluster is saved to `$SVCLAB_HOME/state.json` after each
     /// change and restored from it on the next start. Runs until Ctrl-C or SIGTERM.
     Sim(sim::SimArgs),
+    /// Run a command on a node of the cluster: `node exec NODE -- iptables-save`.
+    ///
+    /// Reads a node's kube-proxy rules on the running sim (`iptables-save`, `ipvsadm -Ln`,
+    /// `ipset list`, `ip addr show kube-ipvs0`, `nft list table ip kube-proxy`) through the
+    /// Kubernetes client, as `docker exec NODE …` does on kind.
+    Node(node::NodeArgs),
 }
 
 /// The language of explanations; `zh` is accepted for `zh-CN`.
@@ -212,6 +219,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::DnsServer(args) => dns_server::run(&args),
         Command::DnsZone(args) => dns_zone::run(&args),
         Command::Sim(args) => sim::run(&args),
+        Command::Node(args) => node::run(&args),
     }
 }
 
