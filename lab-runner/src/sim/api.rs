@@ -663,7 +663,15 @@ fn list(
     }
     let rv = cluster.resource_version();
     if table::wants_table(accept) {
-        return Response::json(200, table::table_json(kind, &objects, cluster.now_ms(), rv));
+        let include = match table::Include::from_param(param(params, "includeObject")) {
+            Ok(i) => i,
+            Err(m) => return bad_request(m),
+        };
+        let now = cluster.now_ms();
+        return Response::json(
+            200,
+            table::table_json_with(kind, &objects, now, rv, include),
+        );
     }
     Response::json(
         200,
