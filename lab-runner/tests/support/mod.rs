@@ -20,6 +20,8 @@ pub const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../lab-core/tests/d
 pub struct Sim {
     child: Child,
     lines: mpsc::Receiver<String>,
+    /// The start-up lines, up to and including `export KUBECONFIG=…`.
+    pub banner: String,
 }
 
 impl Sim {
@@ -43,13 +45,26 @@ impl Sim {
                 }
             }
         });
-        let sim = Sim { child, lines };
-        sim.wait_line(|l| l.starts_with("export KUBECONFIG="), home);
+        let mut sim = Sim {
+            child,
+            lines,
+            banner: String::new(),
+        };
+        let mut banner = String::new();
+        sim.wait_line(
+            |l| {
+                banner.push_str(l);
+                banner.push('\n');
+                l.starts_with("export KUBECONFIG=")
+            },
+            home,
+        );
+        sim.banner = banner;
         sim
     }
 
     /// Waits (30 s at most) for a stdout line `want` accepts.
-    pub fn wait_line(&self, want: impl Fn(&str) -> bool, home: &Path) -> String {
+    pub fn wait_line(&self, mut want: impl FnMut(&str) -> bool, home: &Path) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut seen = String::new();
         loop {
