@@ -1,20 +1,36 @@
-//! curl in `curlimages/curl` and `nicolaka/netshoot`: `curl -s [-i|-I] [-o FILE] URL`.
+//! curl in `curlimages/curl` and `nicolaka/netshoot`: `curl -s [-v] [-i|-I] [-o FILE] URL`.
 //!
 //! With `-s` curl prints nothing but the body (and, with `-i`, the response head as received,
 //! CRLF line ends kept; `-I` sends `HEAD`, which Apache answers with the same head and no body).
 //! Failures are silent and leave curl's exit status: 6 (`CURLE_COULDNT_RESOLVE_HOST`), 7
 //! (`CURLE_COULDNT_CONNECT`: a reset, or the kernel's own SYN timeout, which comes before curl's
 //! 300 s connect timeout). Without `-s` curl draws its progress meter on stderr (stdout is not a
-//! terminal under `kubectl exec`), with speeds and times of the real transfer; that, `-sS`'s
-//! `after N ms` messages and `-v`'s version-specific trace are [`ShellError::NotModelled`].
+//! terminal under `kubectl exec`), with speeds and times of the real transfer; that and `-sS`'s
+//! `after N ms` messages are [`ShellError::NotModelled`].
 //! curl keeps the connection alive, so Apache sends no `Connection` header.
+//!
+//! `-v` (with `-s`) traces the transfer on stderr as curl 8.10 and later print it
+//! (`lib/hostip.c` `show_resolve_info`, `lib/cf-socket.c`, `lib/http.c`, `src/tool_cb_dbg.c`):
+//! for a name, `* Host NAME:PORT was resolved.`, `* IPv6: (none)` and `* IPv4: A, B`; then
+//! `*   Trying IP:PORT...`, `* Connected to HOST (IP) port PORT`, `* using HTTP/1.x`, the request
+//! head as sent, each line `> ` + the line with its CRLF, `* Request completely sent off`, the
+//! response head the same way with `< `, then, since stdout is not a terminal, `{ [N bytes data]`
+//! for the body, and `* Connection #0 to host HOST left intact`. The request carries
+//! `Host` (with the port unless it is 80), `User-Agent: curl/<version>` and `Accept: */*`; the
+//! version comes from the `curlimages/curl` tag (netshoot's, or an untagged image's, is not
+//! known). A failed connection's trace names the random local port and the elapsed
+//! milliseconds, so it is not modelled.
 
-use super::http::{Connection, access_log_line, connect_from};
+use super::http::{Connection, HttpResponse, access_log_line, connect_from};
 use super::{Ctx, ExecOutput, ShellError};
+use crate::dns::DnsSnapshot;
+use crate::dns::resolver::{self, Family};
+use std::net::Ipv4Addr;
 
 #[derive(Default)]
 struct Opts {
     silent: bool,
+    verbose: bool,
     include: bool,
     head: bool,
     output: Option<String>,
@@ -44,6 +60,7 @@ fn parse(args: &[String]) -> Result<Opts, ShellError> {
         };
         match a.as_str() {
             "--silent" => o.silent = true,
+            "--verbose" => o.verbose = true,
             "--include" => o.include = true,
             "--head" => o.head = true,
             "--output" => take_value(&mut o, "")?,
@@ -52,6 +69,7 @@ fn parse(args: &[String]) -> Result<Opts, ShellError> {
                 for (at, c) in s[1..].char_indices() {
                     match c {
                         's' => o.silent = true,
+                        'v' => o.verbose = true,
                         'i' => o.include = true,
                         'I' => o.head = true,
                         'o' => {
@@ -111,7 +129,23 @@ pub(crate) fn curl(ctx: &Ctx<'_>, args: &[String]) -> Result<ExecOutput, ShellEr
     if !(path.is_empty() || path == "/") {
         return Err(ShellError::NotModelled(format!("curl of the path {path}")));
     }
-    Ok(match connect_from(ctx, &host, port, false)? {
+    let version = match (o.verbose, super::image_repo_tag(ctx.image)) {
+        (false, _) => None,
+        (true, ("curl", tag)) if tag.starts_with("8.") => Some(tag),
+        (true, _) => {
+            return Err(ShellError::NotModelled(format!(
+                "curl -v in {:?} (its curl version)",
+                ctx.image
+            )));
+        }
+    };
+    let conn = connect_from(ctx, &host, port, false)?;
+    if version.is_some() && !matches!(conn, Connection::Served { .. }) {
+        return Err(ShellError::NotModelled(
+            "curl -v of a failed connection (local port and timing)".to_string(),
+        ));
+    }
+    Ok(match conn {
         Connection::BadAddress => ExecOutput {
             exit_code: 6,
             ..ExecOutput::default()
@@ -121,10 +155,10 @@ pub(crate) fn curl(ctx: &Ctx<'_>, args: &[String]) -> Result<ExecOutput, ShellEr
             ..ExecOutput::default()
         },
         Connection::Served {
+            ip,
             response,
             pod,
             client,
-            ..
         } => {
             let text = if o.include || o.head {
                 response.to_wire(!o.head)
@@ -137,6 +171,16 @@ pub(crate) fn curl(ctx: &Ctx<'_>, args: &[String]) -> Result<ExecOutput, ShellEr
                 Some(_) => ExecOutput::default(),
             };
             let method = if o.head { "HEAD" } else { "GET" };
+            if let Some(version) = version {
+                let req = Request {
+                    host: &host,
+                    port,
+                    ip,
+                    method,
+                    version,
+                };
+                out.stderr = trace(ctx, &req, &response);
+            }
             out.served.push(super::Served {
                 namespace: pod.0,
                 pod: pod.1,
@@ -153,6 +197,73 @@ pub(crate) fn curl(ctx: &Ctx<'_>, args: &[String]) -> Result<ExecOutput, ShellEr
     })
 }
 
+/// What curl sent, for its `-v` trace.
+struct Request<'a> {
+    host: &'a str,
+    port: u16,
+    ip: Ipv4Addr,
+    method: &'a str,
+    version: &'a str,
+}
+
+/// The `-v` trace of a served request (see the module notes).
+fn trace(ctx: &Ctx<'_>, req: &Request<'_>, response: &HttpResponse) -> String {
+    let Request {
+        host,
+        port,
+        ip,
+        method,
+        version,
+    } = *req;
+    let mut t = String::new();
+    if host.parse::<Ipv4Addr>().is_err() {
+        // getaddrinfo(AF_UNSPEC): the A records the walk found; a Service has no AAAA here.
+        let walk = resolver::walk(
+            &DnsSnapshot::from_cluster(ctx.cluster),
+            &resolver::pod_resolv_conf(ctx.cluster, ctx.pod),
+            host,
+            ctx.resolver.libc,
+            Family::Inet,
+        );
+        let v4: Vec<String> = walk
+            .result
+            .map(|r| r.addresses.iter().map(ToString::to_string).collect())
+            .unwrap_or_else(|_| vec![ip.to_string()]);
+        t.push_str(&format!(
+            "* Host {host}:{port} was resolved.\n* IPv6: (none)\n* IPv4: {}\n",
+            v4.join(", ")
+        ));
+    }
+    t.push_str(&format!(
+        "*   Trying {ip}:{port}...\n* Connected to {host} ({ip}) port {port}\n* using HTTP/1.x\n"
+    ));
+    let host_header = if port == 80 {
+        host.to_string()
+    } else {
+        format!("{host}:{port}")
+    };
+    for line in [
+        format!("{method} / HTTP/1.1"),
+        format!("Host: {host_header}"),
+        format!("User-Agent: curl/{version}"),
+        "Accept: */*".to_string(),
+        String::new(),
+    ] {
+        t.push_str(&format!("> {line}\r\n"));
+    }
+    t.push_str("* Request completely sent off\n");
+    t.push_str(&format!("< {}\r\n", response.status_line));
+    for (k, v) in &response.headers {
+        t.push_str(&format!("< {k}: {v}\r\n"));
+    }
+    t.push_str("< \r\n");
+    if method != "HEAD" && !response.body.is_empty() {
+        t.push_str(&format!("{{ [{} bytes data]\n", response.body.len()));
+    }
+    t.push_str(&format!("* Connection #0 to host {host} left intact\n"));
+    t
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,7 +276,9 @@ mod tests {
         let o = parse(&a).unwrap();
         assert!(o.silent && o.include && !o.head);
         assert_eq!(o.output.as_deref(), Some("-"));
-        assert!(parse(&["-v".to_string()]).is_err());
+        assert!(parse(&["-sv".to_string()]).unwrap().verbose);
+        assert!(parse(&["--verbose".to_string()]).unwrap().verbose);
+        assert!(parse(&["-x".to_string()]).is_err());
         assert_eq!(
             split_url("http://a:8080/").unwrap(),
             ("a".to_string(), 8080, "/".to_string())

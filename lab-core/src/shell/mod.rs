@@ -1,8 +1,9 @@
 //! What `kubectl exec POD -- CMD…` runs in a simulated pod.
 //!
 //! Mirrors the container runtime's exec (containerd → runc `exec`) and the programs an image
-//! really has on its `$PATH`: busybox images (`nslookup`, `wget`, `cat`, `hostname`, `env`,
-//! `echo`, `sh -c`; `cat` of `/etc/resolv.conf`, `/etc/hosts`, `/etc/hostname`), curl images (`curl`) and `httpd` (no network tools at all). The image decides
+//! really has on its `$PATH`: busybox images (`nslookup`, `wget`, `ip`, `cat`, `hostname`,
+//! `env`, `echo`, `sh -c`; `cat` of `/etc/resolv.conf`, `/etc/hosts`, `/etc/hostname`), curl
+//! images (`curl`) and `httpd` (no network tools at all). The image decides
 //! the tools as DESIGN.md says: `busybox:1.28*` → uClibc and the 1.28 applets, other busybox →
 //! 1.36, `curlimages/curl` and `nicolaka/netshoot` → curl, `httpd` → only its shell utilities.
 //!
@@ -19,13 +20,15 @@
 //! OCI runtime exec failed: …` (nigelpoulton/TheK8sBook#30); that form carries a random exec ID
 //! and is not modelled.
 //!
-//! Programs the image has but whose exact output is not modelled (the busybox `wget` progress
-//! meter, curl's progress meter, `ip addr`'s random MAC) return [`ShellError::NotModelled`]
-//! rather than an approximation.
+//! Programs the image has but whose exact output is not modelled (curl's progress meter, a
+//! program's usage text with its build banner, iproute2's `ip`) return
+//! [`ShellError::NotModelled`] rather than an approximation. What would be random on a real
+//! cluster (a veth's MAC address) is a stable function of the pod instead.
 
 mod curl;
 mod env;
 mod http;
+mod ip;
 mod wget;
 
 use crate::cluster::Cluster;
@@ -134,11 +137,22 @@ pub enum Toolbox {
     Other,
 }
 
-/// The toolbox of an image reference, following [`resolver::image_resolver`]'s parsing.
-pub fn toolbox(image: &str) -> Toolbox {
+/// The last path component of an image reference without tag or digest
+/// (`docker.io/curlimages/curl:8.11.1` → `curl`) and its tag (`8.11.1`, empty when untagged).
+pub(crate) fn image_repo_tag(image: &str) -> (&str, &str) {
     let image = image.split('@').next().unwrap_or(image);
     let last = image.rsplit('/').next().unwrap_or(image);
-    let repo = last.split_once(':').map_or(last, |(r, _)| r);
+    last.split_once(':').unwrap_or((last, ""))
+}
+
+/// [`image_repo_tag`]'s repository name.
+pub(crate) fn image_repo(image: &str) -> &str {
+    image_repo_tag(image).0
+}
+
+/// The toolbox of an image reference, following [`resolver::image_resolver`]'s parsing.
+pub fn toolbox(image: &str) -> Toolbox {
+    let repo = image_repo(image);
     match (resolver::image_resolver(image).nslookup, repo) {
         (_, "curl" | "netshoot") => Toolbox::Curl,
         (_, "httpd") => Toolbox::Httpd,
@@ -374,12 +388,13 @@ fn run(ctx: &Ctx<'_>, argv: &[String], launch: Launch) -> Result<ExecOutput, She
     match name {
         "sh" => sh(ctx, args),
         "echo" => Ok(echo(args)),
-        "hostname" if args.is_empty() => Ok(ExecOutput::ok(format!("{}\n", hostname(ctx)))),
+        "hostname" => hostname_cmd(ctx, args, busybox),
         "cat" => cat(ctx, args, busybox),
         "env" if args.is_empty() => env::env(ctx),
         "nslookup" => nslookup(ctx, args),
         "wget" => wget::wget(ctx, args),
         "curl" => curl::curl(ctx, args),
+        "ip" => ip::ip(ctx, args),
         _ => Err(ShellError::NotModelled(format!(
             "{} in image {:?}",
             argv.join(" "),
@@ -427,6 +442,103 @@ fn hostname(ctx: &Ctx<'_>) -> String {
         h.pop();
     }
     h
+}
+
+/// The pod's DNS subdomain (`<subdomain>.<namespace>.svc.<cluster domain>`), when it has one.
+fn pod_domain(ctx: &Ctx<'_>) -> Option<String> {
+    ctx.pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.subdomain.as_deref())
+        .filter(|d| !d.is_empty())
+        .map(|sub| {
+            let kubelet = resolver::KubeletDns::kind(ctx.cluster.config());
+            format!("{sub}.{}.svc.{}", ctx.namespace, kubelet.cluster_domain)
+        })
+}
+
+/// `hostname [-dfis]` (busybox `networking/hostname.c`). `-d`, `-f` and `-i` look the hostname
+/// up with `gethostbyname`, which finds the pod's own line of the kubelet's `/etc/hosts`: its
+/// first name (the FQDN when the pod has a subdomain) and its address; `-i` prints the
+/// addresses separated by blanks (one here, so no trailing blank), `-s` cuts the hostname at its
+/// first dot without a lookup. Setting the hostname fails without `CAP_SYS_ADMIN`
+/// (`bb_msg_perm_denied_are_you_root`). Debian's `hostname` (the `httpd` image) prints the
+/// hostname; its options are not modelled.
+fn hostname_cmd(ctx: &Ctx<'_>, args: &[String], busybox: bool) -> Result<ExecOutput, ShellError> {
+    let name = hostname(ctx);
+    if args.is_empty() {
+        return Ok(ExecOutput::ok(format!("{name}\n")));
+    }
+    let nm = || ShellError::NotModelled(format!("hostname {}", args.join(" ")));
+    if !busybox {
+        return Err(nm());
+    }
+    // getopt32 "dfisF:v".
+    let (mut d, mut f, mut i, mut s) = (false, false, false, false);
+    let mut operands = Vec::new();
+    let mut only_operands = false;
+    for a in args {
+        if only_operands || !a.starts_with('-') || a == "-" {
+            operands.push(a.as_str());
+            continue;
+        }
+        if a == "--" {
+            only_operands = true;
+            continue;
+        }
+        for c in a[1..].chars() {
+            match c {
+                'd' => d = true,
+                'f' => f = true,
+                'i' => i = true,
+                's' => s = true,
+                'v' => {}
+                // -F FILE, long options and unknown ones (the usage text) are not modelled.
+                _ => return Err(nm()),
+            }
+        }
+    }
+    if d || f || i {
+        if ctx
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.host_network)
+            .unwrap_or(false)
+        {
+            return Err(nm());
+        }
+        let h_name = match pod_domain(ctx) {
+            Some(dom) => format!("{name}.{dom}"),
+            None => name.clone(),
+        };
+        let (short, domain) = match h_name.split_once('.') {
+            Some((a, b)) => (a.to_string(), Some(b.to_string())),
+            None => (h_name.clone(), None),
+        };
+        let out = if f {
+            format!("{h_name}\n")
+        } else if s {
+            format!("{short}\n")
+        } else if d {
+            domain.map(|d| format!("{d}\n")).unwrap_or_default()
+        } else {
+            let net = ip::PodNet::of(ctx)?;
+            format!("{}\n", net.ip)
+        };
+        return Ok(ExecOutput::ok(out));
+    }
+    if s {
+        let short = name.split('.').next().unwrap_or("");
+        return Ok(ExecOutput::ok(format!("{short}\n")));
+    }
+    if operands.is_empty() {
+        return Ok(ExecOutput::ok(format!("{name}\n")));
+    }
+    Ok(ExecOutput::fail(
+        "hostname: permission denied (are you root?)\n",
+        1,
+    ))
 }
 
 /// busybox and coreutils `echo` (`-n` only; escapes are off by default in both).
@@ -491,13 +603,7 @@ fn etc_hosts(ctx: &Ctx<'_>) -> Result<String, ShellError> {
          fe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n",
     );
     let host = hostname(ctx);
-    let domain = spec
-        .and_then(|s| s.subdomain.as_deref())
-        .filter(|d| !d.is_empty())
-        .map(|sub| {
-            let kubelet = resolver::KubeletDns::kind(ctx.cluster.config());
-            format!("{sub}.{}.svc.{}", ctx.namespace, kubelet.cluster_domain)
-        });
+    let domain = pod_domain(ctx);
     let status = ctx.pod.status.as_ref();
     let mut ips: Vec<&str> = status
         .and_then(|s| s.pod_ips.as_ref())

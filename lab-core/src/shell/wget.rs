@@ -8,18 +8,26 @@
 //! them as `  ` (`fgets_trim_sanitize`), even with `-q`. Errors go to stderr as `wget: …` with
 //! exit status 1.
 //!
-//! A successful download without `-q` is [`ShellError::NotModelled`]. What is known of it: 1.36
-//! prints `writing to stdout` / `saving to '<file>'` before the data and `written to stdout` /
-//! `'<file>' saved` after it, which 1.28 does not (busybox commit 46fc3290 "wget: notify on
-//! download begin and end" came after 1.29; see rmyorston/busybox-w32#139); between them a
-//! progress line whose layout differs by release (libbb/progress.c: `%4u%%`, a 31-star bar and
-//! `%6u%c` in the older form, `%3u%% `, a 32-star bar and `smart_ulltoa5` in the newer one, on
-//! an 80-column default width since stderr is not a terminal). Which form each release carries,
-//! and whether its `PROGRESS_END` adds a blank line when stderr is not a terminal, is not yet
-//! checked against the 1_28_4 and 1_36_1 tags.
+//! A download without `-q` draws the progress meter on stderr (libbb/progress.c), which under
+//! `kubectl exec` (no `-t`) is not a terminal: no `\r`, one line ended by `\n`, drawn once since
+//! the 45-byte page arrives in one read (the first call, with nothing transferred, is skipped
+//! within the same second), an 80-column width (`get_terminal_width` falls back to 80 without a
+//! terminal or `$COLUMNS`) and an ETA of `0:00:00` (no second has elapsed). The file name is the
+//! last component of the output name (`-` for `-O -`, else `index.html` or the `-O` file's).
+//! - 1.28: `"%-20.20s%4u%%"`, ` |` + a 31-star bar (width − 49) + `|`, `"%6u%c"` (size and a
+//!   blank scale letter), `"%3u:%02u:%02u ETA"`, then `\n` because stderr is not a tty; the
+//!   `PROGRESS_END` call in wget.c then adds one more `\n` unconditionally (a blank line; later
+//!   releases print it only on a terminal). No begin/end notices (busybox commit 46fc3290
+//!   "wget: notify on download begin and end" came after 1.29; see rmyorston/busybox-w32#139).
+//!   Seen in the wild: `index.html           100% |*******************************|  1663   0:00:00 ETA`.
+//! - 1.36: `writing to stdout` / `saving to '<file>'` before, `written to stdout` /
+//!   `'<file>' saved` after; the line is `"%-20.20s "`, `"%3u%% "`, `|` + a 32-star bar
+//!   (width − 48) + `| `, the size by `smart_ulltoa5` (5 columns), `"%3u:%02u:%02u ETA"`, `\n`;
+//!   `PROGRESS_END` adds nothing off a terminal. Seen in the wild (`kubectl run -i`, no tty):
+//!   `-                    100% |********************************|   612  0:00:00 ETA`.
 
 use super::http::{Connection, access_log_line, connect_from};
-use super::{Ctx, ExecOutput, ShellError};
+use super::{Ctx, ExecOutput, ShellError, Toolbox};
 
 /// Parsed options (getopt32 `"cqSO:o:P:Y:U:T:+t:n::"` and the long forms).
 #[derive(Default)]
@@ -178,11 +186,6 @@ pub(crate) fn wget(ctx: &Ctx<'_>, args: &[String]) -> Result<ExecOutput, ShellEr
                 client,
                 ..
             } => {
-                if !o.quiet {
-                    return Err(ShellError::NotModelled(
-                        "wget's progress meter (use -q)".to_string(),
-                    ));
-                }
                 if o.server_response {
                     out.stderr
                         .push_str(&format!("  {}\n", response.status_line));
@@ -193,8 +196,28 @@ pub(crate) fn wget(ctx: &Ctx<'_>, args: &[String]) -> Result<ExecOutput, ShellEr
                 }
                 // -O FILE and the default index.html write a file the simulation keeps
                 // nowhere; only -O - reaches the terminal.
-                if o.output.as_deref() == Some("-") {
+                let to_stdout = o.output.as_deref() == Some("-");
+                let file = o.output.as_deref().unwrap_or("index.html");
+                let new = ctx.toolbox != Toolbox::Busybox128;
+                if !o.quiet && new {
+                    out.stderr.push_str(&if to_stdout {
+                        "writing to stdout\n".to_string()
+                    } else {
+                        format!("saving to '{file}'\n")
+                    });
+                }
+                if to_stdout {
                     out.stdout.push_str(&response.body);
+                }
+                if !o.quiet {
+                    let curfile = file.rsplit('/').next().unwrap_or(file);
+                    out.stderr
+                        .push_str(&progress_line(new, curfile, response.body.len()));
+                    out.stderr.push_str(&match (new, to_stdout) {
+                        (false, _) => "\n".to_string(),
+                        (true, true) => "written to stdout\n".to_string(),
+                        (true, false) => format!("'{file}' saved\n"),
+                    });
                 }
                 out.served.push(super::Served {
                     namespace: pod.0,
@@ -211,6 +234,24 @@ pub(crate) fn wget(ctx: &Ctx<'_>, args: &[String]) -> Result<ExecOutput, ShellEr
         }
     }
     Ok(out)
+}
+
+/// The progress meter's final line for a `size`-byte download that took under a second, off a
+/// terminal (see the module notes): the 1.28 layout, or the newer one when `new`.
+fn progress_line(new: bool, curfile: &str, size: usize) -> String {
+    // Both scale only above 99,999 bytes; the pages served here are far smaller.
+    let size = size.min(99_999);
+    if new {
+        format!(
+            "{curfile:<20.20} 100% |{}| {size:>5}  0:00:00 ETA\n",
+            "*".repeat(32)
+        )
+    } else {
+        format!(
+            "{curfile:<20.20} 100% |{}|{size:>6}   0:00:00 ETA\n",
+            "*".repeat(31)
+        )
+    }
 }
 
 #[cfg(test)]
