@@ -26,6 +26,57 @@ pub struct ContainerLog {
     pub lines: Vec<String>,
 }
 
+/// What a container prints as it starts, by image: the httpd image's Apache writes its error
+/// log to stderr, so `kubectl logs` on a fresh httpd pod shows the ServerName warning (twice:
+/// the configuration is read twice at start-up) and the two start notices. Other images print
+/// nothing. Times are the start's virtual time; the thread id is the Linux tid (1 in a pod)
+/// from Apache 2.4.62 on, as seen in the image's logs, and a pthread address before (2.4.59 and
+/// older print one; 2.4.60–61 are assumed to be like 2.4.59).
+pub(crate) fn startup_lines(image: &str, pod_ip: &str, now_ms: i64) -> Vec<String> {
+    if crate::shell::toolbox(image) != crate::shell::Toolbox::Httpd {
+        return Vec::new();
+    }
+    let version = crate::shell::http::apache_version(image);
+    let patch: u32 = version
+        .rsplit('.')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    let tid = if patch >= 62 {
+        "1".to_string()
+    } else {
+        let ip: u32 = pod_ip.parse::<std::net::Ipv4Addr>().map_or(0, u32::from);
+        (0x7f00_0000_0000_u64 + (u64::from(ip) << 12)).to_string()
+    };
+    // "Wed, 25 Nov 2026 13:17:24 GMT" → "Wed Nov 25 13:17:24.uuuuuu 2026", Apache's own layout.
+    let date = crate::shell::http::http_date(now_ms);
+    let when = |micros_extra: i64| {
+        let us = now_ms.rem_euclid(1000) * 1000 + micros_extra;
+        match date.split(' ').collect::<Vec<_>>()[..] {
+            [day, dd, mon, year, hms, _] => format!(
+                "{} {mon} {dd} {hms}.{us:06} {year}",
+                day.trim_end_matches(',')
+            ),
+            _ => date.clone(),
+        }
+    };
+    let servername = format!(
+        "AH00558: httpd: Could not reliably determine the server's fully qualified domain name, using {pod_ip}. Set the 'ServerName' directive globally to suppress this message"
+    );
+    vec![
+        servername.clone(),
+        servername,
+        format!(
+            "[{}] [mpm_event:notice] [pid 1:tid {tid}] AH00489: Apache/{version} (Unix) configured -- resuming normal operations",
+            when(412)
+        ),
+        format!(
+            "[{}] [core:notice] [pid 1:tid {tid}] AH00094: Command line: 'httpd -D FOREGROUND'",
+            when(534)
+        ),
+    ]
+}
+
 /// (namespace, pod, container).
 pub(crate) type LogKey = (String, String, String);
 
@@ -217,7 +268,7 @@ mod tests {
     use crate::testutil::{cluster_with, httpd_deployment, pods};
     use crate::{Cluster, Kind};
 
-    const TWO: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: two\nspec:\n  containers:\n  - name: a\n    image: httpd\n  - name: b\n    image: busybox\n";
+    const TWO: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: two\nspec:\n  containers:\n  - name: a\n    image: nginx\n  - name: b\n    image: busybox\n";
 
     fn httpd_pod(c: &Cluster) -> String {
         pods(c, "default", "httpd-")[0]
@@ -240,11 +291,12 @@ mod tests {
     fn served_lines_land_in_the_first_container_and_survive_a_snapshot() {
         let mut c = cluster_with(&httpd_deployment(1));
         let pod = httpd_pod(&c);
-        assert_eq!(c.logs("default", &pod, None).unwrap(), Vec::<String>::new());
+        let mut want = c.logs("default", &pod, None).unwrap();
+        assert_eq!(want.len(), 4, "httpd's start-up lines: {want:?}");
         let seq = c.log_seq();
         served(&mut c, &pod, "10.244.1.5 - - x \"GET / HTTP/1.1\" 200 45");
         assert!(c.log_seq() > seq);
-        let want = vec!["10.244.1.5 - - x \"GET / HTTP/1.1\" 200 45".to_string()];
+        want.push("10.244.1.5 - - x \"GET / HTTP/1.1\" 200 45".to_string());
         assert_eq!(c.logs("default", &pod, Some("httpd")).unwrap(), want);
         let back = Cluster::from_snapshot(c.snapshot()).unwrap();
         assert_eq!(back.logs("default", &pod, None).unwrap(), want);
@@ -276,7 +328,11 @@ mod tests {
         let mut c = cluster_with(&httpd_deployment(1));
         let pod = httpd_pod(&c);
         let first = c.logs_after("default", &pod, None, None).unwrap();
-        assert_eq!((first.lines.len(), first.next), (0, 0));
+        assert_eq!(
+            (first.lines.len(), first.next),
+            (4, 4),
+            "httpd's start-up lines"
+        );
         served(&mut c, &pod, "a");
         served(&mut c, &pod, "b");
         let read = c
@@ -284,20 +340,20 @@ mod tests {
             .unwrap();
         assert_eq!(
             (read.lines.clone(), read.next),
-            (vec!["a".into(), "b".into()], 2)
+            (vec!["a".into(), "b".into()], 6)
         );
         let none = c
             .logs_after("default", &pod, None, Some(read.next))
             .unwrap();
-        assert_eq!((none.lines.len(), none.next), (0, 2));
+        assert_eq!((none.lines.len(), none.next), (0, 6));
         // More than the kept tail printed between two reads: the dropped lines are gone.
         for i in 0..super::LOG_LINES_KEPT + 3 {
             served(&mut c, &pod, &i.to_string());
         }
-        let late = c.logs_after("default", &pod, None, Some(2)).unwrap();
+        let late = c.logs_after("default", &pod, None, Some(6)).unwrap();
         assert_eq!(late.lines.len(), super::LOG_LINES_KEPT);
         assert_eq!(late.lines[0], "3");
-        assert_eq!(late.next, 2 + super::LOG_LINES_KEPT as u64 + 3);
+        assert_eq!(late.next, 6 + super::LOG_LINES_KEPT as u64 + 3);
         // A restored cluster counts its kept lines as printed.
         let back = Cluster::from_snapshot(c.snapshot()).unwrap();
         let all = back.logs_after("default", &pod, None, None).unwrap();
@@ -309,6 +365,31 @@ mod tests {
             one_back.lines,
             vec![(super::LOG_LINES_KEPT + 2).to_string()]
         );
+    }
+
+    #[test]
+    fn httpd_prints_its_start_up_lines() {
+        // 2026-11-25T13:17:24.087Z.
+        let at = 1_795_612_644_087;
+        let lines = super::startup_lines("httpd:2.4.65", "10.244.1.2", at);
+        let servername = "AH00558: httpd: Could not reliably determine the server's fully qualified domain name, using 10.244.1.2. Set the 'ServerName' directive globally to suppress this message";
+        assert_eq!(
+            lines,
+            [
+                servername,
+                servername,
+                "[Wed Nov 25 13:17:24.087412 2026] [mpm_event:notice] [pid 1:tid 1] AH00489: Apache/2.4.65 (Unix) configured -- resuming normal operations",
+                "[Wed Nov 25 13:17:24.087534 2026] [core:notice] [pid 1:tid 1] AH00094: Command line: 'httpd -D FOREGROUND'",
+            ]
+        );
+        let old = super::startup_lines("docker.io/library/httpd:2.4.59", "10.244.1.2", at);
+        assert!(
+            old[2].contains("[pid 1:tid 140390670802944] AH00489: Apache/2.4.59 (Unix)"),
+            "{}",
+            old[2]
+        );
+        assert!(super::startup_lines("busybox:1.28", "10.244.1.2", at).is_empty());
+        assert!(super::startup_lines("nginx", "10.244.1.2", at).is_empty());
     }
 
     #[test]

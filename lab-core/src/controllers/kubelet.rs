@@ -293,6 +293,8 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
     }
 
     let started_ms = status.start_time.as_ref().map(ms).unwrap_or(now_ms);
+    // Set when the containers start now: what they print first goes to their logs.
+    let mut started_ip: Option<String> = None;
     if status.phase.as_deref() == Some("Pending") {
         let run_at = started_ms + c.config.kubelet.container_start_ms as i64;
         if now_ms < run_at {
@@ -309,6 +311,7 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
                 let bytes: [u8; 32] = c.rng.random();
                 ids.push(crate::names::hex(&bytes));
             }
+            started_ip = Some(ip.clone());
             let status = p.status.get_or_insert_with(Default::default);
             status.phase = Some("Running".into());
             status.pod_ip = Some(ip.clone());
@@ -400,6 +403,14 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
     }
 
     let stored = c.sys_update(Object::Pod(p)).unwrap_or(obj);
+    if let Some(ip) = started_ip {
+        for (name, image) in &containers {
+            for line in crate::logs::startup_lines(image, &ip, now_ms) {
+                // The pod was just stored with this container: the append cannot miss it.
+                let _ = c.append_log(&key.namespace, &key.name, name, &line);
+            }
+        }
+    }
     for (container, reason, message) in events {
         let fp = format!("spec.containers{{{container}}}");
         c.record_event(

@@ -115,7 +115,7 @@ pub fn apache_default_page(
 /// The Apache version an `httpd` image tag names (`httpd:2.4.62-alpine` → 2.4.62). An untagged
 /// or `latest` image is taken as 2.4.65, the release current when this was written (an
 /// assumption: `latest` moves).
-fn apache_version(image: &str) -> String {
+pub(crate) fn apache_version(image: &str) -> String {
     let image = image.split('@').next().unwrap_or(image);
     let last = image.rsplit('/').next().unwrap_or(image);
     let tag = last.split_once(':').map_or("", |(_, t)| t);

@@ -27,7 +27,7 @@
 
 mod curl;
 mod env;
-mod http;
+pub(crate) mod http;
 mod ip;
 mod wget;
 

@@ -174,6 +174,7 @@ mod tests {
             .name()
             .to_string();
         let before = c.log_seq();
+        let started = c.logs("default", &httpd, None).unwrap().len();
         run(
             &mut c,
             "default",
@@ -183,8 +184,11 @@ mod tests {
         )
         .unwrap();
         let logs = c.logs("default", &httpd, None).unwrap();
-        assert_eq!(logs.len(), 1, "{logs:?}");
-        assert!(logs[0].contains("\"GET / HTTP/1.1\" 200 45"), "{logs:?}");
+        assert_eq!(logs.len(), started + 1, "{logs:?}");
+        assert!(
+            logs[started].contains("\"GET / HTTP/1.1\" 200 45"),
+            "{logs:?}"
+        );
         assert!(c.log_seq() > before);
     }
 }
