@@ -79,15 +79,6 @@ pub fn run(args: &NodeArgs) -> Result<ExitCode> {
 
 const SIM_NOT_RUNNING: &str = "sim not running: run `lab-runner sim`";
 
-/// The sim's state folder: `$SVCLAB_HOME`, else `~/.local/state/svclab`.
-fn sim_kubeconfig() -> Option<PathBuf> {
-    let home = match std::env::var_os("SVCLAB_HOME").filter(|h| !h.is_empty()) {
-        Some(h) => PathBuf::from(h),
-        None => PathBuf::from(std::env::var_os("HOME")?).join(".local/state/svclab"),
-    };
-    Some(home.join("kubeconfig"))
-}
-
 fn failure(message: &str) -> Result<ExitCode> {
     eprintln!("{message}");
     Ok(ExitCode::from(EXIT_FAILURE))
@@ -113,7 +104,7 @@ async fn exec(a: &ExecArgs) -> Result<ExitCode> {
         ),
         (None, Some(_)) => (Kubeconfig::read().context("reading the kubeconfig")?, false),
         (None, None) => {
-            let path = sim_kubeconfig().context("neither SVCLAB_HOME nor HOME is set")?;
+            let path = crate::sim::svclab_home()?.join("kubeconfig");
             match Kubeconfig::read_from(&path) {
                 Ok(k) => (k, true),
                 Err(_) if !path.exists() => return failure(SIM_NOT_RUNNING),

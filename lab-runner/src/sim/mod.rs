@@ -131,7 +131,7 @@ fn check_dir(flag: &str, dir: &Option<PathBuf>) -> Result<()> {
 }
 
 /// The state folder: `$SVCLAB_HOME`, else `~/.local/state/svclab`.
-fn svclab_home() -> Result<PathBuf> {
+pub(crate) fn svclab_home() -> Result<PathBuf> {
     if let Some(h) = std::env::var_os("SVCLAB_HOME").filter(|h| !h.is_empty()) {
         return Ok(PathBuf::from(h));
     }
@@ -307,7 +307,11 @@ fn to_http(resp: api::Response) -> axum::response::Response {
     let mut out = (
         status,
         [(header::CONTENT_TYPE, resp.content_type)],
-        resp.body.to_string(),
+        // `null` is no body at all (the empty OpenAPI v2 document); no answer is JSON `null`.
+        match resp.body {
+            serde_json::Value::Null => String::new(),
+            body => body.to_string(),
+        },
     )
         .into_response();
     if let Some(w) = resp.warning {
