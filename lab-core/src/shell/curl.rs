@@ -17,9 +17,13 @@
 //! response head the same way with `< `, then, since stdout is not a terminal, `{ [N bytes data]`
 //! for the body, and `* Connection #0 to host HOST left intact`. The request carries
 //! `Host` (with the port unless it is 80), `User-Agent: curl/<version>` and `Accept: */*`; the
-//! version comes from the `curlimages/curl` tag (netshoot's, or an untagged image's, is not
-//! known). A failed connection's trace names the random local port and the elapsed
-//! milliseconds, so it is not modelled.
+//! version comes from the `curlimages/curl` tag, 8.10 to 8.14 (netshoot's, or an untagged
+//! image's, is not known; later releases name the random local port). The same sequence shows
+//! in published `curl -v http://…` transcripts of 8.14.1 (`* Connected to … port 80`,
+//! `* using HTTP/1.x`, `* Request completely sent off`) and of curlimages/curl pods resolving a
+//! Service (`* Host NAME:80 was resolved.`, `* IPv6: (none)`, `* IPv4: <ClusterIP>`). A failed
+//! connection's trace names the random local port and the elapsed milliseconds, so it is not
+//! modelled.
 
 use super::http::{Connection, HttpResponse, access_log_line, connect_from};
 use super::{Ctx, ExecOutput, ShellError};
@@ -131,7 +135,7 @@ pub(crate) fn curl(ctx: &Ctx<'_>, args: &[String]) -> Result<ExecOutput, ShellEr
     }
     let version = match (o.verbose, super::image_repo_tag(ctx.image)) {
         (false, _) => None,
-        (true, ("curl", tag)) if tag.starts_with("8.") => Some(tag),
+        (true, ("curl", tag)) if traced_version(tag) => Some(tag),
         (true, _) => {
             return Err(ShellError::NotModelled(format!(
                 "curl -v in {:?} (its curl version)",
@@ -195,6 +199,20 @@ pub(crate) fn curl(ctx: &Ctx<'_>, args: &[String]) -> Result<ExecOutput, ShellEr
             out
         }
     })
+}
+
+/// Whether a `curlimages/curl` tag is a release whose `-v` trace is modelled: 8.10 to 8.14.
+/// Later releases report the connection as `Established connection to HOST (IP port N) from
+/// LOCAL port P` (seen from 8.18 on), which names a random local port.
+fn traced_version(tag: &str) -> bool {
+    let mut parts = tag.split('-').next().unwrap_or("").split('.');
+    matches!(
+        (
+            parts.next(),
+            parts.next().and_then(|m| m.parse::<u32>().ok())
+        ),
+        (Some("8"), Some(10..=14))
+    )
 }
 
 /// What curl sent, for its `-v` trace.
@@ -279,6 +297,8 @@ mod tests {
         assert!(parse(&["-sv".to_string()]).unwrap().verbose);
         assert!(parse(&["--verbose".to_string()]).unwrap().verbose);
         assert!(parse(&["-x".to_string()]).is_err());
+        assert!(traced_version("8.11.1") && traced_version("8.14"));
+        assert!(!traced_version("8.18.0") && !traced_version("7.88.1") && !traced_version(""));
         assert_eq!(
             split_url("http://a:8080/").unwrap(),
             ("a".to_string(), 8080, "/".to_string())
