@@ -131,6 +131,7 @@ enum Route {
     Apis,
     GroupVersion(&'static str, &'static str),
     OpenApiRoot,
+    OpenApiV2,
     OpenApiDoc(String),
     Info,
     /// `GET /svclab/v1/nodes/{node}/exec?command=…`: a command on a simulated node ([`node`]).
@@ -169,6 +170,7 @@ fn route(path: &str) -> Option<Route> {
         ["api"] => return Some(Route::Api),
         ["apis"] => return Some(Route::Apis),
         ["openapi", "v3"] => return Some(Route::OpenApiRoot),
+        ["openapi", "v2"] => return Some(Route::OpenApiV2),
         ["openapi", "v3", doc @ ..] => return Some(Route::OpenApiDoc(doc.join("/"))),
         ["svclab", "v1", "info"] => return Some(Route::Info),
         ["svclab", "v1", "nodes", name, "exec"] if !name.is_empty() => {
@@ -349,6 +351,7 @@ fn answer(cluster: &mut Cluster, req: &Request, route: Route) -> Response {
             | Route::Apis
             | Route::GroupVersion(..)
             | Route::OpenApiRoot
+            | Route::OpenApiV2
             | Route::OpenApiDoc(_)
             | Route::Info
             | Route::NodeExec(_)
@@ -368,6 +371,15 @@ fn answer(cluster: &mut Cluster, req: &Request, route: Route) -> Response {
         Route::Apis => Response::json(200, discovery::api_group_list()),
         Route::GroupVersion(g, v) => Response::json(200, discovery::api_resource_list(g, v)),
         Route::OpenApiRoot => Response::json(200, discovery::openapi_root()),
+        // An empty document (no body): kubectl's client-side validation, which falls back to v2
+        // for a kind no v3 document has, then skips that kind as for a real cluster's unknown
+        // kinds, and the manifest fails with kubectl's own "no matches for kind".
+        Route::OpenApiV2 => Response {
+            status: 200,
+            content_type: discovery::OPENAPI_V2_CONTENT_TYPE,
+            body: Value::Null,
+            warning: None,
+        },
         Route::OpenApiDoc(key) => match discovery::openapi_group_doc(&key) {
             Some(doc) => Response::json(200, doc),
             None => not_found_path(),
@@ -1479,6 +1491,10 @@ mod tests {
         let r = call(&mut c, "GET", "/version", JSON, "");
         assert_eq!(r.body["gitVersion"], "v1.33.1");
         let r = call(&mut c, "GET", "/openapi/v2", JSON, "");
-        assert_eq!(r.status, 404);
+        assert_eq!(
+            (r.status, r.content_type),
+            (200, discovery::OPENAPI_V2_CONTENT_TYPE)
+        );
+        assert_eq!(r.body, Value::Null);
     }
 }

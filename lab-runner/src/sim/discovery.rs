@@ -209,6 +209,12 @@ pub fn openapi_group_doc(key: &str) -> Option<Value> {
     }))
 }
 
+/// The media type of `GET /openapi/v2`'s protobuf `openapi_v2.Document`. The sim answers it with
+/// an empty body, the empty document: kubectl reads v2 only for kinds no v3 document has, and finds
+/// none there either.
+pub const OPENAPI_V2_CONTENT_TYPE: &str =
+    "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
 /// `GET /openapi/v3`: where each group-version's document lives. The `hash` is part of the URL
 /// kubectl caches by, so it is derived from the document itself and changes whenever it does.
 pub fn openapi_root() -> Value {
