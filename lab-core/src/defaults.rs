@@ -150,13 +150,16 @@ pub fn apply_defaults(object: &mut Object) {
                 .labels
                 .get_or_insert_with(Default::default)
                 .insert("kubernetes.io/metadata.name".into(), name);
-            n.spec.get_or_insert_with(|| NamespaceSpec {
-                finalizers: Some(vec!["kubernetes".into()]),
-            });
-            n.status.get_or_insert_with(|| NamespaceStatus {
-                phase: Some("Active".into()),
-                ..Default::default()
-            });
+            // As the namespace strategy's PrepareForCreate: the `kubernetes` finalizer and the
+            // Active phase, also when the body has `spec: {}` and `status: {}` (`kubectl create
+            // namespace` sends both).
+            let spec = n.spec.get_or_insert_with(NamespaceSpec::default);
+            let finalizers = spec.finalizers.get_or_insert_with(Vec::new);
+            if finalizers.is_empty() {
+                finalizers.push("kubernetes".into());
+            }
+            let status = n.status.get_or_insert_with(NamespaceStatus::default);
+            status.phase.get_or_insert_with(|| "Active".into());
         }
         Object::Endpoints(e) => {
             for s in e.subsets.iter_mut().flatten() {
@@ -249,5 +252,15 @@ mod tests {
         assert_eq!(default_pull_policy("busybox:1.28"), "IfNotPresent");
         assert_eq!(default_pull_policy("localhost:5000/app"), "Always");
         assert_eq!(default_pull_policy("httpd:latest"), "Always");
+    }
+
+    #[test]
+    fn an_empty_namespace_spec_and_status_are_defaulted() {
+        let ns = serde_json::json!({"metadata": {"name": "lab"}, "spec": {}, "status": {}});
+        let mut o = Object::from_json(crate::object::Kind::Namespace, ns).unwrap();
+        apply_defaults(&mut o);
+        let v = o.to_json();
+        assert_eq!(v["spec"], serde_json::json!({"finalizers": ["kubernetes"]}));
+        assert_eq!(v["status"], serde_json::json!({"phase": "Active"}));
     }
 }
