@@ -19,7 +19,11 @@
 //!   real output is not a difference). stdout and stderr are compared separately, each in order.
 //! - `# until 30s` (or `2m`) on the line before a command re-runs the command until its output
 //!   matches, every half second, for at most that long: for steps that become true eventually
-//!   (pods Ready, a deleted pod replaced, a NodePort listener opened). The only directive.
+//!   (pods Ready, a deleted pod replaced, a NodePort listener opened). The only directive; any
+//!   other line starting with `#` is output (`iptables-save` prints such lines).
+//!
+//! So an expected stdout line cannot start with `$ `, `! `, `? ` or `# until `, nor (right after
+//! its command) with `> `.
 //!
 //! # Matching
 //!
@@ -27,7 +31,8 @@
 //!
 //! - A run of two or more spaces matches any run of two or more spaces. kubectl pads a table's
 //!   columns to their widest cell, and that width changes with the values placeholders stand for;
-//!   single spaces stay exact.
+//!   single spaces stay exact. Spaces at the end of a line are ignored, on both sides (editors
+//!   drop them; kubectl prints one after `is invalid:` when a list of causes follows).
 //! - Placeholders, in square brackets, for what legitimately varies:
 //!
 //!   | placeholder | matches |
@@ -317,6 +322,7 @@ fn placeholder(s: &str) -> Option<(Class, Option<String>, usize)> {
 }
 
 fn compile(text: &str) -> Pattern {
+    let text = text.trim_end_matches(' ');
     if let Some(inner) = text.strip_prefix("[...").and_then(|r| r.strip_suffix(']')) {
         if inner.is_empty() {
             return Pattern::Lines(None);
@@ -444,7 +450,11 @@ fn output_lines(out: &str) -> Vec<&str> {
     if out.is_empty() {
         return Vec::new();
     }
-    out.strip_suffix('\n').unwrap_or(out).split('\n').collect()
+    out.strip_suffix('\n')
+        .unwrap_or(out)
+        .split('\n')
+        .map(|l| l.trim_end_matches(' '))
+        .collect()
 }
 
 /// Whether `actual` matches `expected`, binding new captures in `b` only if it does.
@@ -829,6 +839,9 @@ mod tests {
         // A bound name must match its text again, in any placeholder kind.
         assert!(matches(&exp(&["ip [..:ip]"]), "ip 10.96.69.209", &mut b));
         assert!(!matches(&exp(&["ip [IP:ip]"]), "ip 10.96.69.210", &mut b));
+        // Trailing spaces are ignored on both sides.
+        assert!(matches(&exp(&["is invalid: "]), "is invalid:\n", &mut b));
+        assert!(matches(&exp(&["is invalid:"]), "is invalid: \n", &mut b));
         // Single spaces are exact; missing lines and extra lines differ.
         assert!(!matches(&exp(&["a  b"]), "a b", &mut b));
         assert!(!matches(&exp(&["a b"]), "a  b", &mut b));
