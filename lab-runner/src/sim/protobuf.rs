@@ -16,8 +16,9 @@ use k8s_pb::api::apps::v1::{
 };
 use k8s_pb::api::core::v1::{
     ClientIpConfig, ConfigMap, Container, ContainerPort, EnvVar, LoadBalancerStatus,
-    LocalObjectReference, Namespace, NamespaceSpec, NamespaceStatus, PodSpec, PodTemplateSpec,
-    ResourceRequirements, Service, ServicePort, ServiceSpec, ServiceStatus, SessionAffinityConfig,
+    LocalObjectReference, Namespace, NamespaceSpec, NamespaceStatus, PodOs, PodSpec,
+    PodTemplateSpec, ResourceRequirements, Service, ServicePort, ServiceSpec, ServiceStatus,
+    SessionAffinityConfig, Toleration,
 };
 use k8s_pb::apimachinery::pkg::api::resource::Quantity;
 use k8s_pb::apimachinery::pkg::apis::meta::v1::{
@@ -388,7 +389,6 @@ fn pod_spec(at: &str, s: PodSpec) -> Result<Value> {
     absent(at, "ephemeralContainers", &ephemeral_containers)?;
     absent(at, "securityContext", &security_context)?;
     absent(at, "affinity", &affinity)?;
-    absent(at, "tolerations", &tolerations)?;
     absent(at, "hostAliases", &host_aliases)?;
     absent(at, "dnsConfig", &dns_config)?;
     absent(at, "readinessGates", &readiness_gates)?;
@@ -398,13 +398,32 @@ fn pod_spec(at: &str, s: PodSpec) -> Result<Value> {
         "topologySpreadConstraints",
         &topology_spread_constraints,
     )?;
-    absent(at, "os", &os)?;
     absent(at, "schedulingGates", &scheduling_gates)?;
     absent(at, "resourceClaims", &resource_claims)?;
-    absent(at, "resources", &res)?;
     // Newer than the 1.33 API the sim serves.
     absent(at, "hostnameOverride", &hostname_override)?;
     absent(at, "workloadRef", &workload_ref)?;
+    let tolerations = each(at, "tolerations", tolerations, |_, t| {
+        let Toleration {
+            key,
+            operator,
+            value,
+            effect,
+            toleration_seconds,
+        } = t;
+        Ok(Json::default()
+            .val("key", key)
+            .val("operator", operator)
+            .val("value", value)
+            .val("effect", effect)
+            .ptr("tolerationSeconds", toleration_seconds)
+            .into())
+    })?;
+    let os = os.map(|PodOs { name }| Json::default().put("name", name.unwrap_or_default()));
+    let res = match res {
+        Some(r) => Some(resources(&path(at, "resources"), r)?),
+        None => None,
+    };
     let pull_secrets = each(at, "imagePullSecrets", image_pull_secrets, |_, r| {
         let LocalObjectReference { name } = r;
         Ok(Json::default().val("name", name).into())
@@ -445,6 +464,9 @@ fn pod_spec(at: &str, s: PodSpec) -> Result<Value> {
         .ptr("preemptionPolicy", preemption_policy)
         .ptr("setHostnameAsFQDN", set_hostname_as_fqdn)
         .ptr("hostUsers", host_users)
+        .list("tolerations", tolerations)
+        .ptr("os", os)
+        .ptr("resources", res)
         .into())
 }
 
@@ -518,7 +540,6 @@ fn deployment(d: Deployment) -> Result<Value> {
         conditions,
         collision_count,
     } = status.unwrap_or_default();
-    absent("status", "terminatingReplicas", &terminating_replicas)?;
     absent("status", "conditions", &conditions)?;
     let status = Json::default()
         .val("observedGeneration", observed_generation)
@@ -527,6 +548,7 @@ fn deployment(d: Deployment) -> Result<Value> {
         .val("readyReplicas", ready_replicas)
         .val("availableReplicas", available_replicas)
         .val("unavailableReplicas", unavailable_replicas)
+        .ptr("terminatingReplicas", terminating_replicas)
         .ptr("collisionCount", collision_count);
     Ok(Json::default()
         .put("metadata", meta("", metadata)?)
@@ -798,6 +820,40 @@ mod tests {
         assert_eq!(v["spec"]["ports"][0]["appProtocol"], "http");
         // A pointer set to its zero value is kept, as Go's JSON would write it.
         assert_eq!(v["spec"]["allocateLoadBalancerNodePorts"], false);
+
+        let mut d: Deployment = object("deployment-web");
+        let pod = d.spec.as_mut().unwrap().template.as_mut().unwrap();
+        let spec = pod.spec.as_mut().unwrap();
+        spec.tolerations = vec![Toleration {
+            key: Some("a".into()),
+            operator: Some("Exists".into()),
+            value: Some(String::new()),
+            effect: Some("NoSchedule".into()),
+            toleration_seconds: None,
+        }];
+        spec.os = Some(PodOs {
+            name: Some("linux".into()),
+        });
+        spec.resources = Some(ResourceRequirements {
+            limits: [(
+                "cpu".into(),
+                Quantity {
+                    string: Some("1".into()),
+                },
+            )]
+            .into(),
+            ..Default::default()
+        });
+        let v = decode(&envelope("apps/v1", "Deployment", &d)).unwrap();
+        assert_eq!(
+            v["spec"]["template"]["spec"],
+            serde_json::json!({
+                "containers": [{"name": "httpd", "image": "httpd", "resources": {}}],
+                "tolerations": [{"key": "a", "operator": "Exists", "effect": "NoSchedule"}],
+                "os": {"name": "linux"},
+                "resources": {"limits": {"cpu": "1"}},
+            })
+        );
     }
 
     #[test]
