@@ -62,7 +62,8 @@
 //!
 //! - `PATH`: a folder whose `lab-runner` is the binary under test, then the machine's `PATH`
 //!   (`kubectl`, `curl`, `dig`, … are the real ones);
-//! - `KUBECONFIG` (the sim's), `KUBECACHEDIR`, `HOME`, `LC_ALL=C`, `DATA` (the working directory);
+//! - `KUBECONFIG` and `SVCLAB_HOME` (the sim's: `lab-runner node exec` finds it there),
+//!   `KUBECACHEDIR`, `HOME`, `LC_ALL=C`, `DATA` (the working directory);
 //! - `SIM_API_PORT`, `SIM_DNS_PORT`, `SIM_NODEPORT_OFFSET`: where the sim listens;
 //! - the captures so far.
 //!
@@ -755,6 +756,7 @@ pub fn run(path: &Path, files: &[&Path]) {
         ("PATH", format!("{}:{path_var}", bin.display())),
         ("HOME", dir.path().join("home").display().to_string()),
         ("KUBECONFIG", home.join("kubeconfig").display().to_string()),
+        ("SVCLAB_HOME", home.display().to_string()),
         (
             "KUBECACHEDIR",
             dir.path().join("kube-cache").display().to_string(),
