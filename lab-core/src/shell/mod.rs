@@ -29,6 +29,7 @@ mod curl;
 mod env;
 pub(crate) mod http;
 mod ip;
+mod node;
 mod wget;
 
 use crate::cluster::Cluster;
@@ -41,6 +42,7 @@ pub use http::{
     Connection, ExternalAnswer, HttpMethod, HttpResponse, apache_default_page, connect,
     external_http,
 };
+pub use node::exec as node_exec;
 
 /// The body of Apache httpd's default `index.html` (the official `httpd` image), byte for byte.
 pub const IT_WORKS: &str = "<html><body><h1>It works!</h1></body></html>\n";

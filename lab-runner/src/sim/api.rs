@@ -397,7 +397,7 @@ fn answer(cluster: &mut Cluster, req: &Request, route: Route) -> Response {
         Route::NodeExec(name) => {
             let argv = node::argv(&params);
             match node::exec(cluster, &name, &argv) {
-                Ok(out) => Response::json(200, out.to_json(&name, &argv)),
+                Ok(out) => Response::json(200, node::to_json(&out, &name, &argv)),
                 Err(e) => api_error(&e),
             }
         }
