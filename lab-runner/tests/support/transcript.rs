@@ -610,8 +610,16 @@ fn run_command(command: &str, cwd: &Path, env: &BTreeMap<String, String>) -> Ran
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    // Anything it left running in the background would hold the pipes open.
-    kill_group(child.id());
+    // Anything it left running in the background holds the pipes open: give it a moment, then
+    // end its group. (While such a process lives, the group's id cannot name another group.)
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !(stdout.is_finished() && stderr.is_finished()) {
+        if Instant::now() > deadline {
+            kill_group(child.id());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
     Ran {
         stdout: stdout.join().unwrap(),
         stderr: stderr.join().unwrap(),
@@ -890,6 +898,24 @@ mod tests {
             d,
             "--- expected (with its lines in t.md)\n+++ actual\n     10 | a\n-    11 | b  [N]\n+       | b 1\n     12 | c\n+       | d\n"
         );
+    }
+
+    #[test]
+    fn commands_run_in_bash_with_the_given_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let env: BTreeMap<String, String> = [("PATH", "/usr/bin:/bin"), ("WHO", "sim")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let ran = run_command("echo $WHO; pwd; echo oops >&2; exit 3", dir.path(), &env);
+        let cwd = dir.path().canonicalize().unwrap();
+        assert_eq!(ran.stdout, format!("sim\n{}\n", cwd.display()));
+        assert_eq!((ran.stderr.as_str(), ran.code), ("oops\n", 3));
+        // A process left in the background does not hold the step up.
+        let started = Instant::now();
+        let ran = run_command("sleep 30 & echo started", dir.path(), &env);
+        assert_eq!((ran.stdout.as_str(), ran.code), ("started\n", 0));
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 
     #[test]
