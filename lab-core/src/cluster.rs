@@ -555,8 +555,12 @@ impl Cluster {
         }
         keep_status(&old, &mut object);
         crate::defaults::apply_defaults(&mut object);
+        // The Service registry's BeginUpdate (allocation), then the strategy's PrepareForUpdate.
         controllers::service::allocate_on_create(self, &mut object, Some(&old))
             .map_err(|e| invalid(&object, e))?;
+        if let (Object::Service(new), Object::Service(old)) = (&mut object, &*old) {
+            controllers::service::drop_type_dependent_fields(new, old);
+        }
         let errors = validation::validate_update(&object, &old);
         if !errors.is_empty() {
             return Err(invalid(&object, errors));

@@ -32,7 +32,7 @@ pub fn apply_defaults(object: &mut Object) {
                     .get_or_insert_with(|| "SingleStack".into());
                 spec.ip_families.get_or_insert_with(|| vec!["IPv4".into()]);
             }
-            if ty == "NodePort" || ty == "LoadBalancer" {
+            if crate::validation::externally_accessible(spec) {
                 spec.external_traffic_policy
                     .get_or_insert_with(|| "Cluster".into());
             }

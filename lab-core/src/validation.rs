@@ -843,7 +843,9 @@ fn is_headless(ips: &[String]) -> bool {
     ips.len() == 1 && ips[0] == "None"
 }
 
-fn externally_accessible(spec: &ServiceSpec) -> bool {
+/// `ExternallyAccessible` (`pkg/api/service/util.go`): NodePort and LoadBalancer Services, and
+/// ClusterIP ones with external IPs.
+pub(crate) fn externally_accessible(spec: &ServiceSpec) -> bool {
     let ty = service_type(spec);
     ty == "LoadBalancer"
         || ty == "NodePort"

@@ -527,6 +527,84 @@ fn apply_scale_label_and_patch_with_the_real_kubectl() {
     assert!(sim.stop().success());
 }
 
+/// The chapter's type changes by `kubectl apply` (a strategic merge patch that leaves the
+/// defaulted and allocated fields of the old type in place): the apiserver wipes them
+/// (`dropTypeDependentFields`) and releases the nodePort.
+#[test]
+fn changing_a_service_type_back_from_node_port_to_cluster_ip() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let sim = Sim::start(home);
+    let (service, nodeport) = (
+        data("httpd-service.yaml"),
+        data("httpd-service-nodeport.yaml"),
+    );
+    assert_eq!(
+        ok(home, &["apply", "-f", &service]),
+        "service/httpd-svc created\n"
+    );
+    let ip = jsonpath(home, &["get", "svc", "httpd-svc"], "{.spec.clusterIP}");
+    assert_eq!(
+        ok(home, &["apply", "-f", &nodeport]),
+        "service/httpd-svc configured\n"
+    );
+    assert_eq!(
+        ok(home, &["apply", "-f", &service]),
+        "service/httpd-svc configured\n"
+    );
+    let svc = rows(&ok(home, &["get", "svc", "httpd-svc"]));
+    assert_eq!(
+        svc[1][1..5],
+        ["ClusterIP", ip.as_str(), "<none>", "8080/TCP"]
+    );
+    assert_eq!(
+        jsonpath(
+            home,
+            &["get", "svc", "httpd-svc"],
+            "{.spec.externalTrafficPolicy}|{.spec.ports[0].nodePort}"
+        ),
+        "|"
+    );
+    // The nodePort is free again: another Service can ask for it.
+    let other = home.join("other.yaml");
+    let text = std::fs::read_to_string(&nodeport).unwrap();
+    std::fs::write(&other, text.replace("httpd-svc", "other-svc")).unwrap();
+    assert_eq!(
+        ok(home, &["apply", "-f", other.to_str().unwrap()]),
+        "service/other-svc created\n"
+    );
+    // LoadBalancer and back, with `kubectl patch`.
+    let patch = |ty: &str| {
+        ok(
+            home,
+            &[
+                "patch",
+                "svc",
+                "httpd-svc",
+                "-p",
+                &format!(r#"{{"spec":{{"type":"{ty}"}}}}"#),
+            ],
+        )
+    };
+    assert_eq!(patch("LoadBalancer"), "service/httpd-svc patched\n");
+    assert_eq!(patch("NodePort"), "service/httpd-svc patched\n");
+    assert_eq!(patch("ClusterIP"), "service/httpd-svc patched\n");
+    // ClusterIP to headless is a change of the (immutable) clusterIP.
+    let headless = home.join("headless.yaml");
+    let text = std::fs::read_to_string(&service).unwrap();
+    std::fs::write(
+        &headless,
+        text.replace("spec:\n", "spec:\n  clusterIP: None\n"),
+    )
+    .unwrap();
+    fails(
+        home,
+        &["apply", "-f", headless.to_str().unwrap()],
+        "The Service \"httpd-svc\" is invalid: spec.clusterIPs[0]: Invalid value: []string{\"None\"}: may not change once set\n",
+    );
+    assert!(sim.stop().success());
+}
+
 /// Lines of a running command's stdout, as they arrive.
 fn line_reader(child: &mut Child) -> mpsc::Receiver<String> {
     let stdout = child.stdout.take().unwrap();

@@ -56,8 +56,8 @@ pub struct State {
     pub(crate) cluster_ips: BTreeSet<u32>,
     /// Allocated nodePorts.
     pub(crate) node_ports: BTreeSet<u16>,
-    /// Allocated LoadBalancer ingress IPs.
-    pub(crate) lb_ips: BTreeSet<u32>,
+    /// The LoadBalancer provider's load balancers: ingress IP (as u32) → its Service.
+    pub(crate) lb_ips: BTreeMap<u32, ObjectKey>,
     /// Per node: pod IP offsets in use (host-local IPAM).
     pub(crate) ipam_used: BTreeMap<String, BTreeSet<u64>>,
     /// Per node: the last offset handed out (host-local continues after it, then wraps).

@@ -13,9 +13,10 @@
 use crate::cluster::Cluster;
 use crate::errors::{BadValue, FieldError, go_string_slice};
 use crate::object::{Object, ObjectKey};
+use crate::validation::externally_accessible;
 use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus, Service, ServiceSpec};
 use rand::Rng;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 /// Size of the lower (static) band of a range: `calculateRangeOffset` in the ipallocator.
@@ -76,6 +77,12 @@ fn needs_node_ports(spec: &ServiceSpec) -> bool {
     }
 }
 
+/// The strategy's `needsNodePort`: the types nodePorts belong to (whether or not a
+/// LoadBalancer allocates them).
+fn is_node_port_type(spec: &ServiceSpec) -> bool {
+    matches!(type_of(spec), "NodePort" | "LoadBalancer")
+}
+
 /// `needsHCNodePort`: a LoadBalancer with `externalTrafficPolicy: Local` gets a health-check
 /// nodePort, from the same allocator as the other nodePorts.
 fn needs_hc_node_port(spec: &ServiceSpec) -> bool {
@@ -127,46 +134,134 @@ pub(crate) fn allocate_on_create(
 
     if let Some(old_spec) = old_spec {
         // patchAllocatedValues: fields the manifest leaves empty keep their allocated values.
-        if needs_cluster_ip(spec)
-            && needs_cluster_ip(old_spec)
-            && spec.cluster_ip.as_deref().is_none_or(str::is_empty)
-        {
-            spec.cluster_ip = old_spec.cluster_ip.clone();
-            spec.cluster_ips = old_spec.cluster_ips.clone();
+        if needs_cluster_ip(spec) && needs_cluster_ip(old_spec) {
+            if spec.cluster_ip.as_deref().is_none_or(str::is_empty) {
+                spec.cluster_ip = old_spec.cluster_ip.clone();
+            }
+            if spec.cluster_ips.as_ref().is_none_or(Vec::is_empty) {
+                spec.cluster_ips = old_spec.cluster_ips.clone();
+            }
         }
         if needs_node_ports(spec) && needs_node_ports(old_spec) {
+            // Mapped by port name (the last of a name wins, as with Go's map): the user may
+            // have changed the port's number or protocol and still means the same port.
+            let by_name: BTreeMap<&str, Option<i32>> = old_spec
+                .ports
+                .iter()
+                .flatten()
+                .map(|o| (o.name.as_deref().unwrap_or(""), o.node_port))
+                .collect();
             for p in spec.ports.iter_mut().flatten() {
                 if p.node_port.unwrap_or(0) == 0 {
-                    let proto = p.protocol.as_deref().unwrap_or("TCP");
-                    let same = old_spec.ports.iter().flatten().find(|o| {
-                        o.port == p.port && o.protocol.as_deref().unwrap_or("TCP") == proto
-                    });
-                    p.node_port = same.and_then(|o| o.node_port);
+                    p.node_port = by_name
+                        .get(p.name.as_deref().unwrap_or(""))
+                        .copied()
+                        .flatten();
                 }
             }
         }
     }
+    if let Some(old_spec) = old_spec {
+        normalize_cluster_ips(spec, old_spec);
+    }
     if !needs_cluster_ip(spec) {
-        spec.cluster_ip = None;
-        spec.cluster_ips = None;
+        // A type change away from ClusterIPs is `drop_type_dependent_fields`' to judge.
+        if old_spec.is_none() {
+            spec.cluster_ip = None;
+            spec.cluster_ips = None;
+        }
     } else {
         allocate_cluster_ip(c, spec, old_spec)?;
     }
     if needs_node_ports(spec) {
         allocate_node_ports(c, spec, old_spec)?;
-    } else if old_spec.is_some_and(needs_node_ports) || type_of(spec) == "ClusterIP" {
-        // Changing to ClusterIP releases nodePorts; a leftover value is a validation error, so
-        // only values the old object owned are cleared here.
-        let old_ports: BTreeSet<u16> = old_spec
-            .map(|s| node_ports_of(s).collect())
-            .unwrap_or_default();
-        for p in spec.ports.iter_mut().flatten() {
-            if p.node_port.is_some_and(|n| old_ports.contains(&(n as u16))) {
-                p.node_port = None;
-            }
-        }
     }
     allocate_hc_node_port(c, spec, old_spec)
+}
+
+/// `normalizeClusterIPs` on update: `clusterIPs` follows a `clusterIP` the update changed (or
+/// cleared) when the update left `clusterIPs` as it was.
+fn normalize_cluster_ips(spec: &mut ServiceSpec, old: &ServiceSpec) {
+    let old_ips = old.cluster_ips.as_deref().unwrap_or_default();
+    let (ip, old_ip) = (
+        spec.cluster_ip.clone().unwrap_or_default(),
+        old.cluster_ip.as_deref().unwrap_or_default(),
+    );
+    if !old_ips.is_empty() && spec.cluster_ips.as_ref().is_none_or(Vec::is_empty) && ip == old_ip {
+        spec.cluster_ips = old.cluster_ips.clone();
+    }
+    if ip != old_ip && spec.cluster_ips.as_deref().unwrap_or_default() == old_ips {
+        spec.cluster_ips = if ip.is_empty() { None } else { Some(vec![ip]) };
+    }
+}
+
+/// `dropTypeDependentFields` (`pkg/registry/core/service/strategy.go`, the update strategy's
+/// `PrepareForUpdate`): a Service is a union discriminated by `type`, so when an update changes
+/// the type, the fields only the old type uses are wiped, but only where the update left them as
+/// they were (a value the user also changed is for validation to reject). Allocated values
+/// wiped here are released when the update is stored ([`commit_allocations`]).
+pub(crate) fn drop_type_dependent_fields(new: &mut Service, old: &Service) {
+    let Some(old_spec) = old.spec.as_ref() else {
+        return;
+    };
+    let spec = new.spec.get_or_insert_with(Default::default);
+    if needs_cluster_ip(old_spec) && !needs_cluster_ip(spec) {
+        if spec.cluster_ip == old_spec.cluster_ip
+            && spec.cluster_ips.as_deref().unwrap_or_default()
+                == old_spec.cluster_ips.as_deref().unwrap_or_default()
+        {
+            spec.cluster_ip = None;
+            spec.cluster_ips = None;
+        }
+        if spec.ip_families.as_deref().unwrap_or_default()
+            == old_spec.ip_families.as_deref().unwrap_or_default()
+        {
+            spec.ip_families = None;
+        }
+        if spec.ip_family_policy == old_spec.ip_family_policy {
+            spec.ip_family_policy = None;
+        }
+    }
+    // sameNodePorts: the update may drop or keep nodePorts, but adds none.
+    let old_ports: BTreeSet<u16> = node_ports_of(old_spec).collect();
+    if is_node_port_type(old_spec)
+        && !is_node_port_type(spec)
+        && node_ports_of(spec).all(|p| old_ports.contains(&p))
+    {
+        for p in spec.ports.iter_mut().flatten() {
+            p.node_port = None;
+        }
+    }
+    if needs_hc_node_port(old_spec)
+        && !needs_hc_node_port(spec)
+        && spec.health_check_node_port == old_spec.health_check_node_port
+    {
+        spec.health_check_node_port = None;
+    }
+    let (was_lb, is_lb) = (
+        type_of(old_spec) == "LoadBalancer",
+        type_of(spec) == "LoadBalancer",
+    );
+    if was_lb
+        && !is_lb
+        && spec.allocate_load_balancer_node_ports.is_some()
+        && spec.allocate_load_balancer_node_ports == old_spec.allocate_load_balancer_node_ports
+    {
+        spec.allocate_load_balancer_node_ports = None;
+    }
+    if was_lb && !is_lb && spec.load_balancer_class == old_spec.load_balancer_class {
+        spec.load_balancer_class = None;
+    }
+    if externally_accessible(old_spec)
+        && !externally_accessible(spec)
+        && spec.external_traffic_policy == old_spec.external_traffic_policy
+    {
+        spec.external_traffic_policy = None;
+    }
+    // The load-balancer status goes with the type, at once (the provider's clean-up follows).
+    if !is_lb && let Some(status) = new.status.as_mut() {
+        status.load_balancer = Some(LoadBalancerStatus::default());
+    }
 }
 
 /// The health-check nodePort (`allocHealthCheckNodePort`): kept across updates, reserved when
@@ -180,11 +275,7 @@ fn allocate_hc_node_port(
         .filter(|o| needs_hc_node_port(o))
         .and_then(hc_node_port_of);
     if !needs_hc_node_port(spec) {
-        // Switching away from Local releases it (a value the old object did not own stays, for
-        // validation to judge).
-        if old_hc.is_some() && hc_node_port_of(spec) == old_hc {
-            spec.health_check_node_port = None;
-        }
+        // Switching away from Local releases it (`drop_type_dependent_fields` wipes the field).
         return Ok(());
     }
     if spec.health_check_node_port.unwrap_or(0) == 0 {
@@ -373,10 +464,13 @@ fn allocate_node_ports(
     Ok(())
 }
 
-/// Records the allocations of `new` and releases those of `old` (either may be None).
+/// Records the allocations of `new` and releases those of `old` (either may be None). A
+/// LoadBalancer's ingress IPs are the provider's: recorded when the status shows them, released
+/// when the Service is deleted or the provider's clean-up ([`sync`]) has run, not when an
+/// update wipes the status.
 pub(crate) fn commit_allocations(c: &mut Cluster, old: Option<&Object>, new: Option<&Object>) {
     for (o, add) in [(old, false), (new, true)] {
-        let Some(Object::Service(s)) = o else {
+        let Some(obj @ Object::Service(s)) = o else {
             continue;
         };
         let Some(spec) = s.spec.as_ref() else {
@@ -384,11 +478,13 @@ pub(crate) fn commit_allocations(c: &mut Cluster, old: Option<&Object>, new: Opt
         };
         let ip = cluster_ip_of(spec).map(u32::from);
         let ports: Vec<u16> = node_ports_of(spec).chain(hc_node_port_of(spec)).collect();
-        let lbs: Vec<u32> = lb_ips_of(s).into_iter().map(u32::from).collect();
+        let key = obj.key();
         if add {
             c.state.cluster_ips.extend(ip);
             c.state.node_ports.extend(ports);
-            c.state.lb_ips.extend(lbs);
+            for l in lb_ips_of(s) {
+                c.state.lb_ips.insert(u32::from(l), key.clone());
+            }
         } else {
             if let Some(ip) = ip {
                 c.state.cluster_ips.remove(&ip);
@@ -396,8 +492,8 @@ pub(crate) fn commit_allocations(c: &mut Cluster, old: Option<&Object>, new: Opt
             for p in ports {
                 c.state.node_ports.remove(&p);
             }
-            for l in lbs {
-                c.state.lb_ips.remove(&l);
+            if new.is_none() {
+                c.state.lb_ips.retain(|_, owner| *owner != key);
             }
         }
     }
@@ -416,8 +512,8 @@ fn lb_event(c: &mut Cluster, obj: &Object, type_: &str, reason: &str, message: &
     );
 }
 
-/// Writes `svc` (the Service of `obj`) with the load-balancer status `lb`, records the change of
-/// its LB IPs, and reports it in a `Normal` event.
+/// Writes `svc` (the Service of `obj`) with the load-balancer status `lb`, records its LB IPs,
+/// and reports it in a `Normal` event.
 fn write_lb_status(
     c: &mut Cluster,
     obj: &Object,
@@ -444,26 +540,35 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
         .spec
         .as_ref()
         .is_some_and(|s| type_of(s) == "LoadBalancer");
-    let current = lb_ips_of(svc);
     if !is_lb {
-        if !current.is_empty() {
-            write_lb_status(
+        // The type changed away from LoadBalancer (the apiserver already wiped the status):
+        // the provider deletes the load balancer it made (syncLoadBalancerIfNeeded).
+        let before = c.state.lb_ips.len();
+        c.state.lb_ips.retain(|_, owner| owner != key);
+        if c.state.lb_ips.len() != before {
+            lb_event(
                 c,
                 &obj,
-                svc,
-                LoadBalancerStatus::default(),
+                "Normal",
+                "DeletingLoadBalancer",
+                "Deleting load balancer",
+            );
+            lb_event(
+                c,
+                &obj,
+                "Normal",
                 "DeletedLoadBalancer",
                 "Deleted load balancer",
             );
         }
         return;
     }
+    if !lb_ips_of(svc).is_empty() {
+        return;
+    }
     let Some((first, last)) = c.config.load_balancer_pool else {
         return;
     };
-    if !current.is_empty() {
-        return;
-    }
     lb_event(
         c,
         &obj,
@@ -471,7 +576,7 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
         "EnsuringLoadBalancer",
         "Ensuring load balancer",
     );
-    let free = (u32::from(first)..=u32::from(last)).find(|ip| !c.state.lb_ips.contains(ip));
+    let free = (u32::from(first)..=u32::from(last)).find(|ip| !c.state.lb_ips.contains_key(ip));
     let Some(ip) = free else {
         lb_event(
             c,
@@ -573,19 +678,233 @@ mod tests {
         }
     }
 
+    /// What a PATCH leaves for the update (the stored Service with `edit` made to it): kubectl's
+    /// client-side apply patches only the fields the manifests named, so defaulted and
+    /// allocated values of the old type are still there.
+    fn patch_svc(
+        c: &mut Cluster,
+        name: &str,
+        edit: impl FnOnce(&mut k8s_openapi::api::core::v1::ServiceSpec),
+    ) -> Result<Service, ApiError> {
+        let mut s = svc(c, name);
+        edit(s.spec.as_mut().unwrap());
+        c.update(crate::Object::Service(Box::new(s)))?;
+        Ok(svc(c, name))
+    }
+
+    fn cluster_ip(c: &Cluster, name: &str) -> std::net::Ipv4Addr {
+        svc(c, name)
+            .spec
+            .unwrap()
+            .cluster_ip
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    fn node_ports(s: &Service) -> Vec<Option<i32>> {
+        s.spec
+            .as_ref()
+            .unwrap()
+            .ports
+            .iter()
+            .flatten()
+            .map(|p| p.node_port)
+            .collect()
+    }
+
+    #[test]
+    fn changing_a_service_type_back_from_node_port_to_cluster_ip() {
+        let mut c = Cluster::kind();
+        c.apply_manifests(&nodeport_svc("httpd-svc", Some(30144)))
+            .unwrap();
+        // kubectl apply -f httpd-service.yaml: the patch deletes `type` and the port's
+        // nodePort; externalTrafficPolicy (defaulted, never in the manifest) stays.
+        let s = patch_svc(&mut c, "httpd-svc", |spec| {
+            spec.type_ = None;
+            spec.ports.as_mut().unwrap()[0].node_port = None;
+        })
+        .unwrap();
+        let spec = s.spec.as_ref().unwrap();
+        assert_eq!(spec.type_.as_deref(), Some("ClusterIP"));
+        assert_eq!(spec.external_traffic_policy, None);
+        assert_eq!(node_ports(&s), vec![None]);
+        assert!(!c.state.node_ports.contains(&30144), "released");
+        c.apply_manifests(&nodeport_svc("other", Some(30144)))
+            .unwrap();
+
+        // `kubectl patch -p '{"spec":{"type":"ClusterIP"}}'`: the unchanged nodePort is wiped.
+        c.apply_manifests(&nodeport_svc("httpd-svc", None)).unwrap();
+        let np = node_ports(&svc(&c, "httpd-svc"))[0].unwrap();
+        let s = patch_svc(&mut c, "httpd-svc", |spec| {
+            spec.type_ = Some("ClusterIP".into())
+        })
+        .unwrap();
+        assert_eq!(node_ports(&s), vec![None]);
+        assert!(!c.state.node_ports.contains(&(np as u16)));
+
+        // A nodePort the update adds is not wiped, and validation says why.
+        c.apply_manifests(&nodeport_svc("httpd-svc", None)).unwrap();
+        let before = c.snapshot();
+        let e = patch_svc(&mut c, "httpd-svc", |spec| {
+            spec.type_ = Some("ClusterIP".into());
+            spec.ports.as_mut().unwrap()[0].node_port = Some(31000);
+        })
+        .unwrap_err();
+        assert_eq!(
+            e.kubectl_message(),
+            "The Service \"httpd-svc\" is invalid: spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'"
+        );
+        assert_eq!(c.snapshot(), before);
+        // An externalTrafficPolicy the update sets is kept, and rejected.
+        let e = patch_svc(&mut c, "httpd-svc", |spec| {
+            spec.type_ = Some("ClusterIP".into());
+            spec.external_traffic_policy = Some("Local".into());
+        })
+        .unwrap_err();
+        assert_eq!(
+            e.kubectl_message(),
+            "The Service \"httpd-svc\" is invalid: spec.externalTrafficPolicy: Invalid value: \"Local\": may only be set for externally-accessible services"
+        );
+    }
+
+    #[test]
+    fn cluster_ip_to_node_port_to_load_balancer_and_back() {
+        let mut config = ClusterConfig::kind();
+        config.load_balancer_pool = Some(DEFAULT_LB_POOL);
+        let mut c = Cluster::new(config);
+        c.apply_manifests(HTTPD_SVC).unwrap();
+        let ip = svc(&c, "httpd-svc").spec.unwrap().cluster_ip;
+        // ClusterIP -> NodePort: a nodePort is allocated, the policy defaulted, the IP kept.
+        c.apply_manifests(&nodeport_svc("httpd-svc", None)).unwrap();
+        let s = svc(&c, "httpd-svc");
+        let np = node_ports(&s)[0].unwrap();
+        assert_eq!(s.spec.as_ref().unwrap().cluster_ip, ip);
+        assert_eq!(
+            s.spec.as_ref().unwrap().external_traffic_policy.as_deref(),
+            Some("Cluster")
+        );
+        // NodePort -> LoadBalancer (Local): the nodePort is kept, a health-check port added.
+        let s = patch_svc(&mut c, "httpd-svc", |spec| {
+            spec.type_ = Some("LoadBalancer".into());
+            spec.external_traffic_policy = Some("Local".into());
+        })
+        .unwrap();
+        let spec = s.spec.as_ref().unwrap();
+        assert_eq!(node_ports(&s), vec![Some(np)]);
+        assert_eq!(spec.allocate_load_balancer_node_ports, Some(true));
+        let hc = spec.health_check_node_port.unwrap();
+        let lb_ip = |s: &Service| {
+            s.status
+                .as_ref()
+                .and_then(|st| st.load_balancer.as_ref())
+                .and_then(|lb| lb.ingress.as_ref())
+                .map(|i| i[0].ip.clone().unwrap())
+        };
+        assert_eq!(lb_ip(&s).as_deref(), Some("172.18.255.200"));
+        // LoadBalancer -> ClusterIP, as a PATCH leaves it: every field of the old type goes.
+        let s = patch_svc(&mut c, "httpd-svc", |spec| {
+            spec.type_ = Some("ClusterIP".into());
+            spec.ports.as_mut().unwrap()[0].node_port = None;
+        })
+        .unwrap();
+        let spec = s.spec.as_ref().unwrap();
+        assert_eq!(spec.cluster_ip, ip);
+        assert_eq!(node_ports(&s), vec![None]);
+        assert_eq!(spec.health_check_node_port, None);
+        assert_eq!(spec.allocate_load_balancer_node_ports, None);
+        assert_eq!(spec.external_traffic_policy, None);
+        assert_eq!(lb_ip(&s), None);
+        assert!(!c.state.node_ports.contains(&(np as u16)));
+        assert!(!c.state.node_ports.contains(&(hc as u16)));
+        let evs: Vec<String> = events_for(&c, "default", "httpd-svc")
+            .into_iter()
+            .map(|e| e.0)
+            .collect();
+        assert_eq!(
+            evs,
+            vec![
+                "EnsuringLoadBalancer",
+                "EnsuredLoadBalancer",
+                "DeletingLoadBalancer",
+                "DeletedLoadBalancer"
+            ]
+        );
+        // The provider's address is free again.
+        let lb = HTTPD_SVC.replace("spec:\n", "spec:\n  type: LoadBalancer\n");
+        c.apply_manifests(&lb.replace("httpd-svc", "second"))
+            .unwrap();
+        assert_eq!(lb_ip(&svc(&c, "second")).as_deref(), Some("172.18.255.200"));
+        // LoadBalancer -> NodePort: allocateLoadBalancerNodePorts goes, the nodePort and the
+        // policy stay.
+        let np2 = node_ports(&svc(&c, "second"))[0];
+        let s = patch_svc(&mut c, "second", |spec| {
+            spec.type_ = Some("NodePort".into())
+        })
+        .unwrap();
+        let spec = s.spec.as_ref().unwrap();
+        assert_eq!(node_ports(&s), vec![np2]);
+        assert_eq!(spec.allocate_load_balancer_node_ports, None);
+        assert_eq!(spec.external_traffic_policy.as_deref(), Some("Cluster"));
+        assert_eq!(lb_ip(&s), None);
+    }
+
+    #[test]
+    fn cluster_ip_to_headless_is_rejected_as_a_cluster_ip_change() {
+        let mut c = cluster_with(HTTPD_SVC);
+        let before = c.snapshot();
+        let headless = HTTPD_SVC.replace("spec:\n", "spec:\n  clusterIP: None\n");
+        let e = api_err(&mut c, &headless);
+        assert_eq!(
+            e.kubectl_message(),
+            "The Service \"httpd-svc\" is invalid: spec.clusterIPs[0]: Invalid value: []string{\"None\"}: may not change once set"
+        );
+        // The same through a PATCH (clusterIPs still the stored ones: normalizeClusterIPs).
+        let e = patch_svc(&mut c, "httpd-svc", |spec| {
+            spec.cluster_ip = Some("None".into())
+        })
+        .unwrap_err();
+        assert_eq!(
+            e.kubectl_message(),
+            "The Service \"httpd-svc\" is invalid: spec.clusterIPs[0]: Invalid value: []string{\"None\"}: may not change once set"
+        );
+        assert_eq!(c.snapshot(), before);
+    }
+
+    #[test]
+    fn cluster_ip_to_external_name_releases_the_cluster_ip() {
+        let mut c = cluster_with(HTTPD_SVC);
+        let ip = cluster_ip(&c, "httpd-svc");
+        let s = patch_svc(&mut c, "httpd-svc", |spec| {
+            spec.type_ = Some("ExternalName".into());
+            spec.external_name = Some("www.example.com".into());
+        })
+        .unwrap();
+        let spec = s.spec.unwrap();
+        assert_eq!(spec.cluster_ip, None);
+        assert_eq!(spec.cluster_ips, None);
+        assert_eq!(spec.ip_families, None);
+        assert_eq!(spec.ip_family_policy, None);
+        assert!(!c.state.cluster_ips.contains(&u32::from(ip)));
+    }
+
+    #[test]
+    fn node_ports_are_kept_by_port_name_when_the_port_number_changes() {
+        let mut c = Cluster::kind();
+        c.apply_manifests(&nodeport_svc("httpd-svc", None)).unwrap();
+        let np = node_ports(&svc(&c, "httpd-svc"))[0];
+        c.apply_manifests(&nodeport_svc("httpd-svc", None).replace("port: 8080", "port: 8081"))
+            .unwrap();
+        assert_eq!(node_ports(&svc(&c, "httpd-svc")), vec![np]);
+    }
+
     #[test]
     fn dynamic_cluster_ips_come_from_the_upper_band() {
         let mut c = Cluster::kind();
         for i in 0..20 {
             c.apply_manifests(&HTTPD_SVC.replace("httpd-svc", &format!("s{i}")))
                 .unwrap();
-            let ip: std::net::Ipv4Addr = svc(&c, &format!("s{i}"))
-                .spec
-                .unwrap()
-                .cluster_ip
-                .unwrap()
-                .parse()
-                .unwrap();
+            let ip = cluster_ip(&c, &format!("s{i}"));
             let off = c.config.service_cidr.offset(ip).unwrap();
             assert!(off > 256 && off < 65535, "{ip}");
         }
