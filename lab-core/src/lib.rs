@@ -29,6 +29,7 @@ pub mod controllers;
 pub mod defaults;
 pub mod dns;
 pub mod errors;
+pub mod lab;
 pub mod labels;
 pub mod logs;
 pub mod manifest;

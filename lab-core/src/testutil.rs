@@ -63,3 +63,26 @@ pub fn phase_ip_node(p: &Pod) -> (String, String, String) {
             .unwrap_or_default(),
     )
 }
+
+/// Switches kube-proxy's mode as a learner would: `mode:` in the kube-proxy ConfigMap.
+pub fn set_proxy_mode(c: &mut Cluster, mode: &str) {
+    let (ns, name) = crate::proxy::KUBE_PROXY_CONFIGMAP;
+    let mut cm: k8s_openapi::api::core::v1::ConfigMap = c
+        .get_typed(ns, name)
+        .cloned()
+        .expect("the kube-proxy ConfigMap");
+    let conf = cm
+        .data
+        .as_mut()
+        .and_then(|d| d.get_mut("config.conf"))
+        .expect("config.conf");
+    let old = conf
+        .lines()
+        .find(|l| l.starts_with("mode:"))
+        .expect("a mode line")
+        .to_string();
+    *conf = conf.replace(&old, &format!("mode: {mode}"));
+    c.apply_manifests(&serde_json::to_string(&cm).expect("a ConfigMap serialises"))
+        .expect("the ConfigMap applies");
+    c.settle();
+}

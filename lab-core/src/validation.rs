@@ -304,7 +304,7 @@ fn length_and_format(
     )
 }
 
-fn is_dns1123_label(v: &str) -> Vec<String> {
+pub(crate) fn is_dns1123_label(v: &str) -> Vec<String> {
     let format_error = (!matches_dns1123_label(v)).then(|| {
         if matches_dns1123_subdomain(v) {
             "must not contain dots".to_string()

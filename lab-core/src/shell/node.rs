@@ -445,7 +445,6 @@ fn kubelet_only(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proxy::KUBE_PROXY_CONFIGMAP;
 
     const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
 
@@ -456,24 +455,8 @@ mod tests {
             c.apply_manifests(&text).unwrap();
         }
         c.settle();
-        set_mode(&mut c, mode);
+        crate::testutil::set_proxy_mode(&mut c, mode);
         c
-    }
-
-    fn set_mode(c: &mut Cluster, mode: &str) {
-        let (ns, name) = KUBE_PROXY_CONFIGMAP;
-        let mut cm: k8s_openapi::api::core::v1::ConfigMap = c.get_typed(ns, name).cloned().unwrap();
-        let data = cm.data.as_mut().unwrap();
-        let conf = data.get_mut("config.conf").unwrap();
-        let old = conf
-            .lines()
-            .find(|l| l.starts_with("mode:"))
-            .unwrap()
-            .to_string();
-        *conf = conf.replace(&old, &format!("mode: {mode}"));
-        c.apply_manifests(&serde_json::to_string(&cm).unwrap())
-            .unwrap();
-        c.settle();
     }
 
     fn run(c: &Cluster, argv: &[&str]) -> ExecOutput {
