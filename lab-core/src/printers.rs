@@ -338,6 +338,51 @@ pub fn human_duration(ms: i64) -> String {
     format!("{}y", hours / 24 / 365)
 }
 
+/// Go's `time.Duration.String()`: a duration in nanoseconds as the kubelet's events print it
+/// (`%v`): `0s`, `532ns`, `1.5µs`, `532ms`, `2s`, `1.532s`, `1m2.5s`, `2h0m0s`. Under a second
+/// the unit shrinks (ns, µs, ms); from a second on it is `[h][m]s` with the seconds' fraction
+/// to nanoseconds, trailing zeros and a bare decimal point dropped.
+pub fn go_duration(nanos: i64) -> String {
+    /// `fmtFrac`: `v / 10^prec` and the fraction's digits (without trailing zeros) after a dot.
+    fn frac(v: u64, prec: u32) -> (u64, String) {
+        let scale = 10u64.pow(prec);
+        let digits = format!("{:0width$}", v % scale, width = prec as usize);
+        let digits = digits.trim_end_matches('0');
+        let out = if digits.is_empty() {
+            String::new()
+        } else {
+            format!(".{digits}")
+        };
+        (v / scale, out)
+    }
+    let sign = if nanos < 0 { "-" } else { "" };
+    let u = nanos.unsigned_abs();
+    if u == 0 {
+        return "0s".into();
+    }
+    if u < 1_000_000_000 {
+        let (prec, unit) = if u < 1_000 {
+            (0, "ns")
+        } else if u < 1_000_000 {
+            (3, "µs")
+        } else {
+            (6, "ms")
+        };
+        let (int, frac) = frac(u, prec);
+        return format!("{sign}{int}{frac}{unit}");
+    }
+    let (secs, frac) = frac(u, 9);
+    let (mins, hours) = (secs / 60, secs / 3600);
+    let s = format!("{}{frac}s", secs % 60);
+    if hours > 0 {
+        format!("{sign}{hours}h{}m{s}", mins % 60)
+    } else if mins > 0 {
+        format!("{sign}{mins}m{s}")
+    } else {
+        format!("{sign}{s}")
+    }
+}
+
 // ----- Service -----
 
 fn service_cells(s: &Service, now: i64) -> Vec<String> {
@@ -1147,6 +1192,40 @@ mod tests {
         }
     }
 
+    /// Cases from Go's `time_test.go` (`durationTests`) and the kubelet's pull times.
+    #[test]
+    fn go_duration_formats_like_time_duration_string() {
+        const NS: i64 = 1;
+        const US: i64 = 1_000;
+        const MS: i64 = 1_000_000;
+        const S: i64 = 1_000_000_000;
+        const M: i64 = 60 * S;
+        const H: i64 = 60 * M;
+        for (d, want) in [
+            (0, "0s"),
+            (NS, "1ns"),
+            (1100 * NS, "1.1µs"),
+            (2200 * US, "2.2ms"),
+            (532 * MS, "532ms"),
+            (999_999_999 * NS, "999.999999ms"),
+            (S, "1s"),
+            (2 * S, "2s"),
+            (1532 * MS, "1.532s"),
+            (3300 * MS, "3.3s"),
+            (4 * M + 5 * S, "4m5s"),
+            (4 * M + 5001 * MS, "4m5.001s"),
+            (62500 * MS, "1m2.5s"),
+            (5 * H + 6 * M + 7001 * MS, "5h6m7.001s"),
+            (8 * M + NS, "8m0.000000001s"),
+            (2 * H, "2h0m0s"),
+            (-NS, "-1ns"),
+            (-1500 * MS, "-1.5s"),
+            (-(4 * M + 5 * S), "-4m5s"),
+        ] {
+            assert_eq!(go_duration(d), want, "go_duration({d})");
+        }
+    }
+
     #[test]
     fn human_duration_matches_upstream() {
         let s = 1000;
@@ -1732,6 +1811,8 @@ mod tests {
             }
         }
         assert_eq!(human_duration(i64::MIN), "<invalid>");
+        assert_eq!(go_duration(i64::MIN), "-2562047h47m16.854775808s");
+        assert_eq!(go_duration(i64::MAX), "2562047h47m16.854775807s");
         assert_eq!(human_duration(i64::MAX), "292471208y");
         assert_eq!(
             table(Kind::Pod, &[&objects[0]], T0).rows.len(),

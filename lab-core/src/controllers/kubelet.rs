@@ -347,11 +347,16 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
                     })
                     .collect(),
             );
-            let secs = c.config.kubelet.container_start_ms as f64 / 1000.0;
+            // The pull took the whole start-up time (the kubelet prints Go durations).
+            let took = crate::printers::go_duration(
+                i64::try_from(c.config.kubelet.container_start_ms)
+                    .unwrap_or(i64::MAX / 1_000_000)
+                    .saturating_mul(1_000_000),
+            );
             for ((name, image), pulled) in containers.iter().zip(&pulls) {
                 let msg = if *pulled {
                     format!(
-                        "Successfully pulled image {image:?} in {secs:.3}s ({secs:.3}s including waiting). Image size: {} bytes.",
+                        "Successfully pulled image {image:?} in {took} ({took} including waiting). Image size: {} bytes.",
                         image_size(image)
                     )
                 } else {
@@ -555,6 +560,36 @@ mod lifecycle_tests {
         c.set_pod_ready("default", &name, true).unwrap();
         assert!(super::pod_ready(pods(&c, "default", "httpd-")[0]));
         assert!(c.set_pod_ready("default", "nope", true).is_err());
+    }
+
+    #[test]
+    fn kubelet_pulled_event_duration_is_a_go_duration() {
+        let pulled = |start_ms: u64| {
+            let mut config = crate::config::ClusterConfig::kind();
+            config.kubelet.container_start_ms = start_ms;
+            let mut c = crate::Cluster::new(config);
+            c.apply_manifests(&httpd_deployment(1)).unwrap();
+            c.settle();
+            let name = pods(&c, "default", "httpd-")[0]
+                .metadata
+                .name
+                .clone()
+                .unwrap();
+            events_for(&c, "default", &name)
+                .into_iter()
+                .find(|(r, _)| r == "Pulled")
+                .map(|(_, m)| m)
+                .unwrap()
+        };
+        let size = super::image_size("httpd");
+        assert_eq!(
+            pulled(2_000),
+            format!(
+                "Successfully pulled image \"httpd\" in 2s (2s including waiting). Image size: {size} bytes."
+            )
+        );
+        assert!(pulled(1_532).contains(" in 1.532s (1.532s including waiting)."));
+        assert!(pulled(62_500).contains(" in 1m2.5s (1m2.5s including waiting)."));
     }
 
     #[test]
