@@ -61,7 +61,16 @@ fn spreads_over_every_pod(mode: ProxyMode) {
     let worker_ip = node_ip(&c, "kind-worker");
     let mut reached = BTreeSet::new();
     for seed in 0..64 {
-        let answer = external_http(&c, "kind-worker", 30144, HttpMethod::Get, 1, true, seed);
+        let answer = external_http(
+            &c,
+            "kind-worker",
+            30144,
+            HttpMethod::Get,
+            "/",
+            1,
+            true,
+            seed,
+        );
         let Ok(ExternalAnswer::Served { wire, served }) = answer else {
             panic!("{mode:?} seed {seed}: {answer:?}");
         };
@@ -106,6 +115,7 @@ fn head_has_the_headers_and_no_body_and_failures_are_not_served() {
         "kind-control-plane",
         30144,
         HttpMethod::Head,
+        "/",
         0,
         false,
         3,
@@ -121,13 +131,38 @@ fn head_has_the_headers_and_no_body_and_failures_are_not_served() {
     assert!(served.log_line.ends_with("\"HEAD / HTTP/1.0\" 200 -\n"));
     // No endpoints: kube-proxy rejects, the client gets a reset.
     assert_eq!(
-        external_http(&c, "kind-worker", 30155, HttpMethod::Get, 1, true, 0),
+        external_http(&c, "kind-worker", 30155, HttpMethod::Get, "/", 1, true, 0),
         Ok(ExternalAnswer::Refused)
     );
     // No NodePort there: the node's kernel resets.
     assert_eq!(
-        external_http(&c, "kind-worker", 30999, HttpMethod::Get, 1, true, 0),
+        external_http(&c, "kind-worker", 30999, HttpMethod::Get, "/", 1, true, 0),
         Ok(ExternalAnswer::Refused)
     );
-    assert!(external_http(&c, "no-such-node", 30144, HttpMethod::Get, 1, true, 0).is_err());
+    assert!(external_http(&c, "no-such-node", 30144, HttpMethod::Get, "/", 1, true, 0).is_err());
+}
+
+#[test]
+fn other_paths_get_apaches_404_from_the_pod() {
+    let c = cluster(ProxyMode::Iptables);
+    let Ok(ExternalAnswer::Served { wire, served }) = external_http(
+        &c,
+        "kind-worker",
+        30144,
+        HttpMethod::Get,
+        "/missing.html",
+        1,
+        true,
+        5,
+    ) else {
+        panic!("a pod answers");
+    };
+    assert!(wire.starts_with("HTTP/1.1 404 Not Found\r\n"), "{wire}");
+    assert!(wire.contains("\r\nConnection: close\r\nContent-Type: text/html; charset=iso-8859-1\r\n\r\n<!DOCTYPE HTML"), "{wire}");
+    assert!(
+        served
+            .log_line
+            .contains("\"GET /missing.html HTTP/1.1\" 404 196"),
+        "{served:?}"
+    );
 }

@@ -437,6 +437,76 @@ fn curl_silent_include_and_failures() {
     );
 }
 
+/// Apache's 404 page, as httpd 2.4 sends it (196 bytes).
+const NOT_FOUND_PAGE: &str = "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n<title>404 Not Found</title>\n</head><body>\n<h1>Not Found</h1>\n<p>The requested URL was not found on this server.</p>\n</body></html>\n";
+
+#[test]
+fn paths_other_than_the_index_are_apaches_404() {
+    let c = shared();
+    // index.html is the page itself.
+    let o = run(
+        c,
+        "clientpod",
+        &["wget", "-qO-", "httpd-svc:8080/index.html"],
+        1,
+    );
+    assert_eq!((o.stdout.as_str(), o.exit_code), (IT_WORKS, 0));
+    assert!(
+        o.served[0]
+            .log_line
+            .contains("\"GET /index.html HTTP/1.1\" 200 45")
+    );
+    // busybox wget stops at the status line.
+    let o = run(c, "clientpod", &["wget", "-qO-", "httpd-svc:8080/nope"], 1);
+    assert_eq!(
+        (o.stdout.as_str(), o.stderr.as_str(), o.exit_code),
+        (
+            "",
+            "wget: server returned error: HTTP/1.1 404 Not Found\n",
+            1
+        )
+    );
+    assert!(
+        o.served[0]
+            .log_line
+            .ends_with("\"GET /nope HTTP/1.1\" 404 196\n"),
+        "{:?}",
+        o.served
+    );
+    let o = run(
+        c,
+        "clientpod",
+        &["wget", "-S", "-qO-", "httpd-svc:8080/nope"],
+        1,
+    );
+    assert!(
+        o.stderr.starts_with("  HTTP/1.1 404 Not Found\n  Date: "),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr.contains(
+            "\n  Content-Type: text/html; charset=iso-8859-1\n  \nwget: server returned error"
+        ),
+        "{}",
+        o.stderr
+    );
+    // curl prints the error page and exits 0 (no -f).
+    let o = run(c, "curlpod", &["curl", "-si", "httpd-svc:8080/a/b?c=d"], 3);
+    let (head, body) = o.stdout.split_once("\r\n\r\n").unwrap();
+    assert_eq!((body, o.exit_code), (NOT_FOUND_PAGE, 0));
+    assert!(
+        head.starts_with("HTTP/1.1 404 Not Found\r\nDate: "),
+        "{head}"
+    );
+    assert!(head.contains("\r\nContent-Length: 196\r\n"), "{head}");
+    assert!(
+        o.served[0]
+            .log_line
+            .contains("\"GET /a/b?c=d HTTP/1.1\" 404 196")
+    );
+}
+
 fn word() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![

@@ -76,6 +76,14 @@ fn real_curl_reaches_the_pods_through_the_node_port() {
     }
     assert!(reached.len() > 1, "12 requests all reached {reached:?}");
 
+    // The image serves only its index page; other paths get Apache's 404 from the pod.
+    let out = curl(&["-s", &format!("{url}index.html")]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), IT_WORKS);
+    let out = curl(&["-si", &format!("{url}no/such/page")]);
+    let answer = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 404 Not Found\r\n"), "{answer}");
+    assert!(answer.ends_with("<h1>Not Found</h1>\n<p>The requested URL was not found on this server.</p>\n</body></html>\n"), "{answer}");
+
     // Not GET/HEAD: the listener's own 400.
     let out = curl(&[
         "-s",

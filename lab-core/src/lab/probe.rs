@@ -164,6 +164,7 @@ pub fn answer(cluster: &Cluster, probe: &Probe, seed: u64) -> ProbeResult {
                 ENTRY_NODE,
                 *node_port,
                 HttpMethod::Get,
+                "/",
                 1,
                 true,
                 seed,

@@ -130,9 +130,11 @@ pub(crate) fn curl(ctx: &Ctx<'_>, args: &[String]) -> Result<ExecOutput, ShellEr
         ));
     }
     let (host, port, path) = split_url(url)?;
-    if !(path.is_empty() || path == "/") {
-        return Err(ShellError::NotModelled(format!("curl of the path {path}")));
-    }
+    let path = if path.is_empty() {
+        "/".to_string()
+    } else {
+        path
+    };
     let version = match (o.verbose, super::image_repo_tag(ctx.image)) {
         (false, _) => None,
         (true, ("curl", tag)) if traced_version(tag) => Some(tag),
@@ -164,6 +166,7 @@ pub(crate) fn curl(ctx: &Ctx<'_>, args: &[String]) -> Result<ExecOutput, ShellEr
             pod,
             client,
         } => {
+            let response = response.for_path(&path);
             let text = if o.include || o.head {
                 response.to_wire(!o.head)
             } else {
@@ -181,6 +184,7 @@ pub(crate) fn curl(ctx: &Ctx<'_>, args: &[String]) -> Result<ExecOutput, ShellEr
                     port,
                     ip,
                     method,
+                    path: &path,
                     version,
                 };
                 out.stderr = trace(ctx, &req, &response);
@@ -191,7 +195,7 @@ pub(crate) fn curl(ctx: &Ctx<'_>, args: &[String]) -> Result<ExecOutput, ShellEr
                 log_line: access_log_line(
                     client,
                     ctx.cluster.now_ms(),
-                    &format!("{method} / HTTP/1.1"),
+                    &format!("{method} {path} HTTP/1.1"),
                     &response,
                     !o.head,
                 ),
@@ -221,6 +225,7 @@ struct Request<'a> {
     port: u16,
     ip: Ipv4Addr,
     method: &'a str,
+    path: &'a str,
     version: &'a str,
 }
 
@@ -231,6 +236,7 @@ fn trace(ctx: &Ctx<'_>, req: &Request<'_>, response: &HttpResponse) -> String {
         port,
         ip,
         method,
+        path,
         version,
     } = *req;
     let mut t = String::new();
@@ -261,7 +267,7 @@ fn trace(ctx: &Ctx<'_>, req: &Request<'_>, response: &HttpResponse) -> String {
         format!("{host}:{port}")
     };
     for line in [
-        format!("{method} / HTTP/1.1"),
+        format!("{method} {path} HTTP/1.1"),
         format!("Host: {host_header}"),
         format!("User-Agent: curl/{version}"),
         "Accept: */*".to_string(),

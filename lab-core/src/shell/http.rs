@@ -73,7 +73,50 @@ impl HttpResponse {
         }
         text
     }
+
+    /// The answer to a request for `path` from a pod whose answer to `/` is `self`: the image
+    /// serves only its `index.html` (at `/` and `/index.html`); any other path gets Apache's 404
+    /// page (196 bytes, ISO-8859-1, as `ap_send_error_response` writes it in 2.4), with the same
+    /// `Date`, `Server` and connection handling.
+    pub fn for_path(self, path: &str) -> HttpResponse {
+        let path = path.split(['?', '#']).next().unwrap_or("");
+        if matches!(path, "" | "/" | "/index.html") {
+            return self;
+        }
+        let keep = |name: &str| {
+            self.headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(k, v)| (k.clone(), v.clone()))
+        };
+        let mut headers: Vec<(String, String)> =
+            ["Date", "Server"].iter().filter_map(|h| keep(h)).collect();
+        headers.push(("Content-Length".into(), NOT_FOUND.len().to_string()));
+        headers.extend(keep("X-Svclab-Pod"));
+        headers.extend(keep("Connection"));
+        headers.push((
+            "Content-Type".into(),
+            "text/html; charset=iso-8859-1".into(),
+        ));
+        HttpResponse {
+            status_line: "HTTP/1.1 404 Not Found".into(),
+            headers,
+            body: NOT_FOUND.into(),
+        }
+    }
+
+    /// The status code (`200`, `404`).
+    pub fn status(&self) -> u16 {
+        self.status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0)
+    }
 }
+
+/// Apache 2.4's 404 page for a path the image does not have.
+pub const NOT_FOUND: &str = "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n<title>404 Not Found</title>\n</head><body>\n<h1>Not Found</h1>\n<p>The requested URL was not found on this server.</p>\n</body></html>\n";
 
 /// Apache httpd 2.4's answer to `GET /` in the official `httpd` image: its default
 /// `htdocs/index.html`, with the headers the core and `mod_mime` send for a static file. The
@@ -233,16 +276,18 @@ pub enum ExternalAnswer {
     TimedOut,
 }
 
-/// `METHOD / HTTP/1.x` from a client outside the cluster ([`crate::trace::EXTERNAL_CLIENT_IP`])
+/// `METHOD PATH HTTP/1.x` from a client outside the cluster ([`crate::trace::EXTERNAL_CLIENT_IP`])
 /// to `via_node`'s InternalIP at `node_port` over TCP, traced through that node's kube-proxy
 /// rules in the cluster's configured mode (random choices drawn from `seed`), answered where it
 /// lands as a pod's `curl` would be. `http_minor` is the request's HTTP/1.x minor version (it
 /// is echoed in the access log); `client_closes` adds `Connection: close` to the answer.
+#[allow(clippy::too_many_arguments)]
 pub fn external_http(
     cluster: &Cluster,
     via_node: &str,
     node_port: u16,
     method: HttpMethod,
+    path: &str,
     http_minor: u8,
     client_closes: bool,
     seed: u64,
@@ -265,7 +310,8 @@ pub fn external_http(
                 ..
             } => {
                 let head = method == HttpMethod::Head;
-                let request_line = format!("{} / HTTP/1.{http_minor}", method.as_str());
+                let response = response.for_path(path);
+                let request_line = format!("{} {path} HTTP/1.{http_minor}", method.as_str());
                 ExternalAnswer::Served {
                     wire: response.to_wire(!head),
                     served: Served {

@@ -148,10 +148,7 @@ pub(crate) fn wget(ctx: &Ctx<'_>, args: &[String]) -> Result<ExecOutput, ShellEr
     let mut out = ExecOutput::default();
     for url in &o.urls {
         let (typed, host, port, path) = split_url(url)?;
-        if !path.is_empty() {
-            // Apache answers 404 with a page of its own that is not modelled.
-            return Err(ShellError::NotModelled(format!("wget of the path /{path}")));
-        }
+        let path = format!("/{path}");
         let conn = connect_from(ctx, &host, port, true)?;
         if let Connection::BadAddress = conn {
             out.stderr
@@ -193,6 +190,14 @@ pub(crate) fn wget(ctx: &Ctx<'_>, args: &[String]) -> Result<ExecOutput, ShellEr
                 client,
                 ..
             } => {
+                let response = response.for_path(&path);
+                let log_line = access_log_line(
+                    client,
+                    ctx.cluster.now_ms(),
+                    &format!("GET {path} HTTP/1.1"),
+                    &response,
+                    true,
+                );
                 if o.server_response {
                     out.stderr
                         .push_str(&format!("  {}\n", response.status_line));
@@ -200,6 +205,20 @@ pub(crate) fn wget(ctx: &Ctx<'_>, args: &[String]) -> Result<ExecOutput, ShellEr
                         out.stderr.push_str(&format!("  {k}: {v}\n"));
                     }
                     out.stderr.push_str("  \n");
+                }
+                if response.status() != 200 {
+                    // busybox stops at any status but 2xx, before writing anything.
+                    out.stderr.push_str(&format!(
+                        "wget: server returned error: {}\n",
+                        response.status_line
+                    ));
+                    out.exit_code = 1;
+                    out.served.push(super::Served {
+                        namespace: pod.0,
+                        pod: pod.1,
+                        log_line,
+                    });
+                    return Ok(out);
                 }
                 // -O FILE and the default index.html write a file the simulation keeps
                 // nowhere; only -O - reaches the terminal.
@@ -229,13 +248,7 @@ pub(crate) fn wget(ctx: &Ctx<'_>, args: &[String]) -> Result<ExecOutput, ShellEr
                 out.served.push(super::Served {
                     namespace: pod.0,
                     pod: pod.1,
-                    log_line: access_log_line(
-                        client,
-                        ctx.cluster.now_ms(),
-                        "GET / HTTP/1.1",
-                        &response,
-                        true,
-                    ),
+                    log_line,
                 });
             }
         }

@@ -64,19 +64,21 @@ pub fn node_ports(cluster: &Cluster) -> NodePorts {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Request {
     pub method: HttpMethod,
+    /// The path (and query) asked for: `/` and `/index.html` get the page, others Apache's 404.
+    pub path: String,
     pub minor: u8,
 }
 
 /// Why a request head is answered with 400.
 #[derive(Debug, PartialEq, Eq)]
 pub enum BadRequest {
-    /// Not `GET`/`HEAD`, not `/`, not HTTP/1.0 or 1.1, or not a request line at all.
+    /// Not `GET`/`HEAD`, not an absolute path, not HTTP/1.0 or 1.1, or not a request line.
     Unsupported(String),
 }
 
-/// Parses the head of a request (everything before the blank line). Only `GET /` and
-/// `HEAD /` (or the absolute form `http://host[:port]/`) are modelled: the httpd pods serve
-/// nothing but their default page.
+/// Parses the head of a request (everything before the blank line): `GET` or `HEAD` of an
+/// absolute path (or the absolute form `http://host[:port]/path`); the httpd pods serve their
+/// default page at `/` and `/index.html` and Apache's 404 elsewhere.
 pub fn parse_head(head: &[u8]) -> Result<Request, BadRequest> {
     let bad = |why: &str| Err(BadRequest::Unsupported(why.to_string()));
     let Ok(text) = std::str::from_utf8(head) else {
@@ -97,15 +99,19 @@ pub fn parse_head(head: &[u8]) -> Result<Request, BadRequest> {
     let path = target
         .strip_prefix("http://")
         .map_or(target, |rest| rest.find('/').map_or("/", |i| &rest[i..]));
-    if path != "/" {
-        return bad("only the path / is modelled");
+    if !path.starts_with('/') {
+        return bad("the request target is not an absolute path");
     }
     let minor = match version {
         "HTTP/1.0" => 0,
         "HTTP/1.1" => 1,
         _ => return bad("only HTTP/1.0 and HTTP/1.1 are modelled"),
     };
-    Ok(Request { method, minor })
+    Ok(Request {
+        method,
+        path: path.to_string(),
+        minor,
+    })
 }
 
 /// The listener's own 400 (not a pod's answer: the request never reached the cluster).
@@ -262,6 +268,7 @@ async fn connection(app: Shared, mut stream: TcpStream, node_port: u16) {
             &node,
             node_port,
             req.method,
+            &req.path,
             req.minor,
             true,
             seed,
@@ -314,6 +321,7 @@ mod tests {
             parse_head(b"GET / HTTP/1.1\r\nHost: 127.0.0.1:30144\r\nAccept: */*"),
             Ok(Request {
                 method: HttpMethod::Get,
+                path: "/".into(),
                 minor: 1
             })
         );
@@ -321,12 +329,21 @@ mod tests {
             parse_head(b"HEAD http://127.0.0.1:30144/ HTTP/1.0"),
             Ok(Request {
                 method: HttpMethod::Head,
+                path: "/".into(),
                 minor: 0
             })
         );
+        assert_eq!(
+            parse_head(b"GET /index.html?x=1 HTTP/1.1").map(|r| r.path),
+            Ok("/index.html?x=1".to_string())
+        );
+        assert_eq!(
+            parse_head(b"GET http://127.0.0.1:30144 HTTP/1.1").map(|r| r.path),
+            Ok("/".to_string())
+        );
         for bad in [
             &b"POST / HTTP/1.1"[..],
-            b"GET /index.html HTTP/1.1",
+            b"GET index.html HTTP/1.1",
             b"GET / HTTP/2",
             b"GET /",
             b"GET  / HTTP/1.1",
