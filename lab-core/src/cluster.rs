@@ -699,22 +699,27 @@ impl Cluster {
 
     /// A UID from the cluster's RNG, in the usual UUIDv4 layout.
     pub(crate) fn new_uid(&mut self) -> String {
-        let mut b: [u8; 16] = self.rng.random();
-        b[6] = (b[6] & 0x0f) | 0x40;
-        b[8] = (b[8] & 0x3f) | 0x80;
-        let h = crate::names::hex(&b);
-        format!(
-            "{}-{}-{}-{}-{}",
-            &h[0..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..32]
-        )
+        uuid_v4(self.rng.random())
+    }
+
+    /// A UID that leaves the cluster's RNG alone: from a generator seeded with the cluster's
+    /// seed, the current resourceVersion and `salt`. For objects a controller keeps one of per
+    /// namespace (a new kind of them would otherwise move every later random choice — ClusterIPs,
+    /// nodePorts, pod names — of every existing scenario).
+    fn side_uid(&self, salt: &str) -> String {
+        let mut seed = [0u8; 32];
+        seed[..8].copy_from_slice(&self.config.seed.to_le_bytes());
+        seed[8..16].copy_from_slice(&self.store.resource_version().to_le_bytes());
+        seed[16..20].copy_from_slice(&crate::names::fnv32a(salt.as_bytes()).to_le_bytes());
+        uuid_v4(ChaCha8Rng::from_seed(seed).random())
     }
 
     fn stamp_new(&mut self, object: &mut Object) {
         let uid = self.new_uid();
+        self.stamp_new_with(object, uid);
+    }
+
+    fn stamp_new_with(&self, object: &mut Object, uid: String) {
         let now = self.time();
         let kind = object.kind();
         let m = object.meta_mut();
@@ -739,6 +744,13 @@ impl Cluster {
             object.meta_mut().name = Some(name);
         }
         self.stamp_new(&mut object);
+        self.store.create(object).ok()
+    }
+
+    /// Creates a named object on behalf of a controller, with a UID from [`Cluster::side_uid`].
+    pub(crate) fn sys_create_side(&mut self, mut object: Object) -> Option<Arc<Object>> {
+        let uid = self.side_uid(&object.key().to_string());
+        self.stamp_new_with(&mut object, uid);
         self.store.create(object).ok()
     }
 
@@ -819,6 +831,21 @@ impl Cluster {
         };
         let _ = self.sys_create(Object::Event(Box::new(event)));
     }
+}
+
+/// 16 random bytes as a UUIDv4: `xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx`.
+fn uuid_v4(mut b: [u8; 16]) -> String {
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = crate::names::hex(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// An owner reference with `controller: true`, as controllers set them.

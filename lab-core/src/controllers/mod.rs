@@ -9,6 +9,7 @@ pub mod endpointslice;
 pub mod endpointslice_mirroring;
 pub mod kubelet;
 pub mod replicaset;
+pub mod root_ca_cert_publisher;
 pub mod scheduler;
 pub mod service;
 pub mod statefulset;
@@ -32,6 +33,8 @@ pub struct Queues {
     pub(crate) endpoints: BTreeSet<ObjectKey>,
     pub(crate) endpointslice: BTreeSet<ObjectKey>,
     pub(crate) mirroring: BTreeSet<ObjectKey>,
+    /// Namespaces for the root-ca-cert-publisher.
+    pub(crate) root_ca: BTreeSet<ObjectKey>,
 }
 
 impl Queues {
@@ -45,6 +48,7 @@ impl Queues {
             && self.endpoints.is_empty()
             && self.endpointslice.is_empty()
             && self.mirroring.is_empty()
+            && self.root_ca.is_empty()
     }
 }
 
@@ -121,13 +125,17 @@ impl State {
                 }
             }
             // Every pod gets a kubelet pass, which re-arms its timers; every StatefulSet a sync,
-            // which re-arms its minReadySeconds wake-ups.
+            // which re-arms its minReadySeconds wake-ups; every namespace a root CA check.
             match o.kind() {
                 Kind::Pod => {
                     cluster.queues.kubelet.insert(o.key());
                 }
                 Kind::StatefulSet => {
                     cluster.queues.statefulset.insert(o.key());
+                }
+                // The publisher's initial list: a namespace without its CA ConfigMap gets one.
+                Kind::Namespace => {
+                    cluster.queues.root_ca.insert(o.key());
                 }
                 _ => {}
             }
@@ -346,7 +354,19 @@ fn dispatch(c: &mut Cluster, change: Change) {
                 .collect();
             c.queues.scheduler.extend(retry);
         }
-        Kind::Namespace | Kind::ConfigMap | Kind::Event => {}
+        Kind::Namespace | Kind::ConfigMap => {
+            if root_ca_cert_publisher::relevant(&key, old, new) {
+                let ns = if key.kind == Kind::Namespace {
+                    &key.name
+                } else {
+                    &ns
+                };
+                c.queues
+                    .root_ca
+                    .insert(root_ca_cert_publisher::namespace_key(ns));
+            }
+        }
+        Kind::Event => {}
     }
 }
 
@@ -402,7 +422,7 @@ pub(crate) fn run(c: &mut Cluster) {
     }
     type Sync = fn(&mut Cluster, &ObjectKey);
     type Queue = fn(&mut Queues) -> &mut BTreeSet<ObjectKey>;
-    const LOOPS: [(Queue, Sync); 9] = [
+    const LOOPS: [(Queue, Sync); 10] = [
         (|q| &mut q.deployment, deployment::sync),
         (|q| &mut q.replicaset, replicaset::sync),
         (|q| &mut q.statefulset, statefulset::sync),
@@ -412,6 +432,7 @@ pub(crate) fn run(c: &mut Cluster) {
         (|q| &mut q.endpoints, endpoints::sync),
         (|q| &mut q.endpointslice, endpointslice::sync),
         (|q| &mut q.mirroring, endpointslice_mirroring::sync),
+        (|q| &mut q.root_ca, root_ca_cert_publisher::sync),
     ];
     loop {
         pending(c);
