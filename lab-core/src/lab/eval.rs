@@ -119,6 +119,32 @@ fn value_text(v: Option<&Value>) -> Text {
     }
 }
 
+/// A field's value as a failed check shows it. A multi-line text (a ConfigMap's `config.conf`)
+/// expected to contain `key: value` is shown by its `key:` lines only, so the learner reads
+/// `mode: iptables` rather than the whole file.
+fn found_value(e: &Expect, v: Option<&Value>) -> Text {
+    if let (Expect::Contains(Value::String(needle)), Some(Value::String(s))) = (e, v)
+        && s.trim_end().contains('\n')
+    {
+        let key = needle.split_once(':').map(|(k, _)| k.trim()).unwrap_or("");
+        let lines: Vec<&str> = s
+            .lines()
+            .map(str::trim)
+            .filter(|l| !key.is_empty() && l.starts_with(key) && l[key.len()..].starts_with(':'))
+            .collect();
+        return if lines.is_empty() {
+            let n = s.lines().count();
+            Text::new(
+                format!("{n} 行文本，不含 “{needle}”"),
+                format!("{n} lines without \"{needle}\""),
+            )
+        } else {
+            Text::same(lines.join("; "))
+        };
+    }
+    value_text(v)
+}
+
 /// Joins texts language by language.
 fn join_texts(texts: &[Text], sep: &str) -> Text {
     Text::new(
@@ -522,7 +548,7 @@ fn object(o: &ObjectCheck, snap: &LabSnapshot) -> Outcome {
         for (path, fp, e) in &fields {
             let got = fp.get(&json);
             if !e.holds(got) {
-                let v = value_text(got);
+                let v = found_value(e, got);
                 let prefix = if objects.len() > 1 {
                     format!("{}: ", obj.name())
                 } else {

@@ -108,8 +108,11 @@ impl Lang {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ClusterNeeds {
-    /// kube-proxy's mode on kind (`kubeProxyMode` in the kind config); the sim switches it in
-    /// the kube-proxy ConfigMap when the lab is reset.
+    /// The kube-proxy mode the lab's checks end in. kind creates the cluster with it
+    /// (`kubeProxyMode` in the kind config: a running kind cluster does not switch cleanly). On
+    /// the sim the lab starts in the default mode and the switch is the learner's, by editing
+    /// ConfigMap kube-system/kube-proxy as the steps say ([`set_proxy_mode`] does the same for
+    /// `solve` and the labs' self-test), so the iptables rules can be seen before the IPVS ones.
     #[serde(default)]
     pub kube_proxy_mode: Option<crate::config::ProxyMode>,
     /// nodePorts kind must map to the host (`extraPortMappings`) for checks from outside.
@@ -118,6 +121,66 @@ pub struct ClusterNeeds {
     /// Names the cluster's upstream DNS resolves (documentation ranges only).
     #[serde(default)]
     pub upstream: BTreeMap<String, Ipv4Addr>,
+}
+
+impl ClusterNeeds {
+    /// A fresh kind-like cluster's configuration with the lab's upstream DNS names added.
+    pub fn cluster_config(&self) -> crate::ClusterConfig {
+        let mut config = crate::ClusterConfig::kind();
+        for (name, ip) in &self.upstream {
+            config
+                .dns_upstream
+                .insert(name, crate::dns::UpstreamRecord::A(*ip));
+        }
+        config
+    }
+}
+
+/// Switches kube-proxy's mode on a simulated cluster as a learner does: the `mode:` line of
+/// `config.conf` in ConfigMap kube-system/kube-proxy is edited (added if missing) and the
+/// ConfigMap applied; the cluster then settles, so every node's rules are those of `mode`.
+pub fn set_proxy_mode(
+    cluster: &mut crate::Cluster,
+    mode: crate::config::ProxyMode,
+) -> Result<(), crate::ApplyError> {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let (ns, name) = crate::proxy::KUBE_PROXY_CONFIGMAP;
+    let mut cm: ConfigMap = cluster
+        .get_typed(ns, name)
+        .cloned()
+        .unwrap_or_else(|| ConfigMap {
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                namespace: Some(ns.into()),
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+    let conf = cm
+        .data
+        .get_or_insert_with(BTreeMap::new)
+        .entry("config.conf".to_string())
+        .or_default();
+    let line = format!("mode: {}", mode.as_str());
+    let mut replaced = false;
+    let mut lines: Vec<String> = conf
+        .lines()
+        .map(|l| {
+            if l.starts_with("mode:") {
+                replaced = true;
+                line.clone()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    if !replaced {
+        lines.push(line);
+    }
+    *conf = lines.join("\n") + "\n";
+    cluster.apply_manifests(&serde_json::to_string(&cm).expect("a ConfigMap serialises"))?;
+    cluster.settle();
+    Ok(())
 }
 
 /// One exercise: `labs/<id>/lab.yaml`.
@@ -200,7 +263,11 @@ impl Lab {
                     .enumerate()
                     .map(|(i, t)| (format!("hints[{i}]"), t)),
             );
-        for (path, t) in texts {
+        let check_texts = self.checks.iter().enumerate().flat_map(|(i, c)| {
+            std::iter::once((format!("checks[{i}].title"), &c.title))
+                .chain(c.hint.iter().map(move |h| (format!("checks[{i}].hint"), h)))
+        });
+        for (path, t) in texts.chain(check_texts) {
             for (lang, s) in [("zh-CN", &t.zh_cn), ("en", &t.en)] {
                 if s.trim().is_empty() {
                     return invalid(format!("{path}.{lang}"), "empty text".into());

@@ -495,3 +495,56 @@ fn reports_serialise_with_their_schema() {
     let back: Report = serde_json::from_value(json).unwrap();
     assert_eq!(back, r);
 }
+
+#[test]
+fn a_config_file_field_shows_only_the_lines_that_matter() {
+    let l = lab(r#"
+- id: mode
+  title: {zh-CN: 模式, en: mode}
+  object:
+    kind: ConfigMap
+    namespace: kube-system
+    name: kube-proxy
+    fields:
+      data[config.conf]: {contains: "mode: ipvs"}
+- id: missing
+  title: {zh-CN: 缺少, en: missing}
+  object:
+    kind: ConfigMap
+    namespace: kube-system
+    name: kube-proxy
+    fields:
+      data[config.conf]: {contains: "nosuchkey: 1"}
+"#);
+    let mut c = cluster(&[]);
+    let r = grade(&l, &c);
+    let m = check(&r, "mode");
+    assert_eq!(m.status, Status::Fail);
+    assert_eq!(m.found.en, "data[config.conf] = mode: iptables");
+    let n = check(&r, "missing");
+    assert!(
+        n.found.en.starts_with("data[config.conf] = ")
+            && n.found.en.ends_with(" lines without \"nosuchkey: 1\""),
+        "{n:#?}"
+    );
+    set_proxy_mode(&mut c, ProxyMode::Ipvs).unwrap();
+    assert_eq!(check(&grade(&l, &c), "mode").status, Status::Pass);
+    assert_eq!(LabSnapshot::from_cluster(&c).proxy_mode(), ProxyMode::Ipvs);
+}
+
+#[test]
+fn cluster_needs_add_upstream_names_and_check_texts_need_both_languages() {
+    let needs: ClusterNeeds =
+        serde_saphyr::from_str("upstream: {mirror.example.net: 198.51.100.7}").unwrap();
+    let config = needs.cluster_config();
+    assert!(config.dns_upstream.names.contains_key("mirror.example.net"));
+    assert!(config.dns_upstream.names.contains_key("www.example.com"));
+    let err = Lab::from_yaml(
+        "id: l\ntitle: {zh-CN: 一, en: one}\nchecks:\n- id: a\n  title: {zh-CN: x, en: x}\n  hint: {zh-CN: x, en: ' '}\n  endpoints: {service: s}\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "lab.yaml: checks[0].hint.en: Invalid value: empty text"
+    );
+}
