@@ -1,0 +1,250 @@
+//! Every lab in `labs/` proves itself, as rustlings' `dev check` does for its exercises: the
+//! lab.yaml parses, every learner-facing text has both languages, every manifest parses, the
+//! starting state fails at least one check and the solution passes them all — graded on a fresh
+//! simulated kind cluster exactly as a front end grades it (snapshot, probes answered by the
+//! cluster, evaluation).
+//!
+//! The order of one lab's run is the learner's: a fresh cluster with the lab's upstream names,
+//! `kubectl apply -f manifests/` (files in name order), grade → something fails; then the
+//! kube-proxy mode the lab ends in (edited into ConfigMap kube-system/kube-proxy, as the steps
+//! tell the learner to do), `kubectl apply -f solution/`, grade → everything passes. The grader's
+//! probe pod is created first when a check runs `from: probe`.
+
+use lab_core::lab::probe::{answer_all, probe_pod_manifest};
+use lab_core::lab::{Lab, LabSnapshot, Report, Source, Status, Text};
+use lab_core::{Cluster, manifest};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// The labs, in the course's order. A new lab folder must be added here (and a removed one
+/// taken out): the list is the contract with the book and the runner's `list`.
+const LABS: [&str; 6] = [
+    "01-clusterip",
+    "02-nodeport",
+    "03-coredns",
+    "04-headless",
+    "05-kube-proxy",
+    "06-practical",
+];
+
+fn labs_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../labs")
+}
+
+/// The `.yaml`/`.yml` files of a folder, in name order (the order `kubectl apply -f DIR` uses).
+fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|x| x == "yaml" || x == "yml" || x == "json")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every learner-facing text of a lab, with where it is.
+fn texts(lab: &Lab) -> Vec<(String, &Text)> {
+    let mut out = vec![("title".to_string(), &lab.title)];
+    let lists = [
+        ("goals", &lab.goals),
+        ("steps", &lab.steps),
+        ("hints", &lab.hints),
+    ];
+    for (name, list) in lists {
+        out.extend(
+            list.iter()
+                .enumerate()
+                .map(|(i, t)| (format!("{name}[{i}]"), t)),
+        );
+    }
+    for c in &lab.checks {
+        out.push((format!("checks[{}].title", c.id), &c.title));
+        if let Some(h) = &c.hint {
+            out.push((format!("checks[{}].hint", c.id), h));
+        }
+    }
+    out
+}
+
+/// Whether a text is really written in its language: the Chinese one has Han characters, the
+/// English one none (a forgotten translation is usually a copy of the other).
+fn language_problems(path: &str, t: &Text) -> Vec<String> {
+    let han = |s: &str| s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+    let mut out = Vec::new();
+    if !han(&t.zh_cn) {
+        out.push(format!("{path}.zh-CN has no Chinese: {:?}", t.zh_cn));
+    }
+    if han(&t.en) {
+        out.push(format!("{path}.en is not English: {:?}", t.en));
+    }
+    out
+}
+
+/// Grades `lab` on `c` as a front end would.
+fn grade(lab: &Lab, c: &Cluster) -> Report {
+    let snap = LabSnapshot::from_cluster(c);
+    let results = answer_all(c, &lab.probes(&snap));
+    lab.evaluate(&snap, &results)
+}
+
+/// Every check that did not pass, one paragraph each.
+fn describe(report: &Report, only_failures: bool) -> String {
+    let mut out = String::new();
+    for c in &report.checks {
+        if only_failures && c.status == Status::Pass {
+            continue;
+        }
+        let _ = writeln!(out, "  [{:?}] {} — {}", c.status, c.id, c.title.en);
+        let _ = writeln!(out, "      expected: {}", c.expected.en);
+        let _ = writeln!(out, "      found:    {}", c.found.en);
+        if let Some(cause) = &c.cause {
+            let _ = writeln!(out, "      cause:    {}", cause.en);
+        }
+    }
+    out
+}
+
+fn apply_folder(c: &mut Cluster, dir: &Path) -> Result<(), String> {
+    for f in yaml_files(dir) {
+        c.apply_manifests(&read(&f))
+            .map_err(|e| format!("kubectl apply -f {}: {e}", f.display()))?;
+    }
+    c.settle();
+    Ok(())
+}
+
+/// One lab's self-check; the problems found, if any.
+fn check_lab(id: &str) -> Vec<String> {
+    let dir = labs_dir().join(id);
+    let mut problems = Vec::new();
+    let text = match std::fs::read_to_string(dir.join("lab.yaml")) {
+        Ok(t) => t,
+        Err(e) => return vec![format!("lab.yaml: {e}")],
+    };
+    let lab = match Lab::from_yaml(&text) {
+        Ok(l) => l,
+        Err(e) => return vec![e.to_string()],
+    };
+    if lab.id != id {
+        problems.push(format!("id is {:?}, the folder is {id:?}", lab.id));
+    }
+    if lab.goals.is_empty() || lab.steps.is_empty() || lab.hints.is_empty() {
+        problems.push("goals, steps and hints must each have at least one entry".into());
+    }
+    if lab.checks.is_empty() {
+        problems.push("no checks".into());
+    }
+    for (path, t) in texts(&lab) {
+        problems.extend(language_problems(&path, t));
+    }
+    for c in lab.checks.iter().filter(|c| c.hint.is_none()) {
+        problems.push(format!("check {} has no hint", c.id));
+    }
+    for sub in ["manifests", "solution"] {
+        if !dir.join(sub).is_dir() {
+            problems.push(format!("no {sub}/ folder"));
+            continue;
+        }
+        let files = yaml_files(&dir.join(sub));
+        if files.is_empty() {
+            problems.push(format!("{sub}/ has no manifest"));
+        }
+        for f in files {
+            if let Err(e) = manifest::parse_manifests(&read(&f)) {
+                problems.push(format!("{}: {e}", f.display()));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return problems;
+    }
+
+    // SVCLAB_LABS_VERBOSE=1 prints both reports of every lab (for lab authors).
+    let verbose = std::env::var_os("SVCLAB_LABS_VERBOSE").is_some();
+    let mut c = Cluster::new(lab.cluster.cluster_config());
+    let uses_probe = lab.checks.iter().any(|ch| {
+        let from = [
+            ch.dns.as_ref().map(|d| &d.from),
+            ch.http.as_ref().map(|h| &h.from),
+        ];
+        from.into_iter().flatten().any(|f| *f == Source::Probe)
+    });
+    if uses_probe && let Err(e) = c.apply_manifests(&probe_pod_manifest()) {
+        return vec![format!("the probe pod: {e}")];
+    }
+    if let Err(e) = apply_folder(&mut c, &dir.join("manifests")) {
+        return vec![e];
+    }
+    let start = grade(&lab, &c);
+    if verbose {
+        eprintln!("labs/{id}, starting state:\n{}", describe(&start, false));
+    }
+    if start.failed == 0 {
+        problems.push(format!(
+            "the starting state (manifests/) passes every check; it must fail at least one:\n{}",
+            describe(&start, false)
+        ));
+    }
+    if start.errors > 0 {
+        problems.push(format!(
+            "checks could not be made in the starting state:\n{}",
+            describe(&start, true)
+        ));
+    }
+
+    if let Some(mode) = lab.cluster.kube_proxy_mode
+        && let Err(e) = lab_core::lab::set_proxy_mode(&mut c, mode)
+    {
+        return vec![format!("switching kube-proxy to {}: {e}", mode.as_str())];
+    }
+    if let Err(e) = apply_folder(&mut c, &dir.join("solution")) {
+        problems.push(e);
+        return problems;
+    }
+    let end = grade(&lab, &c);
+    if verbose {
+        eprintln!("labs/{id}, with solution/:\n{}", describe(&end, false));
+    }
+    if !end.all_passed() {
+        problems.push(format!(
+            "with solution/ applied, {} check(s) did not pass:\n{}",
+            end.failed + end.errors,
+            describe(&end, true)
+        ));
+    }
+    problems
+}
+
+#[test]
+fn the_lab_folders_are_the_six_labs() {
+    let mut found: Vec<String> = std::fs::read_dir(labs_dir())
+        .expect("labs/")
+        .map(|e| e.expect("a directory entry"))
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    found.sort();
+    assert_eq!(found, LABS, "the folders in labs/");
+}
+
+#[test]
+fn every_lab_fails_at_the_start_and_passes_with_its_solution() {
+    let mut report = String::new();
+    for id in LABS {
+        let problems = check_lab(id);
+        if !problems.is_empty() {
+            let _ = writeln!(report, "labs/{id}:");
+            for p in problems {
+                let _ = writeln!(report, "- {p}");
+            }
+        }
+    }
+    assert!(report.is_empty(), "\n{report}");
+}
