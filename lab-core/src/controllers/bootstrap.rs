@@ -1,6 +1,7 @@
 //! What `kind create cluster` leaves behind: nodes, the system namespaces, the `kubernetes` and
 //! `kube-dns` Services, CoreDNS (a Deployment of two pods on the control plane), the
-//! `kube-proxy` ConfigMap that selects the proxy mode, and — unless disabled — the control-plane
+//! `kube-proxy` ConfigMap that selects the proxy mode (with kubeadm's `cluster-info` and the
+//! apiserver's legacy-token-tracking ConfigMaps), and — unless disabled — the control-plane
 //! static pods, one `kube-proxy` and one `kindnet` pod per node, and the local-path provisioner.
 
 use crate::cluster::Cluster;
@@ -444,6 +445,33 @@ pub(crate) fn bootstrap(c: &mut Cluster) {
         })),
     );
 
+    // ConfigMaps kubeadm and the apiserver add. Their UIDs leave the cluster's RNG alone (see
+    // `Cluster::sys_create_side`), so every later random pick is what it was before they existed.
+    let today = k8s_openapi::jiff::Timestamp::from_millisecond(c.now_ms)
+        .expect("virtual clock within range")
+        .to_zoned(k8s_openapi::jiff::tz::TimeZone::UTC)
+        .date()
+        .to_string();
+    for (ns, name, data) in [
+        (
+            "kube-public",
+            super::bootstrapsigner::CLUSTER_INFO,
+            super::bootstrapsigner::cluster_info_data(),
+        ),
+        // The apiserver's record of when it started tracking legacy service-account tokens.
+        (
+            "kube-system",
+            "kube-apiserver-legacy-service-account-token-tracking",
+            vec![("since".to_string(), today)],
+        ),
+    ] {
+        c.sys_create_side(Object::ConfigMap(Box::new(ConfigMap {
+            metadata: meta(ns, name, &[]),
+            data: Some(data.into_iter().collect()),
+            ..Default::default()
+        })));
+    }
+
     // default/kubernetes: selectorless, its endpoints written by the apiserver itself.
     let api_ip = cp.ip.to_string();
     must(
@@ -612,4 +640,60 @@ pub(crate) fn bootstrap(c: &mut Cluster) {
         }
     }
     c.run_controllers();
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Cluster;
+    use crate::object::Kind;
+    use k8s_openapi::api::core::v1::ConfigMap;
+
+    /// `kubectl get configmaps -A` on a fresh kind 1.33 cluster, less what the sim leaves out
+    /// (kube-system's extension-apiserver-authentication, kubeadm-config and kubelet-config,
+    /// local-path-storage's local-path-config).
+    #[test]
+    fn a_fresh_cluster_has_kinds_config_maps() {
+        let c = Cluster::kind();
+        let listed: Vec<(String, String, usize)> = c
+            .list_typed::<ConfigMap>(None)
+            .map(|cm| {
+                (
+                    cm.metadata.namespace.clone().unwrap(),
+                    cm.metadata.name.clone().unwrap(),
+                    cm.data.as_ref().map_or(0, |d| d.len()),
+                )
+            })
+            .collect();
+        let want = [
+            ("default", "kube-root-ca.crt", 1),
+            ("kube-node-lease", "kube-root-ca.crt", 1),
+            ("kube-public", "cluster-info", 2),
+            ("kube-public", "kube-root-ca.crt", 1),
+            ("kube-system", "coredns", 1),
+            (
+                "kube-system",
+                "kube-apiserver-legacy-service-account-token-tracking",
+                1,
+            ),
+            ("kube-system", "kube-proxy", 2),
+            ("kube-system", "kube-root-ca.crt", 1),
+            ("local-path-storage", "kube-root-ca.crt", 1),
+        ];
+        let want: Vec<(String, String, usize)> = want
+            .iter()
+            .map(|(ns, n, d)| (ns.to_string(), n.to_string(), *d))
+            .collect();
+        assert_eq!(listed, want);
+        let tracking = c
+            .get_typed::<ConfigMap>(
+                "kube-system",
+                "kube-apiserver-legacy-service-account-token-tracking",
+            )
+            .unwrap();
+        assert_eq!(tracking.data.as_ref().unwrap()["since"], "2026-01-01");
+        assert!(
+            c.get(Kind::ConfigMap, "kube-public", "cluster-info")
+                .is_some()
+        );
+    }
 }

@@ -3,6 +3,7 @@
 //! like shared informers' event handlers do, and runs the queues until they are empty.
 
 pub mod bootstrap;
+pub mod bootstrapsigner;
 pub mod deployment;
 pub mod endpoints;
 pub mod endpointslice;
