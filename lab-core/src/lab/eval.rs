@@ -357,6 +357,46 @@ fn diagnose_service(snap: &LabSnapshot, namespace: &str, service: &str) -> Optio
     None
 }
 
+/// A selector wide enough to pick pods of several kinds (`app=shop` picking the api, web and
+/// debugging pods alike): the label sets it picks, with how many pods carry each.
+fn mixed_selection(snap: &LabSnapshot, namespace: &str, service: &str) -> Option<Text> {
+    let selector = snap
+        .service(namespace, service)?
+        .spec
+        .as_ref()?
+        .selector
+        .clone()?;
+    let mut groups: BTreeMap<String, usize> = BTreeMap::new();
+    for p in selected(snap, namespace, &selector) {
+        // The labels controllers add per revision or per pod would split every group.
+        let labels: BTreeMap<String, String> = p
+            .metadata
+            .labels
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(k, _)| {
+                !matches!(k.as_str(), "pod-template-hash" | "controller-revision-hash")
+                    && !k.starts_with("statefulset.kubernetes.io/")
+                    && !k.starts_with("apps.kubernetes.io/")
+            })
+            .collect();
+        *groups.entry(format_map(&labels)).or_default() += 1;
+    }
+    if groups.len() < 2 {
+        return None;
+    }
+    let sel = format_map(&selector);
+    let n: usize = groups.values().sum();
+    let list = join(groups.iter().map(|(l, k)| format!("{k} × {l}")));
+    Some(Text::new(
+        format!("selector {sel} 选中了 {n} 个不同种类的 Pod：{list}。加上能区分它们的标签。"),
+        format!(
+            "selector {sel} picks {n} pods of different kinds: {list}; add a label that tells them apart"
+        ),
+    ))
+}
+
 /// A targetPort the selected pods do not serve: a name no container port has, or a number none
 /// declares (the endpoints are still made, but nothing answers there).
 fn target_port_cause(service: &str, sp: &ServicePort, pods: &[&Pod]) -> Option<Text> {
@@ -669,7 +709,7 @@ fn endpoints(e: &EndpointsCheck, snap: &LabSnapshot) -> Outcome {
     );
     let pass = ready_ok && not_ready_ok && port_ok;
     let cause = if !ready_ok || !not_ready_ok {
-        diagnose_service(snap, ns, svc)
+        diagnose_service(snap, ns, svc).or_else(|| mixed_selection(snap, ns, svc))
     } else if !port_ok {
         Some(Text::new(
             "端点的端口来自 Service 的 targetPort：检查它是否等于容器端口。",
@@ -843,7 +883,21 @@ fn answer_text(got: &BTreeSet<String>, r: &ProbeResult) -> Text {
 /// Why a lookup did not answer as wanted.
 fn dns_cause(d: &DnsCheck, snap: &LabSnapshot, query: &str, got: &[String]) -> Option<Text> {
     let ns = d.namespace.as_str();
-    let svc = d.expect.service.as_deref().or(d.reverse_of.as_deref());
+    // `expect.pods` asks for a headless Service's answer: diagnose the Service the name's first
+    // label names, if there is one (a pod's own name, `web-0.nginx`, names none).
+    let headless = d
+        .expect
+        .pods
+        .is_some()
+        .then(|| query.split('.').next())
+        .flatten()
+        .filter(|label| snap.service(ns, label).is_some());
+    let svc = d
+        .expect
+        .service
+        .as_deref()
+        .or(d.reverse_of.as_deref())
+        .or(headless);
     if let Some(svc) = svc {
         if let Some(c) = diagnose_service(snap, ns, svc) {
             return Some(c);

@@ -299,6 +299,20 @@ fn headless_names_return_the_pod_ips() {
         check(&r, "is-headless").found.en.split(" = ").next(),
         Some("spec.clusterIP")
     );
+    // A headless Service that selects nothing: the name does not resolve, and the cause is the
+    // Service's selector.
+    let c = cluster(&[
+        DEPLOYMENT,
+        &HEADLESS.replace("app: httpd", "app: httpd-server"),
+        CLIENT,
+    ]);
+    let h = grade(&l, &c);
+    let h = check(&h, "headless");
+    assert_eq!(h.status, Status::Fail);
+    assert_eq!(
+        h.cause.as_ref().map(|c| c.en.as_str()),
+        Some("selector app=httpd-server matches no pod; pods are labelled app=httpd")
+    );
 }
 
 #[test]
@@ -546,5 +560,22 @@ fn cluster_needs_add_upstream_names_and_check_texts_need_both_languages() {
     assert_eq!(
         err.to_string(),
         "lab.yaml: checks[0].hint.en: Invalid value: empty text"
+    );
+}
+
+#[test]
+fn a_selector_that_picks_other_pods_too_lists_what_it_picks() {
+    let stray = CLIENT.replace(
+        "metadata:\n  name: clientpod\n",
+        "metadata:\n  name: stray\n  labels:\n    app: httpd\n    tier: debug\n",
+    );
+    let c = cluster(&[DEPLOYMENT, SERVICE, &stray]);
+    let r = grade(&lab(CHAPTER_CHECKS), &c);
+    let ep = check(&r, "endpoints");
+    assert_eq!(ep.status, Status::Fail);
+    assert_eq!(ep.found.en.split(" (").next(), Some("4 ready"));
+    assert_eq!(
+        ep.cause.as_ref().unwrap().en,
+        "selector app=httpd picks 4 pods of different kinds: 3 × app=httpd, 1 × app=httpd,tier=debug; add a label that tells them apart"
     );
 }
