@@ -10,9 +10,10 @@
 //! tell the learner to do), `kubectl apply -f solution/`, grade → everything passes. The grader's
 //! probe pod is created first when a check runs `from: probe`.
 
+use lab_core::config::ProxyMode;
 use lab_core::lab::probe::{answer_all, probe_pod_manifest};
 use lab_core::lab::{Lab, LabSnapshot, Report, Source, Status, Text};
-use lab_core::{Cluster, manifest};
+use lab_core::{Cluster, Kind, manifest};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -120,6 +121,35 @@ fn apply_folder(c: &mut Cluster, dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// A fresh cluster with the lab's upstream names, the probe pod if a check uses it, and
+/// `manifests/` applied: where the learner starts.
+fn started(lab: &Lab, dir: &Path) -> Result<Cluster, String> {
+    let mut c = Cluster::new(lab.cluster.cluster_config());
+    let uses_probe = lab.checks.iter().any(|ch| {
+        let from = [
+            ch.dns.as_ref().map(|d| &d.from),
+            ch.http.as_ref().map(|h| &h.from),
+        ];
+        from.into_iter().flatten().any(|f| *f == Source::Probe)
+    });
+    if uses_probe {
+        c.apply_manifests(&probe_pod_manifest())
+            .map_err(|e| format!("the probe pod: {e}"))?;
+    }
+    apply_folder(&mut c, &dir.join("manifests"))?;
+    Ok(c)
+}
+
+/// What the learner does to finish: kube-proxy switched to the lab's mode (the ConfigMap edit
+/// the steps describe), then `solution/` applied.
+fn solve(lab: &Lab, dir: &Path, c: &mut Cluster) -> Result<(), String> {
+    if let Some(mode) = lab.cluster.kube_proxy_mode {
+        lab_core::lab::set_proxy_mode(c, mode)
+            .map_err(|e| format!("switching kube-proxy to {}: {e}", mode.as_str()))?;
+    }
+    apply_folder(c, &dir.join("solution"))
+}
+
 /// One lab's self-check; the problems found, if any.
 fn check_lab(id: &str) -> Vec<String> {
     let dir = labs_dir().join(id);
@@ -168,20 +198,10 @@ fn check_lab(id: &str) -> Vec<String> {
 
     // SVCLAB_LABS_VERBOSE=1 prints both reports of every lab (for lab authors).
     let verbose = std::env::var_os("SVCLAB_LABS_VERBOSE").is_some();
-    let mut c = Cluster::new(lab.cluster.cluster_config());
-    let uses_probe = lab.checks.iter().any(|ch| {
-        let from = [
-            ch.dns.as_ref().map(|d| &d.from),
-            ch.http.as_ref().map(|h| &h.from),
-        ];
-        from.into_iter().flatten().any(|f| *f == Source::Probe)
-    });
-    if uses_probe && let Err(e) = c.apply_manifests(&probe_pod_manifest()) {
-        return vec![format!("the probe pod: {e}")];
-    }
-    if let Err(e) = apply_folder(&mut c, &dir.join("manifests")) {
-        return vec![e];
-    }
+    let mut c = match started(&lab, &dir) {
+        Ok(c) => c,
+        Err(e) => return vec![e],
+    };
     let start = grade(&lab, &c);
     if verbose {
         eprintln!("labs/{id}, starting state:\n{}", describe(&start, false));
@@ -199,12 +219,7 @@ fn check_lab(id: &str) -> Vec<String> {
         ));
     }
 
-    if let Some(mode) = lab.cluster.kube_proxy_mode
-        && let Err(e) = lab_core::lab::set_proxy_mode(&mut c, mode)
-    {
-        return vec![format!("switching kube-proxy to {}: {e}", mode.as_str())];
-    }
-    if let Err(e) = apply_folder(&mut c, &dir.join("solution")) {
+    if let Err(e) = solve(&lab, &dir, &mut c) {
         problems.push(e);
         return problems;
     }
@@ -247,4 +262,131 @@ fn every_lab_fails_at_the_start_and_passes_with_its_solution() {
         }
     }
     assert!(report.is_empty(), "\n{report}");
+}
+
+/// A lab solved, for the mistakes below.
+fn solved(id: &str) -> (Lab, Cluster) {
+    let dir = labs_dir().join(id);
+    let lab = Lab::from_yaml(&read(&dir.join("lab.yaml"))).expect("lab.yaml parses");
+    let mut c = started(&lab, &dir).expect("the starting state applies");
+    solve(&lab, &dir, &mut c).expect("the solution applies");
+    (lab, c)
+}
+
+/// A file of a lab with one change, as a learner might get it wrong.
+fn edited(id: &str, file: &str, from: &str, to: &str) -> String {
+    let text = read(&labs_dir().join(id).join(file));
+    assert!(text.contains(from), "{id}/{file} has no {from:?}");
+    text.replace(from, to)
+}
+
+/// `check` fails, and its cause (or what it found) says `says`.
+fn fails_saying(lab: &Lab, c: &Cluster, check: &str, says: &str) {
+    let r = grade(lab, c);
+    let cr = r
+        .check(check)
+        .unwrap_or_else(|| panic!("{}: no check {check}", lab.id));
+    let cause = cr.cause.as_ref().map(|t| t.en.as_str()).unwrap_or("");
+    assert!(
+        cr.status == Status::Fail && (cause.contains(says) || cr.found.en.contains(says)),
+        "{}: {check} should fail saying {says:?}:\n{}",
+        lab.id,
+        describe(&r, true)
+    );
+}
+
+/// The lessons' typical mistakes fail the check that teaches them, with a cause that points at
+/// the mistake: the checks are not just "the solution's objects exist".
+#[test]
+fn typical_mistakes_fail_the_check_that_teaches_them() {
+    // port vs targetPort: the Service forwards to a port nothing listens on.
+    let (lab, mut c) = solved("01-clusterip");
+    let svc = edited(
+        "01-clusterip",
+        "solution/httpd-service.yaml",
+        "targetPort: 80",
+        "targetPort: 8080",
+    );
+    c.apply_manifests(&svc).unwrap();
+    c.settle();
+    fails_saying(&lab, &c, "reach-clusterip", "nothing listens on 8080");
+
+    // A ClusterIP cannot become None in place (lab 04's hint): the apiserver refuses.
+    let (_, mut c) = solved("01-clusterip");
+    let err = c
+        .apply_manifests(&svc.replace("spec:\n", "spec:\n  clusterIP: None\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("may not change once set"), "{err}");
+
+    // The nodePort range, and a nodePort other than the one asked for.
+    let (lab, mut c) = solved("02-nodeport");
+    let out_of_range = edited(
+        "02-nodeport",
+        "solution/httpd-service.yaml",
+        "30144",
+        "40000",
+    );
+    let err = c.apply_manifests(&out_of_range).unwrap_err().to_string();
+    assert!(err.contains("30000-32767"), "{err}");
+    c.apply_manifests(&edited(
+        "02-nodeport",
+        "solution/httpd-service.yaml",
+        "30144",
+        "30145",
+    ))
+    .unwrap();
+    c.settle();
+    fails_saying(&lab, &c, "reach-from-outside", "is 30145, not 30144");
+
+    // Headless means clusterIP: None at creation; without it, DNS answers one ClusterIP.
+    let (lab, mut c) = solved("04-headless");
+    c.delete(Kind::Service, "default", "headless-svc").unwrap();
+    c.apply_manifests(&edited(
+        "04-headless",
+        "solution/headless-service.yaml",
+        "  clusterIP: None\n",
+        "",
+    ))
+    .unwrap();
+    c.settle();
+    fails_saying(&lab, &c, "dns-headless", "the answer is one ClusterIP");
+    fails_saying(&lab, &c, "headless-spec", "spec.clusterIP = 10.96.");
+
+    // Still iptables: the IPVS check names the ConfigMap to edit.
+    let (lab, mut c) = solved("05-kube-proxy");
+    lab_core::lab::set_proxy_mode(&mut c, ProxyMode::Iptables).unwrap();
+    fails_saying(
+        &lab,
+        &c,
+        "ipvs-virtual-server",
+        "ConfigMap kube-system/kube-proxy",
+    );
+
+    // The practical task: a selector of app=shop alone picks the other tiers too, and
+    // Services written without namespace: shop land in default.
+    let (lab, mut c) = solved("06-practical");
+    c.apply_manifests(&edited(
+        "06-practical",
+        "solution/api-services.yaml",
+        "    app: shop\n    tier: api\n  ports:\n  - name: http\n    protocol: TCP\n    port: 8080",
+        "    app: shop\n  ports:\n  - name: http\n    protocol: TCP\n    port: 8080",
+    ))
+    .unwrap();
+    c.settle();
+    fails_saying(
+        &lab,
+        &c,
+        "api-endpoints",
+        "selector app=shop picks 6 pods of different kinds: 3 × app=shop,tier=api, 1 × app=shop,tier=debug, 2 × app=shop,tier=web",
+    );
+    fails_saying(&lab, &c, "api-svc-spec", "spec.selector[tier] = (absent)");
+    let dir = labs_dir().join("06-practical");
+    let mut c = started(&lab, &dir).unwrap();
+    c.apply_manifests(
+        &read(&dir.join("solution/api-services.yaml")).replace("  namespace: shop\n", ""),
+    )
+    .unwrap();
+    c.settle();
+    fails_saying(&lab, &c, "api-svc-spec", "it is in namespace default");
 }
