@@ -11,8 +11,8 @@
 //! - [`manifest`] — YAML/JSON manifests into typed `k8s-openapi` objects, with strict fields.
 //! - [`validation`] and [`errors`] — the apiserver's validation, with its exact messages.
 //! - [`controllers`] — one module per real control loop: deployment, replicaset, statefulset, scheduler,
-//!   kubelet, service (allocators and the LoadBalancer provider), endpoints, endpointslice and
-//!   endpointslice-mirroring.
+//!   kubelet, service (allocators and the LoadBalancer provider), endpoints, endpointslice,
+//!   endpointslice-mirroring and root-ca-cert-publisher.
 //! - [`proxy`] — kube-proxy's rules per node (iptables, IPVS, nftables) and its partial sync.
 //! - [`trace`] — a packet through those rules; [`trace::name_then_packet`] adds the DNS lookup.
 //! - [`dns`] — CoreDNS's answers, pods' resolv.conf and resolver walks, nslookup/dig/host output.
