@@ -605,6 +605,44 @@ fn changing_a_service_type_back_from_node_port_to_cluster_ip() {
     assert!(sim.stop().success());
 }
 
+/// Every namespace has the root CA ConfigMap, a new one included, and it comes back when deleted.
+#[test]
+fn kube_root_ca_config_maps_with_the_real_kubectl() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let sim = Sim::start(home);
+    let names = |ns: &str| -> Vec<Vec<String>> {
+        rows(&ok(home, &["get", "cm", "-n", ns]))
+            .into_iter()
+            .map(|r| r[..2].to_vec())
+            .collect()
+    };
+    let root_ca = vec![
+        vec!["NAME".to_string(), "DATA".to_string()],
+        vec!["kube-root-ca.crt".to_string(), "1".to_string()],
+    ];
+    assert_eq!(names("default"), root_ca);
+    assert_eq!(
+        ok(home, &["create", "namespace", "lab"]),
+        "namespace/lab created\n"
+    );
+    assert_eq!(names("lab"), root_ca);
+    assert_eq!(
+        ok(home, &["delete", "cm", "kube-root-ca.crt", "-n", "lab"]),
+        "configmap \"kube-root-ca.crt\" deleted\n"
+    );
+    assert_eq!(names("lab"), root_ca);
+    let ca = jsonpath(
+        home,
+        &["get", "cm", "kube-root-ca.crt", "-n", "lab"],
+        "{.data.ca\\.crt}",
+    );
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----\n"), "{ca}");
+    let public = names("kube-public");
+    assert_eq!(public[1], ["cluster-info", "2"]);
+    assert!(sim.stop().success());
+}
+
 /// Lines of a running command's stdout, as they arrive.
 fn line_reader(child: &mut Child) -> mpsc::Receiver<String> {
     let stdout = child.stdout.take().unwrap();
