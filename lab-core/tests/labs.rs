@@ -264,6 +264,13 @@ fn every_lab_fails_at_the_start_and_passes_with_its_solution() {
     assert!(report.is_empty(), "\n{report}");
 }
 
+/// `kubectl apply -f` of one edited file, then the cluster settles.
+fn apply(c: &mut Cluster, text: &str) {
+    c.apply_manifests(text)
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    c.settle();
+}
+
 /// A lab solved, for the mistakes below.
 fn solved(id: &str) -> (Lab, Cluster) {
     let dir = labs_dir().join(id);
@@ -307,8 +314,7 @@ fn typical_mistakes_fail_the_check_that_teaches_them() {
         "targetPort: 80",
         "targetPort: 8080",
     );
-    c.apply_manifests(&svc).unwrap();
-    c.settle();
+    apply(&mut c, &svc);
     fails_saying(&lab, &c, "reach-clusterip", "nothing listens on 8080");
 
     // A ClusterIP cannot become None in place (lab 04's hint): the apiserver refuses.
@@ -329,27 +335,29 @@ fn typical_mistakes_fail_the_check_that_teaches_them() {
     );
     let err = c.apply_manifests(&out_of_range).unwrap_err().to_string();
     assert!(err.contains("30000-32767"), "{err}");
-    c.apply_manifests(&edited(
-        "02-nodeport",
-        "solution/httpd-service.yaml",
-        "30144",
-        "30145",
-    ))
-    .unwrap();
-    c.settle();
+    apply(
+        &mut c,
+        &edited(
+            "02-nodeport",
+            "solution/httpd-service.yaml",
+            "30144",
+            "30145",
+        ),
+    );
     fails_saying(&lab, &c, "reach-from-outside", "is 30145, not 30144");
 
     // Headless means clusterIP: None at creation; without it, DNS answers one ClusterIP.
     let (lab, mut c) = solved("04-headless");
     c.delete(Kind::Service, "default", "headless-svc").unwrap();
-    c.apply_manifests(&edited(
-        "04-headless",
-        "solution/headless-service.yaml",
-        "  clusterIP: None\n",
-        "",
-    ))
-    .unwrap();
-    c.settle();
+    apply(
+        &mut c,
+        &edited(
+            "04-headless",
+            "solution/headless-service.yaml",
+            "  clusterIP: None\n",
+            "",
+        ),
+    );
     fails_saying(&lab, &c, "dns-headless", "the answer is one ClusterIP");
     fails_saying(&lab, &c, "headless-spec", "spec.clusterIP = 10.96.");
 
@@ -366,14 +374,15 @@ fn typical_mistakes_fail_the_check_that_teaches_them() {
     // The practical task: a selector of app=shop alone picks the other tiers too, and
     // Services written without namespace: shop land in default.
     let (lab, mut c) = solved("06-practical");
-    c.apply_manifests(&edited(
-        "06-practical",
-        "solution/api-services.yaml",
-        "    app: shop\n    tier: api\n  ports:\n  - name: http\n    protocol: TCP\n    port: 8080",
-        "    app: shop\n  ports:\n  - name: http\n    protocol: TCP\n    port: 8080",
-    ))
-    .unwrap();
-    c.settle();
+    apply(
+        &mut c,
+        &edited(
+            "06-practical",
+            "solution/api-services.yaml",
+            "    app: shop\n    tier: api\n  ports:\n  - name: http\n    protocol: TCP\n    port: 8080",
+            "    app: shop\n  ports:\n  - name: http\n    protocol: TCP\n    port: 8080",
+        ),
+    );
     fails_saying(
         &lab,
         &c,
@@ -383,10 +392,9 @@ fn typical_mistakes_fail_the_check_that_teaches_them() {
     fails_saying(&lab, &c, "api-svc-spec", "spec.selector[tier] = (absent)");
     let dir = labs_dir().join("06-practical");
     let mut c = started(&lab, &dir).unwrap();
-    c.apply_manifests(
+    apply(
+        &mut c,
         &read(&dir.join("solution/api-services.yaml")).replace("  namespace: shop\n", ""),
-    )
-    .unwrap();
-    c.settle();
+    );
     fails_saying(&lab, &c, "api-svc-spec", "it is in namespace default");
 }
