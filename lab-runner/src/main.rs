@@ -10,6 +10,8 @@
 //!   node's own tools would ([`rules`]).
 //! - `trace -f FILE… --from … --to IP:PORT [--mode …]` walks one packet through those rules, in
 //!   any of the three modes ([`trace`]).
+//! - `list`, `show LAB`, `check LAB`, `hint LAB [CHECK]`: the grader, on the sim or any kube
+//!   context ([`grade`]).
 //!
 //! Tables come from `lab_core::printers`, the apiserver's and kubectl's printers ([`get`]).
 
@@ -18,6 +20,7 @@ mod dns_cli;
 mod dns_server;
 mod dns_zone;
 mod get;
+mod grade;
 mod node;
 mod sim;
 
@@ -164,6 +167,20 @@ enum Command {
     /// `ipset list`, `ip addr show kube-ipvs0`, `nft list table ip kube-proxy`) through the
     /// Kubernetes client, as `docker exec NODE …` does on kind.
     Node(node::NodeArgs),
+    /// List the labs (id, title, number of checks).
+    List(grade::ListArgs),
+    /// Show a lab's goals and step-by-step instructions.
+    Show(grade::ShowArgs),
+    /// Grade a lab on the cluster (the sim by default, or any kube context).
+    ///
+    /// Lists the cluster's objects, runs the probes the checks need (an exec in a pod, a node's
+    /// kube-proxy rules, a request to a nodePort) and prints each check passed or failed, with
+    /// what it expected, what it found and the likely cause. Only reads, except for the
+    /// grader's probe pod default/svclab-probe, created on the sim or a kind-* context (else only
+    /// with --allow-context). Exit 0 all passed, 1 some failed, 2 could not check.
+    Check(grade::CheckArgs),
+    /// Print a lab's hints, or one check's.
+    Hint(grade::HintArgs),
 }
 
 /// The language of explanations; `zh` is accepted for `zh-CN`.
@@ -220,6 +237,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::DnsZone(args) => dns_zone::run(&args),
         Command::Sim(args) => sim::run(&args),
         Command::Node(args) => node::run(&args),
+        Command::List(args) => grade::list(&args),
+        Command::Show(args) => grade::show(&args),
+        Command::Check(args) => grade::check(&args),
+        Command::Hint(args) => grade::hint(&args),
     }
 }
 

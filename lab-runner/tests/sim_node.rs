@@ -15,7 +15,7 @@ use std::net::{Ipv4Addr, TcpListener};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-use support::{DATA, KUBECTL, Sim, kubectl, wait_running};
+use support::{DATA, KUBECTL, Sim, kubeconfig, kubectl, unused_port, wait_running};
 
 const NODE: &str = "kind-worker";
 
@@ -273,14 +273,6 @@ fn not_a_sim() -> u16 {
     port
 }
 
-fn kubeconfig(server: &str, context: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n\
-         contexts:\n- name: {context}\n  context:\n    cluster: c\n    user: u\n\
-         current-context: {context}\nusers:\n- name: u\n  user: {{}}\n"
-    )
-}
-
 #[test]
 fn node_exec_errors_read_as_the_node_the_apiserver_and_the_cli_print_them() {
     let dir = tempfile::tempdir().unwrap();
@@ -293,11 +285,7 @@ fn node_exec_errors_read_as_the_node_the_apiserver_and_the_cli_print_them() {
     // No sim has ever run here: no kubeconfig.
     assert_eq!(result(&node_exec(home, &["iptables-save"])), not_running);
     // A kubeconfig left by a sim that is gone: nothing listens on its port.
-    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = unused_port();
     std::fs::write(
         home.join("kubeconfig"),
         kubeconfig(&format!("http://127.0.0.1:{port}"), "svclab"),

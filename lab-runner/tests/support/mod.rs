@@ -155,3 +155,21 @@ pub fn free_offset() -> u16 {
     port.checked_sub(NODE_PORT)
         .expect("an ephemeral port above 30144")
 }
+
+/// A port nothing listens on right now (the kernel's pick, released).
+pub fn unused_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A kubeconfig with one cluster at `server` (no credentials) under context `context`.
+pub fn kubeconfig(server: &str, context: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n\
+         contexts:\n- name: {context}\n  context:\n    cluster: c\n    user: u\n\
+         current-context: {context}\nusers:\n- name: u\n  user: {{}}\n"
+    )
+}
