@@ -313,6 +313,9 @@ fn dispatch(c: &mut Cluster, change: Change) {
             }
         }
         Kind::Service => {
+            if let (Some(o), Some(n)) = (old, new) {
+                service::type_changed(c, o, n);
+            }
             c.queues.service.insert(key.clone());
             c.queues.endpoints.insert(key.clone());
             c.queues.endpointslice.insert(key.clone());

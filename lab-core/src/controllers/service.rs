@@ -530,6 +530,20 @@ fn write_lb_status(
     lb_event(c, obj, "Normal", reason, message);
 }
 
+/// The service controller's update handler (`needsUpdate`): with the provider running, a
+/// Service that starts or stops wanting a load balancer gets a `Type` event (`ClusterIP ->
+/// LoadBalancer`) before its sync.
+pub(crate) fn type_changed(c: &mut Cluster, old: &Object, new: &Object) {
+    let (Some(old_spec), Some(new_spec)) = (svc_spec(old), svc_spec(new)) else {
+        return;
+    };
+    let (was, is) = (type_of(old_spec), type_of(new_spec));
+    if c.config.load_balancer_pool.is_some() && (was == "LoadBalancer") != (is == "LoadBalancer") {
+        let message = format!("{was} -> {is}");
+        lb_event(c, new, "Normal", "Type", &message);
+    }
+}
+
 /// The service controller's LoadBalancer sync for one Service.
 pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
     let Some(obj) = c.store.get(key).cloned() else {
@@ -817,18 +831,17 @@ mod tests {
         assert_eq!(lb_ip(&s), None);
         assert!(!c.state.node_ports.contains(&(np as u16)));
         assert!(!c.state.node_ports.contains(&(hc as u16)));
-        let evs: Vec<String> = events_for(&c, "default", "httpd-svc")
-            .into_iter()
-            .map(|e| e.0)
-            .collect();
         assert_eq!(
-            evs,
-            vec![
-                "EnsuringLoadBalancer",
-                "EnsuredLoadBalancer",
-                "DeletingLoadBalancer",
-                "DeletedLoadBalancer"
+            events_for(&c, "default", "httpd-svc"),
+            [
+                ("Type", "NodePort -> LoadBalancer"),
+                ("EnsuringLoadBalancer", "Ensuring load balancer"),
+                ("EnsuredLoadBalancer", "Ensured load balancer"),
+                ("Type", "LoadBalancer -> ClusterIP"),
+                ("DeletingLoadBalancer", "Deleting load balancer"),
+                ("DeletedLoadBalancer", "Deleted load balancer"),
             ]
+            .map(|(r, m)| (r.to_string(), m.to_string()))
         );
         // The provider's address is free again.
         let lb = HTTPD_SVC.replace("spec:\n", "spec:\n  type: LoadBalancer\n");
