@@ -1,7 +1,7 @@
 //! `lab-runner demo`: the Service chapter's manifests applied step by step to a simulated kind
 //! cluster, with what `kubectl apply` and `kubectl get` would print after each step.
 //!
-//! Step 1 uses the first lab's provided manifests (`labs/01-clusterip/manifests/`); the later
+//! Step 1 uses the first lab's Deployment and its solution's Service (`labs/01-clusterip/`); the later
 //! steps' manifests (NodePort, headless Service, client Pod) are the chapter's, kept next to this
 //! file. Everything runs on the virtual clock, so the output is the same on every run.
 
@@ -65,8 +65,9 @@ const STEPS: &[Step] = &[
                 text: include_str!("../../../labs/01-clusterip/manifests/httpd-deployment.yaml"),
             },
             Manifest {
-                path: "labs/01-clusterip/manifests/httpd-service.yaml",
-                text: include_str!("../../../labs/01-clusterip/manifests/httpd-service.yaml"),
+                // The lab's starting Service has a selector typo to find; the demo shows it fixed.
+                path: "labs/01-clusterip/solution/httpd-service.yaml",
+                text: include_str!("../../../labs/01-clusterip/solution/httpd-service.yaml"),
             },
         ],
         note: Text {
