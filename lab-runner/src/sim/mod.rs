@@ -286,6 +286,11 @@ impl Sim {
 /// What every request handler shares.
 struct App {
     sim: Mutex<Sim>,
+    /// Taken before `sim` by the API requests, watch polls and ticks: they queue for the
+    /// cluster here as tasks, so only a write's fsync holds a thread (block_in_place). Waiting
+    /// on `sim` in block_in_place instead made every waiting request a thread of its own (tokio's
+    /// 512 blocking threads under 50 clients, and the memory their allocator arenas keep).
+    turn: tokio::sync::Mutex<()>,
     /// Turns true on Ctrl-C/SIGTERM: open watch streams end.
     stop: signal::Receiver<bool>,
     /// The playground and books served next to the API.
@@ -395,7 +400,10 @@ fn watch_stream(app: Shared, w: watch::Watch) -> axum::response::Response {
         loop {
             // Marked seen before polling, so a change during the poll still wakes us below.
             changes.borrow_and_update();
-            let lines = w.poll(&app.lock().cluster);
+            let lines = {
+                let _turn = app.turn.lock().await;
+                w.poll(&app.lock().cluster)
+            };
             if !lines.is_empty() {
                 let mut chunk = lines.join("\n");
                 chunk.push('\n');
@@ -476,6 +484,7 @@ async fn serve_request(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> axum::response::Response {
     if let Some((namespace, pod)) = exec::target(uri.path()) {
+        let _turn = app.turn.lock().await;
         return exec_request(&app, namespace, pod, uri.query().unwrap_or(""), ws);
     }
     if let Some(page) = app.web.serve(&method, &uri, &headers).await {
@@ -542,6 +551,7 @@ async fn serve_request(
     };
     if let Some((kind, namespace, params)) = api::watch_target(&req) {
         let started = {
+            let _turn = app.turn.lock().await;
             let sim = app.lock();
             watch::Watch::start(&sim.cluster, kind, namespace.as_deref(), &params, accept)
         };
@@ -558,16 +568,22 @@ async fn serve_request(
             Err(e) => to_http(api::api_error(&e)),
         };
     }
-    // The lock and the state file's fsync block; other tasks move to another worker meanwhile
-    // (block_in_place needs the multi-thread runtime `run` builds).
-    let resp = tokio::task::block_in_place(|| {
-        let mut sim = app.lock();
-        let resp = api::handle(&mut sim.cluster, &req);
+    let resp = {
+        let _turn = app.turn.lock().await;
         if api::is_write(req.method) {
-            sim.after_change();
+            // The state file's fsync blocks; other tasks move to another worker meanwhile
+            // (block_in_place needs the multi-thread runtime `run` builds).
+            tokio::task::block_in_place(|| {
+                let mut sim = app.lock();
+                let resp = api::handle(&mut sim.cluster, &req);
+                sim.after_change();
+                resp
+            })
+        } else {
+            api::handle(&mut app.lock().cluster, &req)
         }
-        resp
-    });
+    };
+    // The body is printed after both locks are let go.
     to_http(resp)
 }
 
@@ -643,6 +659,7 @@ pub fn run(args: &SimArgs) -> Result<ExitCode> {
         let (stop_tx, stop_rx) = signal::channel(false);
         let shared: Shared = Arc::new(App {
             sim: Mutex::new(sim),
+            turn: tokio::sync::Mutex::new(()),
             stop: stop_rx.clone(),
             web: web::WebDirs {
                 web: args.web_dir.clone(),
@@ -695,6 +712,7 @@ pub fn run(args: &SimArgs) -> Result<ExitCode> {
                         _ = every.tick() => {}
                         _ = stopped(stop_rx.clone()) => break,
                     }
+                    let _turn = shared.turn.lock().await;
                     tokio::task::block_in_place(|| shared.lock().tick(wall_ms()));
                 }
             })
