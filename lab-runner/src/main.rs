@@ -10,8 +10,8 @@
 //!   node's own tools would ([`rules`]).
 //! - `trace -f FILE… --from … --to IP:PORT [--mode …]` walks one packet through those rules, in
 //!   any of the three modes ([`trace`]).
-//! - `list`, `show LAB`, `check LAB`, `hint LAB [CHECK]`: the grader, on the sim or any kube
-//!   context ([`grade`]).
+//! - `list`, `show LAB`, `check LAB`, `hint LAB [CHECK]`, `reset LAB`, `solve LAB`: the grader,
+//!   on the sim or any kube context ([`grade`]).
 //!
 //! Tables come from `lab_core::printers`, the apiserver's and kubectl's printers ([`get`]).
 
@@ -181,6 +181,14 @@ enum Command {
     Check(grade::CheckArgs),
     /// Print a lab's hints, or one check's.
     Hint(grade::HintArgs),
+    /// Put a lab back to its starting state (sim only unless --force).
+    ///
+    /// Deletes the objects the lab's manifests/ and solution/ name (never one in kube-system),
+    /// restores kind's kube-proxy configuration (iptables) if the lab changes the mode, then
+    /// applies manifests/ (server-side apply).
+    Reset(grade::ChangeArgs),
+    /// Apply a lab's solution/ (sim only unless --force).
+    Solve(grade::ChangeArgs),
 }
 
 /// The language of explanations; `zh` is accepted for `zh-CN`.
@@ -241,6 +249,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Show(args) => grade::show(&args),
         Command::Check(args) => grade::check(&args),
         Command::Hint(args) => grade::hint(&args),
+        Command::Reset(args) => grade::change(&args, grade::Change::Reset),
+        Command::Solve(args) => grade::change(&args, grade::Change::Solve),
     }
 }
 

@@ -748,6 +748,17 @@ fn the_probe_pod_only_on_the_sim_or_kind_unless_allowed() {
         "{stdout}"
     );
 
+    // Nor does it reset or solve a lab there without --force.
+    let out = lab_runner(home, &["reset", "91", "--labs", labs, "--kubeconfig", prod]);
+    assert_eq!(
+        result(&out),
+        (
+            Some(2),
+            String::new(),
+            "error: context \"prod-eu\" is not the svclab sim: `reset` changes the cluster's objects there only with --force\n".into()
+        )
+    );
+
     // Allowed: created through that API, waited for, and used.
     let mut allowed = args.to_vec();
     allowed.push("--allow-context");
@@ -817,4 +828,49 @@ fn the_probe_pod_only_on_the_sim_or_kind_unless_allowed() {
         "{stdout}"
     );
     assert!(probe_pod_exists(second));
+}
+
+#[test]
+fn reset_and_solve_on_the_sim() {
+    let home_dir = tempfile::tempdir().unwrap();
+    let home = home_dir.path();
+    let _sim = Sim::start(home, &["--nodeport-offset", &free_offset().to_string()]);
+    // Lab 05 ends in IPVS mode (its solution edits ConfigMap kube-system/kube-proxy).
+    let out = lab_runner(home, &["reset", "05-kube-proxy"]);
+    assert_eq!(
+        result(&out),
+        (
+            Some(0),
+            "deployment.apps/httpd serverside-applied\nservice/httpd-svc serverside-applied\n"
+                .into(),
+            String::new()
+        )
+    );
+    settle(home);
+    let (code, _, _) = check_json(home, &["05-kube-proxy"]);
+    assert_eq!(code, Some(1));
+    let out = lab_runner(home, &["solve", "05-kube-proxy"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    until_passes(home, &["05-kube-proxy"]);
+    let get_conf = "-n kube-system get configmap kube-proxy -o jsonpath={.data.config\\.conf}";
+    let mode = || kubectl(home, &get_conf.split(' ').collect::<Vec<_>>());
+    assert!(mode().contains("mode: ipvs"), "{}", mode());
+    // Reset: the lab's own objects go, kube-proxy is back to iptables, the manifests return.
+    let out = lab_runner(home, &["reset", "05-kube-proxy"]);
+    let (code, stdout, stderr) = result(&out);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.starts_with("service/httpd-svc deleted\ndeployment.apps/httpd deleted\nconfigmap/kube-proxy -n kube-system: kube-proxy's default configuration (mode: iptables)\n"),
+        "{stdout}"
+    );
+    assert!(mode().contains("mode: iptables"), "{}", mode());
+    settle(home);
+    let (code, _, _) = check_json(home, &["05-kube-proxy"]);
+    assert_eq!(code, Some(1));
+    // The cluster's own objects survive.
+    kubectl(home, &["-n", "kube-system", "get", "service", "kube-dns"]);
+    kubectl(
+        home,
+        &["-n", "kube-system", "get", "configmap", "kube-proxy"],
+    );
 }

@@ -1,4 +1,6 @@
-//! The grader: `lab-runner list`, `show LAB`, `check LAB`, `hint LAB [CHECK]`.
+//! The grader: `lab-runner list`, `show LAB`, `check LAB`, `hint LAB [CHECK]`, and
+//! `reset LAB` / `solve LAB` ([`change`]: the lab's starting state or its solution, on the sim,
+//! elsewhere only with `--force`).
 //!
 //! `check` is the functional core's imperative shell (see `lab_core::lab`): it lists the
 //! cluster's objects through kube-rs into a `LabSnapshot` ([`cluster`]), asks the lab which
@@ -17,6 +19,7 @@
 //! made (unknown lab, sim not running, unknown context, cluster unreachable, RBAC forbidding a
 //! read, a probe that could not run).
 
+mod change;
 mod cluster;
 mod labs;
 mod output;
@@ -27,7 +30,7 @@ use anyhow::{Context, Result};
 use lab_core::lab::{Lab, Lang, Probe, ProbeResult, Status, Text};
 use output::Style;
 use std::io::{IsTerminal, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// The labs folder option every grader command takes.
@@ -111,6 +114,32 @@ pub enum Format {
     Junit,
 }
 
+/// Which cluster: the sim by default.
+#[derive(clap::Args, Debug)]
+pub struct ClusterArgs {
+    /// The kubeconfig context (default: the kubeconfig's current context).
+    #[arg(long, value_name = "NAME")]
+    context: Option<String>,
+    /// The kubeconfig (default: the sim's, $SVCLAB_HOME/kubeconfig; with --context alone,
+    /// $KUBECONFIG or ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+}
+
+/// `lab-runner reset` and `solve` arguments.
+#[derive(clap::Args, Debug)]
+pub struct ChangeArgs {
+    /// The lab.
+    lab: String,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    /// Also on a cluster that is not the sim.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    labs: LabsDir,
+}
+
 /// `lab-runner check` arguments.
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
@@ -119,13 +148,8 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// The kubeconfig context (default: the kubeconfig's current context).
-    #[arg(long, value_name = "NAME")]
-    context: Option<String>,
-    /// The kubeconfig (default: the sim's, $SVCLAB_HOME/kubeconfig; with --context alone,
-    /// $KUBECONFIG or ~/.kube/config).
-    #[arg(long, value_name = "FILE")]
-    kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    cluster: ClusterArgs,
     /// Let the grader create its probe pod (default/svclab-probe) on a context that is neither
     /// the sim nor kind-*.
     #[arg(long)]
@@ -209,23 +233,65 @@ pub fn hint(args: &HintArgs) -> Result<ExitCode> {
     }
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Which of `reset` and `solve`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Back to the lab's starting state.
+    Reset,
+    /// The lab's solution applied.
+    Solve,
+}
+
+/// `lab-runner reset LAB` and `lab-runner solve LAB`: on the sim, elsewhere only with --force.
+pub fn change(args: &ChangeArgs, what: Change) -> Result<ExitCode> {
+    let (lab, dir) = match find_lab(&args.labs, &args.lab) {
+        Ok(found) => found,
+        Err(e) => return failure(&e),
+    };
+    let target = &args.cluster;
+    let done = runtime()?.block_on(async {
+        let c = crate::node::connect(target.kubeconfig.as_deref(), target.context.as_deref())
+            .await?;
+        if !c.is_sim && !args.force {
+            let verb = match what {
+                Change::Reset => "reset",
+                Change::Solve => "solve",
+            };
+            return Err(format!(
+                "error: context {:?} is not the svclab sim: `{verb}` changes the cluster's objects there only with --force",
+                c.context
+            ));
+        }
+        match what {
+            Change::Reset => change::reset(&c, &lab, &dir).await,
+            Change::Solve => change::solve(&c, &dir).await,
+        }
+    });
+    match done {
+        Ok(lines) => {
+            let mut text = lines.join("\n");
+            text.push('\n');
+            print(&text)
+        }
+        Err(e) => failure(&e),
+    }
+}
+
 /// `lab-runner check LAB`.
 pub fn check(args: &CheckArgs) -> Result<ExitCode> {
     let lab = match find_lab(&args.labs, &args.lab) {
         Ok((lab, _)) => lab,
         Err(e) => return failure(&e),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let graded = runtime.block_on(grade(
-        &lab,
-        args.kubeconfig.as_deref(),
-        args.context.as_deref(),
-        args.allow_context,
-    ));
+    let graded = runtime()?.block_on(grade(&lab, &args.cluster, args.allow_context));
     let (report, cluster) = match graded {
         Ok(g) => g,
         Err(message) => return failure(&message),
@@ -249,11 +315,10 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
 /// for exit 2.
 async fn grade(
     lab: &Lab,
-    kubeconfig: Option<&Path>,
-    context: Option<&str>,
+    target: &ClusterArgs,
     allow_context: bool,
 ) -> std::result::Result<(lab_core::lab::Report, String), String> {
-    let c = crate::node::connect(kubeconfig, context).await?;
+    let c = crate::node::connect(target.kubeconfig.as_deref(), target.context.as_deref()).await?;
     let mut snapshot = cluster::snapshot(&c).await?;
     let mut probes = lab.probes(&snapshot);
     let mut blocked = None;
