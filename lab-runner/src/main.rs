@@ -10,8 +10,8 @@
 //!   node's own tools would ([`rules`]).
 //! - `trace -f FILE… --from … --to IP:PORT [--mode …]` walks one packet through those rules, in
 //!   any of the three modes ([`trace`]).
-//! - `list`, `show LAB`, `check LAB`, `hint LAB [CHECK]`, `reset LAB`, `solve LAB`: the grader,
-//!   on the sim or any kube context ([`grade`]).
+//! - `list`, `show LAB`, `check LAB`, `watch LAB`, `hint LAB [CHECK]`, `reset LAB`, `solve LAB`:
+//!   the grader, on the sim or any kube context ([`grade`]).
 //!
 //! Tables come from `lab_core::printers`, the apiserver's and kubectl's printers ([`get`]).
 
@@ -179,6 +179,11 @@ enum Command {
     /// grader's probe pod default/svclab-probe, created on the sim or a kind-* context (else only
     /// with --allow-context). Exit 0 all passed, 1 some failed, 2 could not check.
     Check(grade::CheckArgs),
+    /// Grade a lab again on every change of the cluster, until every check passes.
+    ///
+    /// Redraws the report of `check` whenever an object changes (Events aside); exits 0 once all
+    /// checks pass, with the last report's code on Ctrl-C, 2 if the cluster goes away.
+    Watch(grade::GradeArgs),
     /// Print a lab's hints, or one check's.
     Hint(grade::HintArgs),
     /// Put a lab back to its starting state (sim only unless --force).
@@ -248,6 +253,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::List(args) => grade::list(&args),
         Command::Show(args) => grade::show(&args),
         Command::Check(args) => grade::check(&args),
+        Command::Watch(args) => grade::watch(&args),
         Command::Hint(args) => grade::hint(&args),
         Command::Reset(args) => grade::change(&args, grade::Change::Reset),
         Command::Solve(args) => grade::change(&args, grade::Change::Solve),

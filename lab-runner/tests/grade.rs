@@ -14,13 +14,17 @@ use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use support::{DATA, Sim, free_offset, kubeconfig, kubectl, kubectl_output, unused_port};
+use support::{
+    DATA, Sim, free_offset, kubeconfig, kubectl, kubectl_output, line_reader, unused_port,
+};
 
 const LABS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../labs");
 const SCHEMA: &str = include_str!("../../docs/lab-report.schema.json");
 
-fn lab_runner(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lab-runner"))
+/// `lab-runner ARGS…` for the sim in `home`, in English, without colour.
+fn grader(home: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lab-runner"));
+    command
         .args(args)
         .env("SVCLAB_HOME", home)
         .env("NO_COLOR", "1")
@@ -28,9 +32,12 @@ fn lab_runner(home: &Path, args: &[&str]) -> Output {
         .env_remove("LC_ALL")
         .env_remove("LC_MESSAGES")
         .env_remove("SVCLAB_LABS")
-        .env_remove("KUBECONFIG")
-        .output()
-        .expect("running lab-runner")
+        .env_remove("KUBECONFIG");
+    command
+}
+
+fn lab_runner(home: &Path, args: &[&str]) -> Output {
+    grader(home, args).output().expect("running lab-runner")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -425,19 +432,44 @@ fn fixture_labs() -> tempfile::TempDir {
     root
 }
 
+/// The fixture labs and a fresh sim with one lab's `manifests` or `solution` applied.
+struct Fixture {
+    // Dropped first: the sim stops before its folder goes.
+    _sim: Sim,
+    home_dir: tempfile::TempDir,
+    labs_dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new(lab: &str, sub: &str) -> Fixture {
+        let labs_dir = fixture_labs();
+        let home_dir = tempfile::tempdir().unwrap();
+        let offset = free_offset().to_string();
+        let sim = Sim::start(home_dir.path(), &["--nodeport-offset", &offset]);
+        apply_dir(home_dir.path(), &labs_dir.path().join(lab).join(sub));
+        settle(home_dir.path());
+        Fixture {
+            _sim: sim,
+            home_dir,
+            labs_dir,
+        }
+    }
+
+    fn home(&self) -> &Path {
+        self.home_dir.path()
+    }
+
+    fn labs(&self) -> &str {
+        self.labs_dir.path().to_str().unwrap()
+    }
+}
+
 #[test]
 fn every_probe_kind_through_the_sim_with_text_json_and_junit() {
-    let labs_dir = fixture_labs();
-    let labs = labs_dir.path().to_str().unwrap();
-    let home_dir = tempfile::tempdir().unwrap();
-    let home = home_dir.path();
-    let offset = free_offset().to_string();
-    let _sim = Sim::start(home, &["--nodeport-offset", &offset]);
-    let args = ["90-all-kinds", "--labs", labs];
-
     // The starting state: the Service selects no pod.
-    apply_dir(home, &labs_dir.path().join("90-all-kinds/manifests"));
-    settle(home);
+    let f = Fixture::new("90-all-kinds", "manifests");
+    let (home, labs) = (f.home(), f.labs());
+    let args = ["90-all-kinds", "--labs", labs];
     let out = lab_runner(home, &["check", "90", "--labs", labs]);
     let (code, stdout, stderr) = result(&out);
     assert_eq!(code, Some(1), "{stdout}{stderr}");
@@ -515,7 +547,7 @@ fn every_probe_kind_through_the_sim_with_text_json_and_junit() {
     );
 
     // The solution: every probe kind passes, for real.
-    apply_dir(home, &labs_dir.path().join("90-all-kinds/solution"));
+    apply_dir(home, &f.labs_dir.path().join("90-all-kinds/solution"));
     let report = until_passes(home, &args);
     let http = check_of(&report, "http")["found"]["en"].as_str().unwrap();
     assert!(
@@ -716,13 +748,8 @@ fn probe_pod_exists(home: &Path) -> bool {
 
 #[test]
 fn the_probe_pod_only_on_the_sim_or_kind_unless_allowed() {
-    let labs_dir = fixture_labs();
-    let labs = labs_dir.path().to_str().unwrap();
-    let home_dir = tempfile::tempdir().unwrap();
-    let home = home_dir.path();
-    let _sim = Sim::start(home, &["--nodeport-offset", &free_offset().to_string()]);
-    apply_dir(home, &labs_dir.path().join("91-probe-only/solution"));
-    settle(home);
+    let f = Fixture::new("91-probe-only", "solution");
+    let (home, labs) = (f.home(), f.labs());
 
     // The same cluster behind an API that does not answer /svclab/v1/info: not the sim.
     let proxy = format!("http://127.0.0.1:{}", not_the_sim(api_port(home)));
@@ -803,7 +830,7 @@ fn the_probe_pod_only_on_the_sim_or_kind_unless_allowed() {
     let second_dir = tempfile::tempdir().unwrap();
     let second = second_dir.path();
     let _sim2 = Sim::start(second, &["--nodeport-offset", &free_offset().to_string()]);
-    apply_dir(second, &labs_dir.path().join("91-probe-only/solution"));
+    apply_dir(second, &f.labs_dir.path().join("91-probe-only/solution"));
     settle(second);
     let staging = second.join("staging-kubeconfig");
     let server = format!("http://127.0.0.1:{}", api_port(second));
@@ -872,5 +899,109 @@ fn reset_and_solve_on_the_sim() {
     kubectl(
         home,
         &["-n", "kube-system", "get", "configmap", "kube-proxy"],
+    );
+}
+
+/// A running `lab-runner watch` and its stdout lines.
+struct Watch {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: String,
+}
+
+impl Watch {
+    fn start(home: &Path, args: &[&str]) -> Watch {
+        let mut child = grader(home, &[&["watch"], args].concat())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("lab-runner watch");
+        let lines = line_reader(child.stdout.take().unwrap());
+        Watch {
+            child,
+            lines,
+            seen: String::new(),
+        }
+    }
+
+    /// Reads lines until one equals `want` (60 s at most).
+    fn until(&mut self, want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push_str(&line);
+                    self.seen.push('\n');
+                    if line == want {
+                        return;
+                    }
+                }
+                Err(e) => panic!("no line {want:?} ({e}):\n{}", self.seen),
+            }
+        }
+    }
+
+    /// The exit code (60 s at most).
+    fn exit_code(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(1)) {
+                    self.seen.push_str(&line);
+                    self.seen.push('\n');
+                }
+                return status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "watch never ended:\n{}",
+                self.seen
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn watch_grades_again_on_every_change_until_all_pass() {
+    let f = Fixture::new("91-probe-only", "manifests");
+    let (home, labs) = (f.home(), f.labs());
+    let waiting = "watching for changes (Ctrl-C to stop)…";
+
+    // Ctrl-C: the last report's exit code.
+    let mut w = Watch::start(home, &["91", "--labs", labs]);
+    w.until(waiting);
+    assert!(
+        w.seen.contains("  ✗ http  reached from a pod\n"),
+        "{}",
+        w.seen
+    );
+    let pid = w.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(w.exit_code(), Some(1), "{}", w.seen);
+
+    // A fix: graded again without being asked, and done.
+    let mut w = Watch::start(home, &["91", "--labs", labs]);
+    w.until(waiting);
+    apply_dir(home, &f.labs_dir.path().join("91-probe-only/solution"));
+    assert_eq!(w.exit_code(), Some(0), "{}", w.seen);
+    assert!(
+        w.seen.ends_with("  ✓ http  reached from a pod\n\n████████████████████████ 1/1 passed\nAll checks passed. Well done!\n"),
+        "{}",
+        w.seen
     );
 }

@@ -61,6 +61,26 @@ where
     }
 }
 
+/// One object's identity and resourceVersion: `watch` grades again when the list changes.
+pub type Version = (Kind, String, String, String);
+
+/// Every object's [`Version`], Events aside (they come and go without changing what is graded).
+pub fn versions(snapshot: &LabSnapshot) -> Vec<Version> {
+    Kind::ALL
+        .iter()
+        .filter(|k| **k != Kind::Event)
+        .flat_map(|k| snapshot.list(*k, None))
+        .map(|o| {
+            (
+                o.kind(),
+                o.namespace().to_string(),
+                o.name().to_string(),
+                o.meta().resource_version.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
 /// Whether the grader may create its probe pod here: on the sim (recognised by
 /// `GET /svclab/v1/info`, whatever its context is called), on a `kind-*` context, or anywhere
 /// the learner said `--allow-context`.

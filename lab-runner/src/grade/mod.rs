@@ -1,4 +1,4 @@
-//! The grader: `lab-runner list`, `show LAB`, `check LAB`, `hint LAB [CHECK]`, and
+//! The grader: `lab-runner list`, `show LAB`, `check LAB`, `watch LAB`, `hint LAB [CHECK]`, and
 //! `reset LAB` / `solve LAB` ([`change`]: the lab's starting state or its solution, on the sim,
 //! elsewhere only with `--force`).
 //!
@@ -27,7 +27,7 @@ mod probes;
 
 use crate::EXIT_FAILURE;
 use anyhow::{Context, Result};
-use lab_core::lab::{Lab, Lang, Probe, ProbeResult, Status, Text};
+use lab_core::lab::{Lab, LabSnapshot, Lang, Probe, ProbeResult, Report, Status, Text};
 use output::Style;
 use std::io::{IsTerminal, Write as _};
 use std::path::PathBuf;
@@ -140,14 +140,11 @@ pub struct ChangeArgs {
     labs: LabsDir,
 }
 
-/// `lab-runner check` arguments.
+/// What `check` and `watch` take.
 #[derive(clap::Args, Debug)]
-pub struct CheckArgs {
+pub struct GradeArgs {
     /// The lab.
     lab: String,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
     #[command(flatten)]
     cluster: ClusterArgs,
     /// Let the grader create its probe pod (default/svclab-probe) on a context that is neither
@@ -158,6 +155,16 @@ pub struct CheckArgs {
     lang: LangArg,
     #[command(flatten)]
     labs: LabsDir,
+}
+
+/// `lab-runner check` arguments.
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    grade: GradeArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
 }
 
 fn failure(message: &str) -> Result<ExitCode> {
@@ -287,6 +294,8 @@ pub fn change(args: &ChangeArgs, what: Change) -> Result<ExitCode> {
 
 /// `lab-runner check LAB`.
 pub fn check(args: &CheckArgs) -> Result<ExitCode> {
+    let format = args.format;
+    let args = &args.grade;
     let lab = match find_lab(&args.labs, &args.lab) {
         Ok((lab, _)) => lab,
         Err(e) => return failure(&e),
@@ -297,7 +306,7 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
         Err(message) => return failure(&message),
     };
     let lang = args.lang.resolve();
-    let text = match args.format {
+    let text = match format {
         Format::Json => output::json(&report),
         Format::Junit => output::junit(&lab, &report, lang),
         Format::Text => {
@@ -311,23 +320,43 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
     ))
 }
 
-/// Gathers, probes and evaluates: the report and a line saying what was graded, or the message
-/// for exit 2.
+/// Connects, gathers, probes and evaluates: the report and a line saying what was graded, or
+/// the message for exit 2.
 async fn grade(
     lab: &Lab,
     target: &ClusterArgs,
     allow_context: bool,
-) -> std::result::Result<(lab_core::lab::Report, String), String> {
+) -> std::result::Result<(Report, String), String> {
     let c = crate::node::connect(target.kubeconfig.as_deref(), target.context.as_deref()).await?;
-    let mut snapshot = cluster::snapshot(&c).await?;
+    let snapshot = cluster::snapshot(&c).await?;
+    let report = grade_snapshot(&c, lab, snapshot, allow_context).await?;
+    Ok((report, context_line(&c)))
+}
+
+/// What was graded: `context NAME (SERVER[, the svclab sim])`.
+fn context_line(c: &crate::node::Connected) -> String {
+    if c.is_sim {
+        format!("context {} ({}, the svclab sim)", c.context, c.server)
+    } else {
+        format!("context {} ({})", c.context, c.server)
+    }
+}
+
+/// Probes and evaluates a snapshot just taken (taken again if the probe pod had to be made).
+async fn grade_snapshot(
+    c: &crate::node::Connected,
+    lab: &Lab,
+    mut snapshot: LabSnapshot,
+    allow_context: bool,
+) -> std::result::Result<Report, String> {
     let mut probes = lab.probes(&snapshot);
     let mut blocked = None;
     if probes.iter().any(probes::in_probe_pod) {
         let may = cluster::may_create_probe_pod(c.is_sim, &c.context, allow_context);
-        match probes::ensure_probe_pod(&c, may).await {
+        match probes::ensure_probe_pod(c, may).await {
             Ok(true) => {
                 // The probe pod is part of the cluster now: grade what is there.
-                snapshot = cluster::snapshot(&c).await?;
+                snapshot = cluster::snapshot(c).await?;
                 probes = lab.probes(&snapshot);
             }
             Ok(false) => {}
@@ -344,7 +373,7 @@ async fn grade(
         .filter(|p| blocked.is_none() || !probes::in_probe_pod(p))
         .cloned()
         .collect();
-    let results = run_probes(&c, &runnable).await;
+    let results = run_probes(c, &runnable).await;
     let mut report = lab.evaluate(&snapshot, &results);
     if let Some(why) = &blocked {
         for check in &mut report.checks {
@@ -356,12 +385,66 @@ async fn grade(
             }
         }
     }
-    let what = if c.is_sim {
-        format!("context {} ({}, the svclab sim)", c.context, c.server)
-    } else {
-        format!("context {} ({})", c.context, c.server)
+    Ok(report)
+}
+
+/// How often `watch` looks for a change.
+const WATCH_POLL: std::time::Duration = std::time::Duration::from_millis(1000);
+
+/// `lab-runner watch LAB`: grades, then grades again whenever an object of the cluster changes
+/// (Events aside), redrawing the report, until every check passes (exit 0). Ctrl-C ends it
+/// with the last report's exit code; losing the cluster ends it with 2.
+pub fn watch(args: &GradeArgs) -> Result<ExitCode> {
+    let lab = match find_lab(&args.labs, &args.lab) {
+        Ok((lab, _)) => lab,
+        Err(e) => return failure(&e),
     };
-    Ok((report, what))
+    let lang = args.lang.resolve();
+    let terminal = std::io::stdout().is_terminal();
+    let style = Style::detect(terminal);
+    let target = &args.cluster;
+    let watched: std::result::Result<u8, String> = runtime()?.block_on(async {
+        let c =
+            crate::node::connect(target.kubeconfig.as_deref(), target.context.as_deref()).await?;
+        let context = context_line(&c);
+        let mut seen: Option<Vec<cluster::Version>> = None;
+        let mut code = EXIT_FAILURE;
+        // Registered now, so a Ctrl-C during the first grading is not lost.
+        let mut interrupt =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                .map_err(|e| format!("error: listening for Ctrl-C: {e}"))?;
+        loop {
+            let snapshot = cluster::snapshot(&c).await?;
+            let versions = cluster::versions(&snapshot);
+            if seen.as_ref() != Some(&versions) {
+                seen = Some(versions);
+                let report = grade_snapshot(&c, &lab, snapshot, args.allow_context).await?;
+                code = u8::try_from(report.exit_code()).unwrap_or(EXIT_FAILURE);
+                let mut text = String::new();
+                if terminal {
+                    text.push_str("\x1b[2J\x1b[H");
+                }
+                text.push_str(&output::text(&lab, &report, &context, lang, style));
+                if report.all_passed() {
+                    print(&text).map_err(|e| format!("error: {e:#}"))?;
+                    return Ok(0);
+                }
+                text.push_str(match lang {
+                    Lang::En => "watching for changes (Ctrl-C to stop)…\n",
+                    Lang::ZhCn => "正在等待集群变化（按 Ctrl-C 结束）…\n",
+                });
+                print(&text).map_err(|e| format!("error: {e:#}"))?;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(WATCH_POLL) => {}
+                _ = interrupt.recv() => return Ok(code),
+            }
+        }
+    });
+    match watched {
+        Ok(code) => Ok(ExitCode::from(code)),
+        Err(e) => failure(&e),
+    }
 }
 
 /// Runs the probes with a progress line on a terminal's stderr.

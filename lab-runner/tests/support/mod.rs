@@ -35,16 +35,7 @@ impl Sim {
             .stderr(stderr)
             .spawn()
             .expect("starting lab-runner sim");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = line_reader(child.stdout.take().unwrap());
         let mut sim = Sim {
             child,
             lines,
@@ -172,4 +163,18 @@ pub fn kubeconfig(server: &str, context: &str) -> String {
          contexts:\n- name: {context}\n  context:\n    cluster: c\n    user: u\n\
          current-context: {context}\nusers:\n- name: u\n  user: {{}}\n"
     )
+}
+
+/// A child's output, line by line, read on a thread of its own.
+pub fn line_reader(output: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(output).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
 }
