@@ -11,7 +11,8 @@
 //! - `trace -f FILE… --from … --to IP:PORT [--mode …]` walks one packet through those rules, in
 //!   any of the three modes ([`trace`]).
 //! - `list`, `show LAB`, `check LAB`, `watch LAB`, `hint LAB [CHECK]`, `reset LAB`, `solve LAB`:
-//!   the grader, on the sim or any kube context ([`grade`]).
+//!   the grader, on the sim or any kube context; `cluster create|delete`: kind for the labs
+//!   ([`grade`]).
 //!
 //! Tables come from `lab_core::printers`, the apiserver's and kubectl's printers ([`get`]).
 
@@ -194,6 +195,8 @@ enum Command {
     Reset(grade::ChangeArgs),
     /// Apply a lab's solution/ (sim only unless --force).
     Solve(grade::ChangeArgs),
+    /// Create or delete a real kind cluster shaped for the labs (wraps the kind CLI).
+    Cluster(grade::KindArgs),
 }
 
 /// The language of explanations; `zh` is accepted for `zh-CN`.
@@ -257,6 +260,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Hint(args) => grade::hint(&args),
         Command::Reset(args) => grade::change(&args, grade::Change::Reset),
         Command::Solve(args) => grade::change(&args, grade::Change::Solve),
+        Command::Cluster(args) => grade::kind_cluster(&args),
     }
 }
 

@@ -1005,3 +1005,39 @@ fn watch_grades_again_on_every_change_until_all_pass() {
         w.seen
     );
 }
+
+#[test]
+fn kind_clusters_for_the_labs_and_a_clear_message_without_kind() {
+    let home_dir = tempfile::tempdir().unwrap();
+    let home = home_dir.path();
+    let args = [
+        "cluster",
+        "create",
+        "--lab",
+        "02-nodeport",
+        "--print-config",
+    ];
+    let (code, config, _) = result(&lab_runner(home, &args));
+    assert_eq!(code, Some(0));
+    assert!(
+        config.contains("- role: worker\n  extraPortMappings:\n  - containerPort: 30144\n    hostPort: 30144\n    listenAddress: \"127.0.0.1\"\n"),
+        "{config}"
+    );
+    // Without kind on the PATH: said plainly, nothing written, nothing run.
+    let empty = tempfile::tempdir().unwrap();
+    for args in [&["cluster", "create"][..], &["cluster", "delete"]] {
+        let out = grader(home, args)
+            .env("PATH", empty.path())
+            .output()
+            .unwrap();
+        let (code, stdout, stderr) = result(&out);
+        assert_eq!((code, stdout.as_str()), (Some(2), ""), "{args:?}");
+        assert!(
+            stderr.starts_with(
+                "error: kind is not installed: `cluster create|delete` wrap the kind CLI"
+            ),
+            "{stderr}"
+        );
+    }
+    assert!(!home.join("kind-config.yaml").exists());
+}

@@ -21,6 +21,7 @@
 
 mod change;
 mod cluster;
+mod kind;
 mod labs;
 mod output;
 mod probes;
@@ -165,6 +166,85 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+}
+
+/// `lab-runner cluster` arguments.
+#[derive(clap::Args, Debug)]
+pub struct KindArgs {
+    #[command(subcommand)]
+    command: KindCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum KindCommand {
+    /// Create a kind cluster for the labs (kind and Docker needed).
+    ///
+    /// Writes $SVCLAB_HOME/kind-config.yaml: a control plane and two workers, every nodePort the
+    /// labs reach from outside mapped from 127.0.0.1 to the first worker, and with --lab that
+    /// lab's kube-proxy mode; then runs `kind create cluster`. The context is `kind-NAME`.
+    Create(CreateArgs),
+    /// Delete the kind cluster (`kind delete cluster --name NAME`).
+    Delete {
+        /// The cluster's name.
+        #[arg(long, default_value = "kind")]
+        name: String,
+    },
+}
+
+/// `lab-runner cluster create` arguments.
+#[derive(clap::Args, Debug)]
+struct CreateArgs {
+    /// The cluster's name (its context is kind-NAME).
+    #[arg(long, default_value = "kind")]
+    name: String,
+    /// The node image.
+    #[arg(long, default_value = kind::NODE_IMAGE)]
+    image: String,
+    /// Shape the cluster for one lab (its nodePorts and kube-proxy mode); default: every lab's
+    /// nodePorts, iptables.
+    #[arg(long, value_name = "LAB")]
+    lab: Option<String>,
+    /// Print the kind config and stop.
+    #[arg(long)]
+    print_config: bool,
+    #[command(flatten)]
+    labs: LabsDir,
+}
+
+/// `lab-runner cluster create|delete`.
+pub fn kind_cluster(args: &KindArgs) -> Result<ExitCode> {
+    let exit = |r: std::result::Result<i32, String>| match r {
+        Ok(code) => Ok(ExitCode::from(u8::try_from(code).unwrap_or(EXIT_FAILURE))),
+        Err(e) => failure(&e),
+    };
+    let a = match &args.command {
+        KindCommand::Delete { name } => return exit(kind::delete(name)),
+        KindCommand::Create(a) => a,
+    };
+    let labs: Vec<Lab> = match &a.lab {
+        Some(name) => match find_lab(&a.labs, name) {
+            Ok((lab, _)) => vec![lab],
+            Err(e) => return failure(&e),
+        },
+        None => {
+            let loaded = labs::root(a.labs.labs.as_deref()).and_then(|r| labs::all(&r));
+            match loaded {
+                Ok(dirs) => dirs.into_iter().filter_map(|d| d.lab.ok()).collect(),
+                Err(e) => return failure(&e),
+            }
+        }
+    };
+    let mode = match (&a.lab, labs.first()) {
+        (Some(_), Some(lab)) => lab.cluster.kube_proxy_mode.map(|m| m.as_str()),
+        _ => None,
+    };
+    let refs: Vec<&Lab> = labs.iter().collect();
+    let text = kind::config(&refs, mode);
+    if a.print_config {
+        return print(&text);
+    }
+    let path = crate::sim::svclab_home()?.join("kind-config.yaml");
+    exit(kind::create(&a.name, &a.image, &text, &path))
 }
 
 fn failure(message: &str) -> Result<ExitCode> {
