@@ -62,13 +62,18 @@ fn check_json(home: &Path, args: &[&str]) -> (Option<i32>, Value, String) {
     (code, report, stderr)
 }
 
-fn assert_valid(report: &Value) {
+/// What docs/lab-report.schema.json finds wrong with a document.
+fn schema_errors(document: &Value) -> Vec<String> {
     let schema: Value = serde_json::from_str(SCHEMA).expect("the schema is JSON");
     let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
-    let errors: Vec<String> = validator
-        .iter_errors(report)
+    validator
+        .iter_errors(document)
         .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
+        .collect()
+}
+
+fn assert_valid(report: &Value) {
+    let errors = schema_errors(report);
     assert!(errors.is_empty(), "{errors:#?}\n{report:#}");
     let checks = report["checks"].as_array().unwrap();
     let count = |s: &str| checks.iter().filter(|c| c["status"] == s).count() as u64;
@@ -521,6 +526,17 @@ fn every_probe_kind_through_the_sim_with_text_json_and_junit() {
         .map(|(a, b)| (a.to_string(), b.to_string()))
     );
     assert_eq!(report["schema"], "svclab.dev/lab-report/v1");
+    // The schema is no rubber stamp.
+    for (path, bad) in [
+        ("/schema", serde_json::json!("svclab.dev/lab-report/v2")),
+        ("/checks/0/status", serde_json::json!("maybe")),
+        ("/checks/0/found", serde_json::json!({"en": "only English"})),
+        ("/passed", serde_json::json!(-1)),
+    ] {
+        let mut doc = report.clone();
+        *doc.pointer_mut(path).unwrap() = bad;
+        assert!(!schema_errors(&doc).is_empty(), "{path} accepted");
+    }
     let nodeport = check_of(&report, "nodeport");
     assert!(
         nodeport["found"]["en"]
@@ -685,21 +701,22 @@ fn could_not_check_exits_2_with_a_clear_message() {
 }
 
 /// A Kubernetes API that is not the sim: everything is relayed to `upstream` but the sim's own
-/// paths (`/svclab/…`), which get the plain 404 a real apiserver gives. Bounded: 300
-/// connections, each idle for 30 s at most.
-fn not_the_sim(upstream: u16) -> u16 {
+/// paths (`/svclab/…`), which get the plain 404 a real apiserver gives, and `forbidden` (a
+/// path), which gets RBAC's 403. One request per connection (so each is looked at). Bounded:
+/// 1000 connections, each idle for 30 s at most.
+fn not_the_sim(upstream: u16, forbidden: Option<&'static str>) -> u16 {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
-        for conn in listener.incoming().take(300) {
+        for conn in listener.incoming().take(1000) {
             let Ok(client) = conn else { break };
-            std::thread::spawn(move || relay(client, upstream));
+            std::thread::spawn(move || relay(client, upstream, forbidden));
         }
     });
     port
 }
 
-fn relay(mut client: TcpStream, upstream: u16) {
+fn relay(mut client: TcpStream, upstream: u16, forbidden: Option<&str>) {
     let _ = client.set_read_timeout(Some(Duration::from_secs(30)));
     let mut head = Vec::new();
     let mut buf = [0u8; 4096];
@@ -723,6 +740,31 @@ fn relay(mut client: TcpStream, upstream: u16) {
         );
         return;
     }
+    if forbidden.is_some_and(|f| path.split('?').next() == Some(f)) {
+        let resource = path
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .split('?')
+            .next()
+            .unwrap_or("");
+        let body = format!(
+            r#"{{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Failure","message":"{resource} is forbidden: User \"learner\" cannot list resource \"{resource}\" in API group \"\" at the cluster scope","reason":"Forbidden","details":{{"kind":"{resource}"}},"code":403}}"#
+        );
+        let _ = write!(
+            client,
+            "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        return;
+    }
+    // One request per connection: ask the upstream to close after its answer (an upgrade
+    // keeps its own Connection header).
+    let lower = text(&head).to_ascii_lowercase();
+    if !lower.contains("\r\nconnection:") {
+        let end = head.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        head.splice(end..end, b"\r\nConnection: close".iter().copied());
+    }
     let Ok(mut server) = TcpStream::connect((Ipv4Addr::LOCALHOST, upstream)) else {
         return;
     };
@@ -741,6 +783,12 @@ fn relay(mut client: TcpStream, upstream: u16) {
     let _ = up.join();
 }
 
+/// `lab-runner check 91` (the fixture lab of the probe pod) through another kubeconfig.
+fn check_through(home: &Path, labs: &str, kubeconfig: &Path) -> Output {
+    let path = kubeconfig.to_str().unwrap();
+    lab_runner(home, &["check", "91", "--labs", labs, "--kubeconfig", path])
+}
+
 fn probe_pod_exists(home: &Path) -> bool {
     let out = kubectl_output(home, &["get", "pod", "svclab-probe", "-o", "name"]);
     out.status.success()
@@ -752,7 +800,7 @@ fn the_probe_pod_only_on_the_sim_or_kind_unless_allowed() {
     let (home, labs) = (f.home(), f.labs());
 
     // The same cluster behind an API that does not answer /svclab/v1/info: not the sim.
-    let proxy = format!("http://127.0.0.1:{}", not_the_sim(api_port(home)));
+    let proxy = format!("http://127.0.0.1:{}", not_the_sim(api_port(home), None));
     let prod = home.join("prod-kubeconfig");
     std::fs::write(&prod, kubeconfig(&proxy, "prod-eu")).unwrap();
     let prod = prod.to_str().unwrap();
@@ -825,6 +873,23 @@ fn the_probe_pod_only_on_the_sim_or_kind_unless_allowed() {
         "{found}"
     );
 
+    // RBAC forbidding a read: could not check, and which read.
+    let rbac = format!(
+        "http://127.0.0.1:{}",
+        not_the_sim(api_port(home), Some("/api/v1/configmaps"))
+    );
+    let locked = home.join("locked-kubeconfig");
+    std::fs::write(&locked, kubeconfig(&rbac, "kind-kind")).unwrap();
+    let out = check_through(home, labs, &locked);
+    assert_eq!(
+        result(&out),
+        (
+            Some(2),
+            String::new(),
+            "error: RBAC forbids the grader to list configmaps in context \"kind-kind\" (it reads every kind it grades): configmaps is forbidden: User \"learner\" cannot list resource \"configmaps\" in API group \"\" at the cluster scope\n".into()
+        )
+    );
+
     // A second sim under a context not called kind-*: the sim all the same (by
     // /svclab/v1/info), so its probe pod is created there, and only there.
     let second_dir = tempfile::tempdir().unwrap();
@@ -835,17 +900,7 @@ fn the_probe_pod_only_on_the_sim_or_kind_unless_allowed() {
     let staging = second.join("staging-kubeconfig");
     let server = format!("http://127.0.0.1:{}", api_port(second));
     std::fs::write(&staging, kubeconfig(&server, "staging")).unwrap();
-    let out = lab_runner(
-        home,
-        &[
-            "check",
-            "91",
-            "--labs",
-            labs,
-            "--kubeconfig",
-            staging.to_str().unwrap(),
-        ],
-    );
+    let out = check_through(home, labs, &staging);
     let (code, stdout, stderr) = result(&out);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(
