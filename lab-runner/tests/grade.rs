@@ -481,7 +481,7 @@ fn every_probe_kind_through_the_sim_with_text_json_and_junit() {
     let port = api_port(home);
     assert!(
         stdout.starts_with(&format!(
-            "90-all-kinds: Grader self-test\ncontext svclab (http://127.0.0.1:{port}/, the svclab sim)\n\n  ✓ deployment  three replicas ready\n  ✗ selector    the selector is app=httpd\n      expected:        Service default/httpd-svc: spec.selector[app] = httpd, spec.type = NodePort\n      found:           spec.selector[app] = htpd\n      cause:           selector app=htpd matches no pod; pods are labelled app=httpd\n  ✗ endpoints   three endpoints\n"
+            "90-all-kinds: Grader self-test\ncontext svclab (http://127.0.0.1:{port}/, the svclab sim)\n\n  ✓ deployment  three replicas ready\n  ✗ selector    the selector is app=httpd\n      expected: Service default/httpd-svc: spec.selector[app] = httpd, spec.type = NodePort\n      found:    spec.selector[app] = htpd\n      cause:    selector app=htpd matches no pod; pods are labelled app=httpd\n  ✗ endpoints   three endpoints\n"
         )),
         "{stdout}"
     );

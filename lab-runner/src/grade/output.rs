@@ -220,8 +220,11 @@ pub fn text(lab: &Lab, report: &Report, context: &str, lang: Lang, style: Style)
         .map(|c| c.id.chars().count())
         .max()
         .unwrap_or(0);
+    // "could not check:" is long: the labels line up with it only where it appears.
+    let errors = report.checks.iter().any(|c| c.status == Status::Error);
     let label_width = ["expected", "found", "cause", "could not check"]
         .iter()
+        .filter(|w| errors || **w != "could not check")
         .map(|w| word(lang, w).chars().count())
         .max()
         .unwrap_or(0);
