@@ -1,6 +1,6 @@
-//! The grader: `lab-runner list`, `show LAB`, `check LAB`, `watch LAB`, `hint LAB [CHECK]`, and
-//! `reset LAB` / `solve LAB` ([`change`]: the lab's starting state or its solution, on the sim,
-//! elsewhere only with `--force`).
+//! The grader: `lab-runner list`, `show LAB`, `check LAB`, `watch LAB`, `hint LAB [CHECK]`,
+//! `reset LAB` / `solve LAB` ([`mod@change`]: the lab's starting state or its solution, on the
+//! sim, elsewhere only with `--force`) and `cluster create|delete` ([`kind`]).
 //!
 //! `check` is the functional core's imperative shell (see `lab_core::lab`): it lists the
 //! cluster's objects through kube-rs into a `LabSnapshot` ([`cluster`]), asks the lab which
