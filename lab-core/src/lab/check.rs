@@ -501,6 +501,10 @@ pub struct DnsExpect {
     /// The name must not resolve.
     #[serde(default)]
     pub nxdomain: bool,
+    /// The name must resolve to at least one address, whatever it is: a name outside the
+    /// cluster, which the sim's upstream and the Internet's DNS answer differently.
+    #[serde(default)]
+    pub resolves: bool,
 }
 
 impl DnsCheck {
@@ -528,6 +532,7 @@ impl DnsCheck {
             e.addresses.is_some(),
             e.names.is_some(),
             e.nxdomain,
+            e.resolves,
         ]
         .iter()
         .filter(|b| **b)
@@ -535,7 +540,7 @@ impl DnsCheck {
         if set != 1 {
             return Err((
                 "expect".into(),
-                "exactly one of service, pods, addresses, names or nxdomain".into(),
+                "exactly one of service, pods, addresses, names, nxdomain or resolves".into(),
             ));
         }
         if let Some(p) = &e.pods {

@@ -747,10 +747,11 @@ fn dns_probe(d: &DnsCheck, snap: &LabSnapshot) -> Option<(ProbeTarget, Vec<Strin
     ))
 }
 
-/// What a lookup must return: addresses or names (sorted), or nothing (NXDOMAIN).
+/// What a lookup must return: addresses or names (sorted), any address, or nothing (NXDOMAIN).
 enum DnsWant {
     Addresses(BTreeSet<String>),
     Names(BTreeSet<String>),
+    Any,
     Nothing,
 }
 
@@ -759,6 +760,9 @@ fn dns_want(d: &DnsCheck, snap: &LabSnapshot) -> DnsWant {
     let ns = d.namespace.as_str();
     if e.nxdomain {
         return DnsWant::Nothing;
+    }
+    if e.resolves {
+        return DnsWant::Any;
     }
     if let Some(names) = &e.names {
         return DnsWant::Names(
@@ -810,6 +814,10 @@ fn dns(d: &DnsCheck, snap: &LabSnapshot, result: Option<&ProbeResult>) -> Outcom
             format!("从 {from} 解析 {shown}：不存在（NXDOMAIN）"),
             format!("{shown} from {from}: no such name (NXDOMAIN)"),
         ),
+        DnsWant::Any => Text::new(
+            format!("从 {from} 解析 {shown}：至少一个地址"),
+            format!("{shown} from {from}: at least one address"),
+        ),
         DnsWant::Addresses(a) if a.is_empty() => Text::new(
             format!("从 {from} 解析 {shown}：期望的地址（目前集群中还没有）"),
             format!("{shown} from {from}: the expected addresses (none exist in the cluster yet)"),
@@ -858,6 +866,10 @@ fn dns(d: &DnsCheck, snap: &LabSnapshot, result: Option<&ProbeResult>) -> Outcom
         DnsWant::Addresses(a) => {
             let got: BTreeSet<String> = lookup.addresses.iter().cloned().collect();
             (!a.is_empty() && *a == got, answer_text(&got, r))
+        }
+        DnsWant::Any => {
+            let got: BTreeSet<String> = lookup.addresses.iter().cloned().collect();
+            (r.exit_code == 0 && !got.is_empty(), answer_text(&got, r))
         }
         DnsWant::Names(n) => {
             let got: BTreeSet<String> = lookup.names.iter().cloned().collect();

@@ -81,6 +81,9 @@ const CHAPTER_CHECKS: &str = r#"
 - id: dns-nx
   title: {zh-CN: 不存在, en: no such name}
   dns: {from: pod/clientpod, name: nosuch-svc, expect: {nxdomain: true}}
+- id: dns-outside
+  title: {zh-CN: 集群外的名字, en: a name outside}
+  dns: {from: pod/clientpod, name: www.example.com, expect: {resolves: true}}
 - id: http-name
   title: {zh-CN: 按名字访问, en: by name}
   http: {from: pod/clientpod, service: httpd-svc, tries: 6, expect: {distinctBackends: 2}}
@@ -105,7 +108,8 @@ fn the_chapter_passes_every_kind_of_check() {
         assert_eq!(cr.status, Status::Pass, "{cr:#?}");
         assert!(cr.cause.is_none() && cr.hint.is_none(), "{cr:#?}");
     }
-    assert_eq!((r.passed, r.failed, r.errors, r.exit_code()), (11, 0, 0, 0));
+    assert_eq!((r.passed, r.failed, r.errors, r.exit_code()), (12, 0, 0, 0));
+    assert_eq!(check(&r, "dns-outside").found.en, "192.0.2.10");
     assert!(r.all_passed());
     let rules = check(&r, "rules");
     assert!(
