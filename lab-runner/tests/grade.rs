@@ -2,8 +2,8 @@
 //! path it uses on kind: every lab in labs/ fails from its manifests and passes with its
 //! solution applied by the real kubectl; every probe kind (an exec in the probe pod, a node's
 //! rules, a request to a nodePort listener) runs for real; `--format json` validates against
-//! docs/lab-report.schema.json and `--format junit` is read by Python's XML parser with a JUnit
-//! structure check; exit codes 0/1/2; the probe pod only on the sim (by /svclab/v1/info, not by
+//! docs/lab-report.schema.json and `--format junit` is read by a real JUnit consumer
+//! (python3-junitparser); exit codes 0/1/2; the probe pod only on the sim (by /svclab/v1/info, not by
 //! context name) or kind-* unless --allow-context.
 
 mod support;
@@ -105,48 +105,52 @@ fn check_of<'a>(report: &'a Value, id: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no check {id} in {report:#}"))
 }
 
-/// A JUnit consumer: Python's XML parser, then the structure JUnit readers rely on (testsuites →
-/// testsuite with tests/failures/errors matching its testcases, each testcase with classname
-/// and name, failure/error with a message). Prints each testcase as `status\tname\tmessage`.
+/// A real JUnit consumer: Debian's `python3-junitparser` (the library CI report tools use to read
+/// JUnit files; scripts/setup installs it), checking what JUnit readers rely on: suites whose
+/// tests/failures/errors counts match their testcases, testcases with classname and name, and
+/// failures/errors with a type, a message and a text. Prints each testcase as
+/// `status\tname\tmessage`.
 const JUNIT_READER: &str = r#"
-import sys, xml.etree.ElementTree as ET
-root = ET.fromstring(sys.stdin.buffer.read())
-assert root.tag == "testsuites", root.tag
-suites = root.findall("testsuite")
+import sys
+from junitparser import JUnitXml, Failure, Error, Skipped
+xml = JUnitXml.fromstring(sys.stdin.buffer.read())
+assert isinstance(xml, JUnitXml), type(xml)
+suites = list(xml)
 assert suites, "no testsuite"
 total = 0
 for suite in suites:
-    cases = suite.findall("testcase")
-    assert suite.get("name"), "a testsuite without a name"
-    failures = [c for c in cases if c.find("failure") is not None]
-    errors = [c for c in cases if c.find("error") is not None]
-    assert int(suite.get("tests")) == len(cases), (suite.get("tests"), len(cases))
-    assert int(suite.get("failures")) == len(failures)
-    assert int(suite.get("errors")) == len(errors)
-    for p in suite.findall("properties/property"):
-        assert p.get("name") and p.get("value") is not None
+    cases = list(suite)
+    assert suite.name, "a testsuite without a name"
+    kinds = [[type(r) for r in c.result] for c in cases]
+    assert suite.tests == len(cases), (suite.tests, len(cases))
+    assert suite.failures == sum(Failure in k for k in kinds)
+    assert suite.errors == sum(Error in k for k in kinds)
+    for p in suite.properties():
+        assert p.name and p.value is not None
     for c in cases:
-        assert c.get("classname") == suite.get("name") and c.get("name"), c.attrib
+        assert c.classname == suite.name and c.name, (c.classname, c.name)
         status, message = "pass", ""
-        for child in c:
-            assert child.tag in ("failure", "error", "skipped", "system-out", "system-err"), child.tag
-            if child.tag in ("failure", "error"):
-                status, message = child.tag, child.get("message")
-                assert message and child.text and child.get("type"), child.attrib
-        print(status + "\t" + c.get("name") + "\t" + message.replace("\n", " | "))
+        for r in c.result:
+            assert isinstance(r, (Failure, Error, Skipped)), r
+            if isinstance(r, (Failure, Error)):
+                status = "failure" if isinstance(r, Failure) else "error"
+                message = r.message
+                assert message and r.text and r.type, (r.message, r.type)
+        print(status + "\t" + c.name + "\t" + message.replace("\n", " | "))
     total += len(cases)
-assert int(root.get("tests")) == total
+assert xml.tests == total, (xml.tests, total)
 "#;
 
 /// The JUnit document read back: (status, testcase name, failure message) per testcase.
 fn read_junit(xml: &str) -> Vec<(String, String, String)> {
-    let mut child = Command::new("python3")
+    // Debian's python, whose dist-packages hold junitparser (a pyenv python may come first in PATH).
+    let mut child = Command::new("/usr/bin/python3")
         .args(["-c", JUNIT_READER])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("python3 (the JUnit reader) is installed");
+        .expect("/usr/bin/python3 with python3-junitparser (scripts/setup installs them)");
     child
         .stdin
         .take()
@@ -1085,4 +1089,34 @@ fn kind_clusters_for_the_labs_and_a_clear_message_without_kind() {
         );
     }
     assert!(!home.join("kind-config.yaml").exists());
+}
+
+#[test]
+fn the_junit_reader_rejects_counts_that_do_not_match() {
+    let good = r#"<testsuites name="x" tests="2"><testsuite name="a" tests="2" failures="1" errors="0"><testcase classname="a" name="t1"/><testcase classname="a" name="t2"><failure message="m" type="t">x</failure></testcase></testsuite></testsuites>"#;
+    assert_eq!(
+        read_junit(good),
+        [
+            ("pass".to_string(), "t1".to_string(), String::new()),
+            ("failure".to_string(), "t2".to_string(), "m".to_string())
+        ]
+    );
+    let bad = good.replace(r#"failures="1""#, r#"failures="0""#);
+    let mut child = Command::new("/usr/bin/python3")
+        .args(["-c", JUNIT_READER])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(bad.as_bytes())
+        .unwrap();
+    assert!(
+        !child.wait().unwrap().success(),
+        "a wrong failures count must be rejected"
+    );
 }
