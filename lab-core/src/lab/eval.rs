@@ -185,6 +185,13 @@ fn port_list(svc: &Service) -> String {
     )
 }
 
+/// Which endpoints [`endpoints_of`] counts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Only {
+    Usable,
+    Dns,
+}
+
 /// Distinct ready and not-ready endpoint addresses of a Service, and the ports they use.
 struct Endpoints {
     ready: BTreeSet<String>,
@@ -192,13 +199,26 @@ struct Endpoints {
     ports: BTreeSet<i32>,
 }
 
-fn endpoints_of(snap: &LabSnapshot, namespace: &str, service: &str) -> Endpoints {
+///
+/// `Usable` counts what kube-proxy can send traffic to: a pod whose named targetPort does not
+/// resolve lands in a slice without ports (`getEndpointPorts`), which kube-proxy skips, so a
+/// Service with ports counts only slices with ports. `Dns` counts every address, as CoreDNS's
+/// headless answers do.
+fn endpoints_of(snap: &LabSnapshot, namespace: &str, service: &str, only: Only) -> Endpoints {
     let mut out = Endpoints {
         ready: BTreeSet::new(),
         not_ready: BTreeSet::new(),
         ports: BTreeSet::new(),
     };
+    let service_has_ports = snap
+        .service(namespace, service)
+        .and_then(|s| s.spec.as_ref()?.ports.as_ref())
+        .is_some_and(|p| !p.is_empty());
     for slice in snap.slices_of(namespace, service) {
+        let portless = slice.ports.as_ref().is_none_or(|p| p.is_empty());
+        if only == Only::Usable && service_has_ports && portless {
+            continue;
+        }
         out.ports
             .extend(slice.ports.iter().flatten().filter_map(|p| p.port));
         for ep in &slice.endpoints {
@@ -675,7 +695,7 @@ fn endpoints(e: &EndpointsCheck, snap: &LabSnapshot) -> Outcome {
             diagnose_service(snap, ns, svc),
         );
     }
-    let eps = endpoints_of(snap, ns, svc);
+    let eps = endpoints_of(snap, ns, svc, Only::Usable);
     let count_ok =
         |x: &Option<Expect>, n: usize| x.as_ref().is_none_or(|x| x.holds(Some(&Value::from(n))));
     let ready_ok = count_ok(&e.ready, eps.ready.len());
@@ -783,7 +803,7 @@ fn dns_want(d: &DnsCheck, snap: &LabSnapshot) -> DnsWant {
             Some(s) => match cluster_ip(s) {
                 Some(ip) => [ip.to_string()].into(),
                 // Headless: the name's A records are the ready endpoints.
-                None => endpoints_of(snap, ns, svc).ready,
+                None => endpoints_of(snap, ns, svc, Only::Dns).ready,
             },
             None => BTreeSet::new(),
         });
@@ -1225,7 +1245,7 @@ fn proxy(
     let want_n = p
         .endpoints
         .map(|n| n as usize)
-        .unwrap_or_else(|| endpoints_of(snap, ns, s).ready.len());
+        .unwrap_or_else(|| endpoints_of(snap, ns, s, Only::Usable).ready.len());
     let port_shown = sp
         .map(|x| x.port.to_string())
         .or(p.port.map(|x| x.to_string()))

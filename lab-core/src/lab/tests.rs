@@ -583,3 +583,44 @@ fn a_selector_that_picks_other_pods_too_lists_what_it_picks() {
         "selector app=httpd picks 4 pods of different kinds: 3 × app=httpd, 1 × app=httpd,tier=debug; add a label that tells them apart"
     );
 }
+
+#[test]
+fn a_pod_without_the_named_target_port_is_no_usable_endpoint() {
+    // toolbox matches the Services' selector but has no port named http: upstream puts it in a
+    // slice without ports, which kube-proxy (and so the check) leaves out; DNS still lists it.
+    // (It does not match the ReplicaSet's selector, which would adopt it.)
+    let svc = "apiVersion: v1\nkind: Service\nmetadata:\n  name: named\nspec:\n  selector:\n    role: web\n  ports:\n  - port: 8080\n    targetPort: http\n";
+    let headless = svc
+        .replace("name: named", "name: named-headless")
+        .replace("  ports:", "  clusterIP: None\n  ports:");
+    let deployment = DEPLOYMENT
+        .replace(
+            "- containerPort: 80",
+            "- containerPort: 80\n              name: http",
+        )
+        .replace(
+            "      labels:\n        app: httpd",
+            "      labels:\n        app: httpd\n        role: web",
+        );
+    assert!(deployment.contains("name: http\n") && deployment.contains("role: web"));
+    let toolbox = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: toolbox\n  labels:\n    role: web\nspec:\n  containers:\n  - name: toolbox\n    image: busybox:1.28\n    args: [sleep, \"3600\"]\n";
+    let c = cluster(&[&deployment, svc, &headless, toolbox, CLIENT]);
+    let l = lab(r#"
+- id: endpoints
+  title: {zh-CN: 端点, en: endpoints}
+  endpoints: {service: named, ready: 3, port: 80}
+- id: rules
+  title: {zh-CN: 规则, en: rules}
+  proxy: {service: named, node: kind-worker}
+- id: dns
+  title: {zh-CN: 无头, en: headless}
+  dns: {from: pod/clientpod, name: named-headless, expect: {service: named-headless}}
+"#);
+    let r = grade(&l, &c);
+    assert!(r.all_passed(), "{r:#?}");
+    assert!(
+        check(&r, "rules").found.en.ends_with("→ 3 endpoints"),
+        "{r:#?}"
+    );
+    assert_eq!(check(&r, "dns").found.en.split(", ").count(), 4, "{r:#?}");
+}
