@@ -581,6 +581,12 @@ fn every_probe_kind_through_the_sim_with_text_json_and_junit() {
         stdout.ends_with("████████████████████████ 7/7 通过\n全部检查通过，做得好！\n"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains(&format!(
+            "\n上下文 svclab（http://127.0.0.1:{port}/，svclab 模拟集群）\n"
+        )),
+        "{stdout}"
+    );
 
     // Offline commands.
     let out = lab_runner(home, &["hint", "90", "selector", "--labs", labs]);

@@ -391,7 +391,7 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
         Format::Junit => output::junit(&lab, &report, lang),
         Format::Text => {
             let style = Style::detect(std::io::stdout().is_terminal());
-            output::text(&lab, &report, &cluster, lang, style)
+            output::text(&lab, &report, cluster.get(lang), lang, style)
         }
     };
     print(&text)?;
@@ -406,19 +406,26 @@ async fn grade(
     lab: &Lab,
     target: &ClusterArgs,
     allow_context: bool,
-) -> std::result::Result<(Report, String), String> {
+) -> std::result::Result<(Report, Text), String> {
     let c = crate::node::connect(target.kubeconfig.as_deref(), target.context.as_deref()).await?;
     let snapshot = cluster::snapshot(&c).await?;
     let report = grade_snapshot(&c, lab, snapshot, allow_context).await?;
     Ok((report, context_line(&c)))
 }
 
-/// What was graded: `context NAME (SERVER[, the svclab sim])`.
-fn context_line(c: &crate::node::Connected) -> String {
+/// What was graded: `context NAME (SERVER[, the svclab sim])`, in both languages.
+fn context_line(c: &crate::node::Connected) -> Text {
+    let (ctx, server) = (&c.context, &c.server);
     if c.is_sim {
-        format!("context {} ({}, the svclab sim)", c.context, c.server)
+        Text::new(
+            format!("上下文 {ctx}（{server}，svclab 模拟集群）"),
+            format!("context {ctx} ({server}, the svclab sim)"),
+        )
     } else {
-        format!("context {} ({})", c.context, c.server)
+        Text::new(
+            format!("上下文 {ctx}（{server}）"),
+            format!("context {ctx} ({server})"),
+        )
     }
 }
 
@@ -504,7 +511,7 @@ pub fn watch(args: &GradeArgs) -> Result<ExitCode> {
                 if terminal {
                     text.push_str("\x1b[2J\x1b[H");
                 }
-                text.push_str(&output::text(&lab, &report, &context, lang, style));
+                text.push_str(&output::text(&lab, &report, context.get(lang), lang, style));
                 if report.all_passed() {
                     print(&text).map_err(|e| format!("error: {e:#}"))?;
                     return Ok(0);
