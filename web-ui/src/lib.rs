@@ -3,12 +3,22 @@
 //! The Yew + Trunk front end (the playground, visualizer and terminal) is built on top of this
 //! crate's pure view models, which turn a `lab-core` cluster into exactly what a view draws. They
 //! have no Yew imports, so they are tested natively like the rest of the core (the Yew examples'
-//! habit: components stay small and dumb, logic lives in plain modules).
+//! habit: components stay small and dumb, logic lives in plain modules). The Yew components are
+//! in the `app` binary (`src/main.rs`, `src/app/`), which `scripts/build-web` builds with trunk.
 //!
+//! Start with [`playground`]: the page state and the actions that change it.
+//!
+//! - [`playground`] — the page state (an in-page `Cluster::kind()`), [`playground::Action`] and
+//!   the reducer.
 //! - [`map`] — the cluster map: nodes with their pods, Services with their virtual IPs and the
 //!   lines to the endpoints behind them.
+//! - [`layout`] — where the map's SVG draws each of those.
+//! - [`i18n`] — the visible strings in zh-CN and English.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod i18n;
+pub mod layout;
 pub mod map;
+pub mod playground;

@@ -1,0 +1,196 @@
+//! The playground in real headless Chromium: `lab-runner sim --web-dir web-ui/dist` serves
+//! trunk's release build (scripts/build-web), chromedriver drives Debian's chromium, and the
+//! test clicks through the chapter: apply the manifests, see 3 pods and `httpd-svc` on the map,
+//! scale to 5 and see 5 endpoint lines. A screenshot goes to
+//! `$CARGO_TARGET_DIR/screenshots/playground.png` (`target/` by default) (kept as a CI artefact).
+
+mod support;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use std::net::{Ipv4Addr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::{Sim, unused_port};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// chromedriver on 127.0.0.1, killed on drop.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_driver() -> (Driver, u16) {
+    assert!(
+        Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists(),
+        "{CHROMEDRIVER} or {CHROMIUM} is missing: run scripts/setup (it installs Debian's chromium and chromium-driver)"
+    );
+    let port = unused_port();
+    let child = Command::new(CHROMEDRIVER)
+        .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting chromedriver");
+    let driver = Driver(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (driver, port)
+}
+
+async fn connect(port: u16) -> Client {
+    let caps = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--window-size=1000,900"
+            ]
+        }
+    });
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    ClientBuilder::new(HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("connecting to chromedriver")
+}
+
+/// Polls until `css` matches `want` elements (10 s at most); returns the count seen last.
+async fn wait_count(c: &Client, css: &str, want: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let n = c.find_all(Locator::Css(css)).await.unwrap().len();
+        if n == want || Instant::now() > deadline {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn text(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn playground_applies_the_chapter_and_scales_to_five() {
+    let dist = workspace().join("web-ui/dist");
+    assert!(
+        dist.join("index.html").is_file(),
+        "{} has no index.html: the browser test needs the playground's release build; run scripts/build-web first (scripts/test runs it in its web-build stage)",
+        dist.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let sim = Sim::start(&home, &["--web-dir", dist.to_str().unwrap()]);
+    let ports: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(home.join("ports.json")).unwrap()).unwrap();
+    let web = ports["web"]
+        .as_str()
+        .expect("ports.json names the web URL")
+        .to_string();
+    assert!(web.starts_with("http://127.0.0.1:"), "{ports}");
+
+    let (_driver, driver_port) = start_driver();
+    let c = connect(driver_port).await;
+    c.goto(&web).await.unwrap();
+    // The wasm has loaded and rendered once the map is there.
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("#cluster-map"))
+        .await
+        .expect("the playground's map never rendered");
+    // zh-CN by default; English on request, with the cluster kept.
+    assert_eq!(text(&c, "#apply").await, "应用本章的清单");
+    c.find(Locator::Css("#lang-en"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(text(&c, "#apply").await, "apply the chapter's manifests");
+    assert_eq!(text(&c, "#replicas").await, "–");
+
+    c.find(Locator::Css("#apply"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let httpd_pods = "g.pod.ready[data-name^='httpd-']";
+    assert_eq!(wait_count(&c, httpd_pods, 3).await, 3, "3 ready httpd pods");
+    let svc = c
+        .find(Locator::Css("g.service[data-name='httpd-svc']"))
+        .await
+        .expect("httpd-svc on the map");
+    let svc_text = svc.text().await.unwrap();
+    assert!(
+        svc_text.contains("svc/httpd-svc (ClusterIP)") && svc_text.contains("10.96."),
+        "{svc_text}"
+    );
+    assert!(svc_text.contains(":8080"), "{svc_text}");
+    let lines = "line.endpoint[data-service='httpd-svc']";
+    assert_eq!(wait_count(&c, lines, 3).await, 3);
+    assert_eq!(text(&c, "#replicas").await, "3");
+
+    let up = c.find(Locator::Css("#scale-up")).await.unwrap();
+    assert_eq!(
+        up.attr("aria-label").await.unwrap().as_deref(),
+        Some("scale up by one")
+    );
+    up.click().await.unwrap();
+    c.find(Locator::Css("#scale-up"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(
+        wait_count(&c, lines, 5).await,
+        5,
+        "5 endpoint lines after scaling to 5"
+    );
+    assert_eq!(wait_count(&c, httpd_pods, 5).await, 5);
+    assert_eq!(text(&c, "#replicas").await, "5");
+    // Every line ends at a pod whose IP the map shows.
+    for line in c.find_all(Locator::Css(lines)).await.unwrap() {
+        let ip = line.attr("data-ip").await.unwrap().unwrap();
+        assert!(ip.starts_with("10.244."), "{ip}");
+    }
+
+    let png = c.screenshot().await.unwrap();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"));
+    let shots = target.join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    std::fs::write(shots.join("playground.png"), &png).unwrap();
+    c.close().await.unwrap();
+    drop(sim);
+}

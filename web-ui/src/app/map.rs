@@ -1,0 +1,91 @@
+//! The cluster map as SVG, drawn from [`web_ui::layout`]'s coordinates.
+
+use std::rc::Rc;
+use web_ui::i18n::{Lang, Text, text};
+use web_ui::layout::layout;
+use web_ui::map::ClusterMap;
+use yew::prelude::*;
+
+#[derive(Properties, PartialEq)]
+pub struct Props {
+    pub map: Rc<ClusterMap>,
+    pub lang: Lang,
+}
+
+/// Nodes with their pods, Services with VIP:port, a line per endpoint.
+#[function_component(ClusterMapView)]
+pub fn cluster_map_view(props: &Props) -> Html {
+    let lang = props.lang;
+    let l = layout(&props.map);
+    let pods: usize = l.nodes.iter().map(|n| n.pods.len()).sum();
+    let summary = format!(
+        "{}: {} nodes, {} pods, {} services",
+        text(lang, Text::MapTitle),
+        l.nodes.len(),
+        pods,
+        l.services.len()
+    );
+    html! {
+        <section class="map">
+            <h2>{text(lang, Text::MapTitle)}</h2>
+            <svg id="cluster-map" role="img" aria-label={summary.clone()}
+                width={l.width.to_string()} height={l.height.to_string()}
+                viewBox={format!("0 0 {} {}", l.width, l.height)}>
+                <title>{summary}</title>
+                { for l.services.iter().map(|s| {
+                    let vip = s.service.cluster_ip.as_deref().unwrap_or("None");
+                    let ports = s.service.ports.iter()
+                        .map(|p| p.split('/').next().unwrap_or(p).split(':').next().unwrap_or(p).to_string())
+                        .collect::<Vec<_>>().join(",");
+                    html! {
+                        <g class="service" data-name={s.service.name.clone()}>
+                            <rect x={s.rect.x.to_string()} y={s.rect.y.to_string()}
+                                width={s.rect.w.to_string()} height={s.rect.h.to_string()} rx="6" />
+                            <text x={(s.rect.x + 10.0).to_string()} y={(s.rect.y + 20.0).to_string()} class="name">
+                                {format!("svc/{} ({})", s.service.name, s.service.type_)}
+                            </text>
+                            <text x={(s.rect.x + 10.0).to_string()} y={(s.rect.y + 40.0).to_string()} class="vip">
+                                {format!("{vip}:{ports}")}
+                            </text>
+                        </g>
+                    }
+                }) }
+                { for l.nodes.iter().map(|n| html! {
+                    <g class="node" data-name={n.node.name.clone()}>
+                        <rect x={n.rect.x.to_string()} y={n.rect.y.to_string()}
+                            width={n.rect.w.to_string()} height={n.rect.h.to_string()} rx="8" />
+                        <text x={(n.rect.x + 10.0).to_string()} y={(n.rect.y + 20.0).to_string()} class="name">
+                            {n.node.name.clone()}
+                        </text>
+                        <text x={(n.rect.x + 10.0).to_string()} y={(n.rect.y + 38.0).to_string()} class="meta">
+                            {format!("{} · {}", n.node.ip, n.node.pod_cidr)}
+                        </text>
+                        { for n.pods.iter().map(|p| {
+                            let state = if p.pod.ready { text(lang, Text::Ready) } else { text(lang, Text::NotReady) };
+                            html! {
+                                <g class={classes!("pod", if p.pod.ready { "ready" } else { "not-ready" })}
+                                    data-name={p.pod.name.clone()}>
+                                    <rect x={p.rect.x.to_string()} y={p.rect.y.to_string()}
+                                        width={p.rect.w.to_string()} height={p.rect.h.to_string()} rx="4" />
+                                    <text x={(p.rect.x + 8.0).to_string()} y={(p.rect.y + 17.0).to_string()} class="name">
+                                        {p.pod.name.clone()}
+                                    </text>
+                                    <text x={(p.rect.x + 8.0).to_string()} y={(p.rect.y + 35.0).to_string()} class="meta">
+                                        {format!("{} · {} · {}", p.pod.ip.as_deref().unwrap_or("-"), p.pod.status, state)}
+                                    </text>
+                                </g>
+                            }
+                        }) }
+                    </g>
+                }) }
+                // Drawn last, so the lines stay visible over the node columns.
+                { for l.lines.iter().map(|line| html! {
+                    <line class={classes!("endpoint", (!line.endpoint.ready).then_some("not-ready"))}
+                        data-service={line.service.to_string()} data-ip={line.endpoint.ip.clone()}
+                        x1={line.from.0.to_string()} y1={line.from.1.to_string()}
+                        x2={line.to.0.to_string()} y2={line.to.1.to_string()} />
+                }) }
+            </svg>
+        </section>
+    }
+}
