@@ -412,8 +412,8 @@ pub fn run(args: &ServerArgs) -> Result<ExitCode> {
     })
 }
 
-/// Completes on Ctrl-C (SIGINT) or SIGTERM.
-async fn stop_signal() {
+/// Completes on Ctrl-C (SIGINT) or SIGTERM (the sim's server stops on it too).
+pub(crate) async fn stop_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

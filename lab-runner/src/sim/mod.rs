@@ -20,7 +20,7 @@ mod table;
 mod watch;
 mod web;
 
-use crate::dns_server::{DEFAULT_DNS_PORT, DnsPublisher, DnsServer};
+use crate::dns_server::{DEFAULT_DNS_PORT, DnsPublisher, DnsServer, stop_signal};
 use anyhow::{Context, Result};
 use axum::body::Bytes;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -585,22 +585,6 @@ async fn serve_request(
     };
     // The body is printed after both locks are let go.
     to_http(resp)
-}
-
-/// Completes on Ctrl-C (SIGINT) or SIGTERM.
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 async fn stopped(mut rx: signal::Receiver<bool>) {
