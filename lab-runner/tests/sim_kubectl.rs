@@ -5,14 +5,16 @@
 //! wording is known. The chapter's own commands (get, describe, scale, exec, NodePort, DNS) and
 //! its bad input are the transcripts in `tests/transcripts/` (`tests/transcripts.rs`).
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const KUBECTL: &str = "/usr/bin/kubectl";
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../lab-core/tests/data");
+use support::{DATA, KUBECTL, kubectl_output as kubectl};
+
 const STARTUP: Duration = Duration::from_secs(30);
 
 /// A running `lab-runner sim`, killed on drop if a test fails half-way.
@@ -112,17 +114,6 @@ impl Drop for Sim {
             let _ = c.wait();
         }
     }
-}
-
-fn kubectl(home: &Path, args: &[&str]) -> Output {
-    Command::new(KUBECTL)
-        .arg("--kubeconfig")
-        .arg(home.join("kubeconfig"))
-        .arg("--cache-dir")
-        .arg(home.join("kube-cache"))
-        .args(args)
-        .output()
-        .expect("running kubectl")
 }
 
 /// Runs kubectl and returns its stdout, failing on a non-zero exit.
