@@ -131,6 +131,12 @@ impl Cluster {
         &self.config
     }
 
+    /// The configuration of node `name`.
+    pub fn node_config(&self, name: &str) -> Option<&crate::config::NodeConfig> {
+        let i = *self.state.node_index.get(name)?;
+        self.config.nodes.get(i)
+    }
+
     /// Virtual time, Unix milliseconds.
     pub fn now_ms(&self) -> i64 {
         self.now_ms

@@ -28,7 +28,7 @@ pub fn pod_ready(pod: &Pod) -> bool {
 
 /// Offset of `ip` inside `node`'s pod range.
 pub(crate) fn ip_offset(c: &Cluster, node: &str, ip: &str) -> Option<u64> {
-    let n = c.config.nodes.iter().find(|n| n.name == node)?;
+    let n = c.node_config(node)?;
     n.pod_cidr.offset(ip.parse().ok()?)
 }
 
@@ -154,7 +154,7 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
     let Some(node_name) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else {
         return;
     };
-    let Some(node) = c.config.nodes.iter().find(|n| n.name == node_name).cloned() else {
+    let Some(node) = c.node_config(&node_name).cloned() else {
         return;
     };
     let now_ms = c.now_ms;

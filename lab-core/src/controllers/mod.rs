@@ -77,12 +77,16 @@ pub struct State {
     pub(crate) terminating_seen: BTreeSet<ObjectKey>,
     /// Images present on each node (kind preloads its own; pulls add more).
     pub(crate) node_images: BTreeMap<String, BTreeSet<String>>,
+    /// Node name → its index in `ClusterConfig::nodes`: the kubelet looks its node up on every
+    /// pod sync, and the scale profile has 1,000 nodes.
+    pub(crate) node_index: BTreeMap<String, usize>,
 }
 
 impl State {
     pub(crate) fn new(config: &ClusterConfig) -> State {
         let mut s = State::default();
-        for n in &config.nodes {
+        for (i, n) in config.nodes.iter().enumerate() {
+            s.node_index.insert(n.name.clone(), i);
             s.node_load.insert(n.name.clone(), 0);
             s.load_order.insert((0, n.name.clone()));
             s.node_images.insert(
