@@ -89,6 +89,16 @@ pub struct ClusterMap {
     pub services: Vec<ServiceView>,
 }
 
+impl ClusterMap {
+    /// Every pod the map shows: node by node, then the unscheduled ones.
+    pub fn pods(&self) -> impl Iterator<Item = &PodView> {
+        self.nodes
+            .iter()
+            .flat_map(|n| n.pods.iter())
+            .chain(self.unscheduled.iter())
+    }
+}
+
 fn pod_view(p: &Pod) -> PodView {
     let status = if p.metadata.deletion_timestamp.is_some() {
         "Terminating".to_string()

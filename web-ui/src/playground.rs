@@ -5,7 +5,11 @@
 
 use crate::i18n::Lang;
 use crate::map::ClusterMap;
-use lab_core::{Cluster, Kind};
+use k8s_openapi::api::core::v1::ConfigMap;
+use lab_core::config::ProxyMode;
+use lab_core::proxy::ProxyConfig;
+use lab_core::shell::terminal::{self, TerminalOutput};
+use lab_core::{Cluster, Kind, Object};
 
 /// The chapter's Deployment (3 httpd replicas), as lab-core's tests and the book use it.
 pub const CHAPTER_DEPLOYMENT: &str =
@@ -20,15 +24,36 @@ pub const NAMESPACE: &str = "default";
 pub const MAX_REPLICAS: i32 = 10;
 
 /// Something the learner did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// `kubectl apply -f` the chapter's Deployment and Service.
     ApplyChapter,
     /// `kubectl scale deployment httpd --replicas=N`.
     Scale(i32),
+    /// `kubectl delete pod NAME` in the playground's namespace.
+    DeletePod(String),
+    /// Make a pod's readiness probe fail (`false`) or pass again (`true`).
+    SetPodReady(String, bool),
+    /// Edit ConfigMap `kube-system/kube-proxy` to this mode, as a learner does with
+    /// `kubectl -n kube-system edit configmap kube-proxy`.
+    SetProxyMode(ProxyMode),
+    /// One line typed in the terminal.
+    Run(String),
     /// Switch the page's language.
     SetLang(Lang),
 }
+
+/// One command typed in the terminal and what it printed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TerminalEntry {
+    /// The line as typed.
+    pub command: String,
+    /// What it printed and how it exited.
+    pub output: TerminalOutput,
+}
+
+/// Lines kept in the terminal's scrollback (older ones scroll away, as in a real terminal).
+pub const TERMINAL_SCROLLBACK: usize = 200;
 
 /// The whole page state: an in-page kind-like cluster and the language.
 #[derive(Clone, Debug)]
@@ -39,6 +64,11 @@ pub struct Playground {
     pub lang: Lang,
     /// The last action's error, as the apiserver would word it.
     pub error: Option<String>,
+    /// The terminal's commands and their output, oldest first.
+    pub terminal: Vec<TerminalEntry>,
+    /// Commands run so far: the seed of kube-proxy's endpoint choice for the next one, so a
+    /// repeated `wget` may reach another pod, as on a real cluster.
+    pub commands_run: u64,
 }
 
 impl Default for Playground {
@@ -56,6 +86,8 @@ impl Playground {
             cluster,
             lang,
             error: None,
+            terminal: Vec::new(),
+            commands_run: 0,
         }
     }
 
@@ -78,6 +110,32 @@ impl Playground {
                 )
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
+            Action::DeletePod(name) => self
+                .cluster
+                .delete(Kind::Pod, NAMESPACE, &name)
+                .map(|_| ())
+                .map_err(|e| e.kubectl_message()),
+            Action::SetPodReady(name, ready) => self
+                .cluster
+                .set_pod_ready(NAMESPACE, &name, ready)
+                .map_err(|e| e.kubectl_message()),
+            Action::SetProxyMode(mode) => set_proxy_mode(&mut self.cluster, mode),
+            Action::Run(line) => {
+                let line = line.trim().to_string();
+                if line == "clear" {
+                    self.terminal.clear();
+                } else if !line.is_empty() {
+                    self.commands_run += 1;
+                    let output = terminal::run(&mut self.cluster, &line, self.commands_run);
+                    self.terminal.push(TerminalEntry {
+                        command: line,
+                        output,
+                    });
+                    let excess = self.terminal.len().saturating_sub(TERMINAL_SCROLLBACK);
+                    self.terminal.drain(..excess);
+                }
+                Ok(())
+            }
             Action::SetLang(lang) => {
                 self.lang = lang;
                 Ok(())
@@ -94,10 +152,49 @@ impl Playground {
             .map(|d| d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1))
     }
 
+    /// The mode kube-proxy runs in, as ConfigMap `kube-system/kube-proxy` says.
+    pub fn proxy_mode(&self) -> ProxyMode {
+        self.cluster
+            .get_typed::<ConfigMap>("kube-system", "kube-proxy")
+            .map(ProxyConfig::from_config_map)
+            .map_or(ProxyMode::Iptables, |c| c.mode)
+    }
+
     /// The cluster map of the playground's namespace.
     pub fn map(&self) -> ClusterMap {
         ClusterMap::from_cluster(&self.cluster, Some(NAMESPACE))
     }
+}
+
+/// Rewrites the `mode:` line of kube-proxy's `config.conf` and updates the ConfigMap: the
+/// simulated kube-proxy renders the new mode's rules at once (a real one after a restart).
+fn set_proxy_mode(cluster: &mut Cluster, mode: ProxyMode) -> Result<(), String> {
+    let Some(cm) = cluster.get_typed::<ConfigMap>("kube-system", "kube-proxy") else {
+        return Err("Error from server (NotFound): configmaps \"kube-proxy\" not found".into());
+    };
+    let mut cm = cm.clone();
+    let data = cm.data.get_or_insert_with(Default::default);
+    let conf = data.get("config.conf").cloned().unwrap_or_default();
+    let mut found = false;
+    let mut lines: Vec<String> = conf
+        .lines()
+        .map(|l| {
+            if l.starts_with("mode:") {
+                found = true;
+                format!("mode: {}", mode.as_str())
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    if !found {
+        lines.push(format!("mode: {}", mode.as_str()));
+    }
+    data.insert("config.conf".into(), lines.join("\n") + "\n");
+    cluster
+        .update(Object::from(cm))
+        .map(|_| ())
+        .map_err(|e| e.kubectl_message())
 }
 
 #[cfg(test)]
@@ -131,6 +228,95 @@ mod tests {
         p.reduce(Action::Scale(5));
         let err = p.error.expect("an error");
         assert!(err.contains("not found"), "{err}");
+    }
+
+    #[test]
+    fn deleting_a_pod_brings_a_replacement_with_a_new_ip() {
+        let mut p = Playground::default();
+        p.reduce(Action::ApplyChapter);
+        let map = p.map();
+        let victim = map.pods().next().unwrap().clone();
+        p.reduce(Action::DeletePod(victim.name.clone()));
+        assert_eq!(p.error, None);
+        let after = p.map();
+        assert_eq!(after.pods().count(), 3);
+        assert!(after.pods().all(|q| q.name != victim.name));
+        assert_eq!(httpd_lines(&p), 3);
+        let svc = after
+            .services
+            .iter()
+            .find(|s| s.name == "httpd-svc")
+            .unwrap();
+        assert!(
+            svc.endpoints
+                .iter()
+                .all(|e| Some(&e.ip) != victim.ip.as_ref())
+        );
+        p.reduce(Action::DeletePod("nope".into()));
+        assert_eq!(
+            p.error.as_deref(),
+            Some("Error from server (NotFound): pods \"nope\" not found")
+        );
+    }
+
+    #[test]
+    fn an_unready_pod_leaves_the_ready_endpoints() {
+        let mut p = Playground::default();
+        p.reduce(Action::ApplyChapter);
+        let name = p.map().pods().next().unwrap().name.clone();
+        p.reduce(Action::SetPodReady(name.clone(), false));
+        assert_eq!(httpd_lines(&p), 2);
+        p.reduce(Action::SetPodReady(name, true));
+        assert_eq!(httpd_lines(&p), 3);
+    }
+
+    #[test]
+    fn the_mode_switch_edits_kube_proxys_config_map() {
+        let mut p = Playground::default();
+        p.reduce(Action::ApplyChapter);
+        assert_eq!(p.proxy_mode(), ProxyMode::Iptables);
+        p.reduce(Action::SetProxyMode(ProxyMode::Ipvs));
+        assert_eq!(p.error, None);
+        assert_eq!(p.proxy_mode(), ProxyMode::Ipvs);
+        let out = lab_core::shell::node_exec(
+            &p.cluster,
+            "kind-worker",
+            &["ipvsadm".to_string(), "-Ln".to_string()],
+        )
+        .unwrap();
+        assert!(
+            out.stdout.starts_with("IP Virtual Server version"),
+            "{out:?}"
+        );
+        p.reduce(Action::SetProxyMode(ProxyMode::Nftables));
+        assert_eq!(p.proxy_mode(), ProxyMode::Nftables);
+    }
+
+    #[test]
+    fn the_terminal_runs_kubectl_and_keeps_its_scrollback() {
+        let mut p = Playground::default();
+        p.reduce(Action::ApplyChapter);
+        p.reduce(Action::Run("kubectl get svc".into()));
+        let e = p.terminal.last().unwrap();
+        assert_eq!(e.command, "kubectl get svc");
+        assert!(e.output.stdout.contains("httpd-svc"));
+        p.reduce(Action::Run(
+            "kubectl scale deploy httpd --replicas=4".into(),
+        ));
+        assert_eq!(p.replicas(), Some(4));
+        assert_eq!(
+            httpd_lines(&p),
+            4,
+            "the terminal's writes settle like the buttons'"
+        );
+        p.reduce(Action::Run("   ".into()));
+        assert_eq!(p.terminal.len(), 2);
+        p.reduce(Action::Run("clear".into()));
+        assert!(p.terminal.is_empty());
+        for i in 0..TERMINAL_SCROLLBACK + 5 {
+            p.reduce(Action::Run(format!("echo {i}")));
+        }
+        assert_eq!(p.terminal.len(), TERMINAL_SCROLLBACK);
     }
 
     #[test]

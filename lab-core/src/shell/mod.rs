@@ -30,6 +30,7 @@ mod env;
 pub(crate) mod http;
 mod ip;
 mod node;
+pub mod terminal;
 mod wget;
 
 use crate::cluster::Cluster;
@@ -676,7 +677,7 @@ fn sh(ctx: &Ctx<'_>, args: &[String]) -> Result<ExecOutput, ShellError> {
 }
 
 /// Splits a simple command into words: blanks separate, `'…'` and `"…"` quote, `\` escapes.
-fn split_words(script: &str) -> Result<Vec<String>, ShellError> {
+pub(crate) fn split_words(script: &str) -> Result<Vec<String>, ShellError> {
     let unsupported = || ShellError::NotModelled(format!("the shell script {script:?}"));
     let mut words = Vec::new();
     let mut cur = String::new();
