@@ -1,7 +1,9 @@
 //! The playground in real headless Chromium: `lab-runner sim --web-dir web-ui/dist` serves
 //! trunk's release build (scripts/build-web), chromedriver drives Debian's chromium, and the
 //! test clicks through the chapter: apply the manifests, see 3 pods and `httpd-svc` on the map,
-//! scale to 5 and see 5 endpoint lines. A screenshot goes to
+//! scale to 5 and see 5 endpoint lines, delete a pod and see its replacement take its place,
+//! switch kube-proxy to IPVS and read `ipvsadm -Ln` narrowed to `httpd-svc`, and run
+//! `kubectl get svc` in the terminal (Tab completion, Enter, ↑ history). A screenshot goes to
 //! `$CARGO_TARGET_DIR/screenshots/playground.png` (`target/` by default) (kept as a CI artefact).
 
 mod support;
@@ -98,7 +100,7 @@ async fn text(c: &Client, css: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn playground_applies_the_chapter_and_scales_to_five() {
+async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
     let dist = workspace().join("web-ui/dist");
     assert!(
         dist.join("index.html").is_file(),
@@ -183,6 +185,122 @@ async fn playground_applies_the_chapter_and_scales_to_five() {
         let ip = line.attr("data-ip").await.unwrap().unwrap();
         assert!(ip.starts_with("10.244."), "{ip}");
     }
+
+    // Delete a pod: the ReplicaSet replaces it (a new name and IP) and the endpoints follow.
+    let victim = c
+        .find(Locator::Css("#pods tbody tr"))
+        .await
+        .unwrap()
+        .attr("data-name")
+        .await
+        .unwrap()
+        .unwrap();
+    c.find(Locator::Css(&format!(
+        "#pods tr[data-name='{victim}'] button.delete"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    assert_eq!(wait_count(&c, httpd_pods, 5).await, 5);
+    assert_eq!(
+        wait_count(&c, &format!("g.pod[data-name='{victim}']"), 0).await,
+        0
+    );
+    assert_eq!(
+        wait_count(&c, lines, 5).await,
+        5,
+        "the replacement is an endpoint"
+    );
+
+    // The rules view shows iptables-save; switching kube-proxy to IPVS shows ipvsadm -Ln, and
+    // the Service filter keeps httpd-svc's virtual server with its 5 real servers.
+    let rules = text(&c, "#rules").await;
+    assert!(
+        rules.starts_with("root@kind-worker:/# iptables-save")
+            && rules.contains("-A KUBE-SERVICES"),
+        "{rules}"
+    );
+    c.find(Locator::Css("#mode-ipvs"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(
+        c.find(Locator::Css("#mode-ipvs"))
+            .await
+            .unwrap()
+            .attr("aria-checked")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("true")
+    );
+    let rules = text(&c, "#rules").await;
+    assert!(
+        rules.starts_with(
+            "root@kind-worker:/# ipvsadm -Ln\nIP Virtual Server version 1.2.1 (size=4096)"
+        ),
+        "{rules}"
+    );
+    c.find(Locator::Css(
+        "#rules-service option[value='default/httpd-svc']",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    let filtered = text(&c, "#rules").await;
+    let body: Vec<&str> = filtered.lines().skip(1).collect();
+    assert_eq!(
+        body.len(),
+        6,
+        "one virtual server, five real servers: {filtered}"
+    );
+    let words = |l: &str| l.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    let server = words(body[0]);
+    assert!(
+        server[0] == "TCP" && server[1].starts_with("10.96.") && server[1].ends_with(":8080"),
+        "{filtered}"
+    );
+    assert!(body[1..].iter().all(|l| {
+        let w = words(l);
+        w[0] == "->" && w[1].starts_with("10.244.") && w[1].ends_with(":80") && w[2] == "Masq"
+    }));
+
+    // The terminal: Tab completes, Enter runs, ↑ brings the command back.
+    let input = c.find(Locator::Css("#terminal-input")).await.unwrap();
+    input.send_keys("kubectl get sv").await.unwrap();
+    input.send_keys("\u{E004}").await.unwrap(); // Tab
+    assert_eq!(
+        input.prop("value").await.unwrap().as_deref(),
+        Some("kubectl get svc ")
+    );
+    input.send_keys("\u{E007}").await.unwrap(); // Enter
+    let out = c.find(Locator::Css("#terminal-output")).await.unwrap();
+    let mut screen = String::new();
+    for _ in 0..50 {
+        screen = out.text().await.unwrap();
+        if screen.contains("httpd-svc") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(screen.starts_with("$ kubectl get svc\nNAME "), "{screen}");
+    assert!(
+        screen.lines().any(|l| l.starts_with("httpd-svc ")
+            && l.contains("ClusterIP")
+            && l.contains("8080/TCP")),
+        "{screen}"
+    );
+    input.send_keys("\u{E013}").await.unwrap(); // ArrowUp
+    assert_eq!(
+        input.prop("value").await.unwrap().as_deref(),
+        Some("kubectl get svc")
+    );
 
     let png = c.screenshot().await.unwrap();
     let target = std::env::var_os("CARGO_TARGET_DIR")

@@ -28,6 +28,40 @@ pub enum Text {
     Ready,
     /// A pod whose Ready condition is not True.
     NotReady,
+    /// The label of the kube-proxy mode switch.
+    ProxyMode,
+    /// The pods table's heading.
+    PodsTitle,
+    /// The pods table's action column / the delete button.
+    DeletePod,
+    /// The button that makes a pod's readiness probe fail.
+    MakeUnready,
+    /// The button that makes a pod's readiness probe pass again.
+    MakeReady,
+    /// The pods table's column headings.
+    ColName,
+    /// Pod IP column.
+    ColIp,
+    /// Status column.
+    ColStatus,
+    /// Actions column.
+    ColActions,
+    /// The rules view's heading.
+    RulesTitle,
+    /// The node picker's label.
+    Node,
+    /// The Service filter's label.
+    ServiceFilter,
+    /// The Service filter's "no filter" choice.
+    AllServices,
+    /// What the rules view shows when a filter leaves nothing.
+    NoRules,
+    /// The terminal's heading.
+    TerminalTitle,
+    /// The line under the terminal: what it runs and the keys it knows.
+    TerminalHelp,
+    /// The accessible name of the terminal's input.
+    TerminalInput,
 }
 
 /// `text` in `lang`.
@@ -58,6 +92,44 @@ pub fn text(lang: Lang, text: Text) -> &'static str {
         (Text::Ready, ZhCn) => "就绪",
         (Text::NotReady, En) => "not ready",
         (Text::NotReady, ZhCn) => "未就绪",
+        (Text::ProxyMode, En) => "kube-proxy mode",
+        (Text::ProxyMode, ZhCn) => "kube-proxy 模式",
+        (Text::PodsTitle, En) => "pods",
+        (Text::PodsTitle, ZhCn) => "Pod 列表",
+        (Text::DeletePod, En) => "delete",
+        (Text::DeletePod, ZhCn) => "删除",
+        (Text::MakeUnready, En) => "fail readiness",
+        (Text::MakeUnready, ZhCn) => "使就绪探针失败",
+        (Text::MakeReady, En) => "pass readiness",
+        (Text::MakeReady, ZhCn) => "恢复就绪探针",
+        (Text::ColName, En) => "name",
+        (Text::ColName, ZhCn) => "名称",
+        (Text::ColIp, En) => "pod IP",
+        (Text::ColIp, ZhCn) => "Pod IP",
+        (Text::ColStatus, En) => "status",
+        (Text::ColStatus, ZhCn) => "状态",
+        (Text::ColActions, En) => "actions",
+        (Text::ColActions, ZhCn) => "操作",
+        (Text::RulesTitle, En) => "kube-proxy rules on a node",
+        (Text::RulesTitle, ZhCn) => "节点上的 kube-proxy 规则",
+        (Text::Node, En) => "node",
+        (Text::Node, ZhCn) => "节点",
+        (Text::ServiceFilter, En) => "only the rules of",
+        (Text::ServiceFilter, ZhCn) => "只看此 Service 的规则",
+        (Text::AllServices, En) => "every Service",
+        (Text::AllServices, ZhCn) => "全部 Service",
+        (Text::NoRules, En) => "no rule of this Service on this node",
+        (Text::NoRules, ZhCn) => "此节点上没有该 Service 的规则",
+        (Text::TerminalTitle, En) => "terminal",
+        (Text::TerminalTitle, ZhCn) => "终端",
+        (Text::TerminalHelp, En) => {
+            "kubectl get|scale|delete|exec, docker exec NODE iptables-save|ipvsadm -Ln|nft list table ip kube-proxy, clear. Tab completes, ↑/↓ walk the history."
+        }
+        (Text::TerminalHelp, ZhCn) => {
+            "可用：kubectl get|scale|delete|exec、docker exec 节点 iptables-save|ipvsadm -Ln|nft list table ip kube-proxy、clear。Tab 补全，↑/↓ 翻阅历史命令。"
+        }
+        (Text::TerminalInput, En) => "command line",
+        (Text::TerminalInput, ZhCn) => "命令行",
     }
 }
 
@@ -78,6 +150,18 @@ mod tests {
             Text::Replicas,
             Text::ScaleUp,
             Text::MapTitle,
+            Text::ProxyMode,
+            Text::PodsTitle,
+            Text::DeletePod,
+            Text::MakeUnready,
+            Text::MakeReady,
+            Text::RulesTitle,
+            Text::ServiceFilter,
+            Text::AllServices,
+            Text::NoRules,
+            Text::TerminalTitle,
+            Text::TerminalHelp,
+            Text::TerminalInput,
         ] {
             assert_ne!(text(Lang::En, t), text(Lang::ZhCn, t));
         }

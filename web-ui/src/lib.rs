@@ -13,6 +13,7 @@
 //! - [`map`] — the cluster map: nodes with their pods, Services with their virtual IPs and the
 //!   lines to the endpoints behind them.
 //! - [`layout`] — where the map's SVG draws each of those.
+//! - [`rules`] — a node's kube-proxy rules in the mode's own text, narrowed to one Service.
 //! - [`i18n`] — the visible strings in zh-CN and English.
 
 #![forbid(unsafe_code)]
@@ -22,3 +23,4 @@ pub mod i18n;
 pub mod layout;
 pub mod map;
 pub mod playground;
+pub mod rules;

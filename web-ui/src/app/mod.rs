@@ -1,11 +1,18 @@
 //! The Yew components: they read the [`Playground`] and dispatch [`Action`]s, nothing more.
-//! All logic (the cluster, the map's model and layout, the strings) is in the library.
+//! All logic (the cluster, the map's model and layout, the rules filter, the terminal, the
+//! strings) is in the library and lab-core.
 
 mod map;
+mod rules;
+mod terminal;
 
+use lab_core::Kind;
+use lab_core::config::ProxyMode;
+use lab_core::shell::terminal::complete;
 use std::rc::Rc;
 use web_ui::i18n::{Lang, Text, html_lang, text};
-use web_ui::playground::{Action, MAX_REPLICAS, Playground};
+use web_ui::playground::{Action, MAX_REPLICAS, NAMESPACE, Playground};
+use web_ui::rules::{ServiceAddrs, command, filter, node_rules};
 use yew::prelude::*;
 
 /// `Playground` behind Yew's reducer hook.
@@ -22,24 +29,79 @@ impl Reducible for State {
     }
 }
 
+const MODES: [(ProxyMode, &str); 3] = [
+    (ProxyMode::Iptables, "iptables"),
+    (ProxyMode::Ipvs, "IPVS"),
+    (ProxyMode::Nftables, "nftables"),
+];
+
 /// The page.
 #[function_component(App)]
 pub fn app() -> Html {
     let state = use_reducer(State::default);
+    let rules_node = use_state(|| "kind-worker".to_string());
+    let rules_service = use_state(|| None::<String>);
     let p = &state.0;
     let lang = p.lang;
     let t = |x| text(lang, x);
     let dispatch = |a: Action| {
         let state = state.clone();
-        Callback::from(move |_: MouseEvent| state.dispatch(a))
+        Callback::from(move |_: MouseEvent| state.dispatch(a.clone()))
     };
     let replicas = p.replicas();
+    let mode = p.proxy_mode();
+    let map = Rc::new(p.map());
     let lang_button = |l: Lang, label: &'static str, id: &'static str| {
         html! {
             <button id={id} lang={html_lang(l)} aria-pressed={(lang == l).to_string()}
                 onclick={dispatch(Action::SetLang(l))}>{label}</button>
         }
     };
+
+    // The rules view reads the cluster as it is now, for the node and Service chosen.
+    let nodes: Vec<String> = p
+        .cluster
+        .list(Kind::Node, None)
+        .map(|n| n.name().to_string())
+        .collect();
+    let services: Vec<String> = p
+        .cluster
+        .list(Kind::Service, None)
+        .map(|s| format!("{}/{}", s.namespace(), s.name()))
+        .collect();
+    let service = rules_service
+        .as_ref()
+        .filter(|s| services.contains(s))
+        .cloned();
+    let lines = node_rules(&p.cluster, &rules_node, mode).map(|text| match &service {
+        Some(s) => {
+            let (ns, name) = s.split_once('/').unwrap_or((NAMESPACE, s));
+            ServiceAddrs::of(&p.cluster, ns, name)
+                .map(|addrs| filter(&text, mode, &addrs))
+                .unwrap_or_default()
+        }
+        None => text.lines().map(str::to_string).collect(),
+    });
+    let on_node = {
+        let rules_node = rules_node.clone();
+        Callback::from(move |n: String| rules_node.set(n))
+    };
+    let on_service = {
+        let rules_service = rules_service.clone();
+        Callback::from(move |s: Option<String>| rules_service.set(s))
+    };
+    let on_run = {
+        let state = state.clone();
+        Callback::from(move |line: String| state.dispatch(Action::Run(line)))
+    };
+    let on_complete = {
+        let state = state.clone();
+        Callback::from(move |line: String| {
+            let c = complete(&state.0.cluster, &line);
+            (c.apply(&line), c.candidates)
+        })
+    };
+
     html! {
         <main lang={html_lang(lang)}>
             <header>
@@ -64,11 +126,59 @@ pub fn app() -> Html {
                         disabled={replicas.is_none_or(|r| r >= MAX_REPLICAS)}
                         onclick={dispatch(Action::Scale(replicas.unwrap_or(0) + 1))}>{"+"}</button>
                 </div>
+                <div role="radiogroup" aria-labelledby="mode-label" class="modes">
+                    <span id="mode-label">{t(Text::ProxyMode)}</span>
+                    { for MODES.iter().map(|(m, label)| html! {
+                        <button id={format!("mode-{}", m.as_str())} role="radio"
+                            aria-checked={(mode == *m).to_string()}
+                            onclick={dispatch(Action::SetProxyMode(*m))}>{*label}</button>
+                    }) }
+                </div>
             </div>
             if let Some(err) = &p.error {
                 <p id="error" role="alert">{err}</p>
             }
-            <map::ClusterMapView map={Rc::new(p.map())} lang={lang} />
+            <map::ClusterMapView map={map.clone()} lang={lang} />
+            <section class="pods" aria-labelledby="pods-title">
+                <h2 id="pods-title">{t(Text::PodsTitle)}</h2>
+                <table id="pods">
+                    <thead><tr>
+                        <th scope="col">{t(Text::ColName)}</th>
+                        <th scope="col">{t(Text::ColIp)}</th>
+                        <th scope="col">{t(Text::Node)}</th>
+                        <th scope="col">{t(Text::ColStatus)}</th>
+                        <th scope="col">{t(Text::ColActions)}</th>
+                    </tr></thead>
+                    <tbody>
+                    { for map.nodes.iter().flat_map(|n| n.pods.iter().map(move |pod| (n.name.clone(), pod))).map(|(node, pod)| {
+                        let ready = pod.ready;
+                        let state_text = if ready { t(Text::Ready) } else { t(Text::NotReady) };
+                        html! {
+                            <tr data-name={pod.name.clone()}>
+                                <th scope="row">{pod.name.clone()}</th>
+                                <td>{pod.ip.clone().unwrap_or_else(|| "-".into())}</td>
+                                <td>{node}</td>
+                                <td>{format!("{} · {state_text}", pod.status)}</td>
+                                <td>
+                                    <button class="delete" aria-label={format!("{} {}", t(Text::DeletePod), pod.name)}
+                                        onclick={dispatch(Action::DeletePod(pod.name.clone()))}>{t(Text::DeletePod)}</button>
+                                    <button class="readiness"
+                                        aria-label={format!("{} {}", t(if ready { Text::MakeUnready } else { Text::MakeReady }), pod.name)}
+                                        onclick={dispatch(Action::SetPodReady(pod.name.clone(), !ready))}>
+                                        {t(if ready { Text::MakeUnready } else { Text::MakeReady })}
+                                    </button>
+                                </td>
+                            </tr>
+                        }
+                    }) }
+                    </tbody>
+                </table>
+            </section>
+            <rules::RulesView lang={lang} nodes={nodes} node={(*rules_node).clone()}
+                services={services} service={service} command={command(mode).join(" ")}
+                lines={lines} on_node={on_node} on_service={on_service} />
+            <terminal::TerminalView entries={Rc::new(p.terminal.clone())} lang={lang}
+                on_run={on_run} on_complete={on_complete} />
         </main>
     }
 }

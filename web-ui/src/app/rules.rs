@@ -1,0 +1,61 @@
+//! The rules view: a node picker, a Service filter and the node's rule text in the cluster's
+//! kube-proxy mode, headed by the command a learner would type on the node.
+
+use web_sys::HtmlSelectElement;
+use web_ui::i18n::{Lang, Text, text};
+use yew::prelude::*;
+
+#[derive(Properties, PartialEq)]
+pub struct Props {
+    pub lang: Lang,
+    pub nodes: Vec<String>,
+    pub node: String,
+    /// `namespace/name` of each Service offered as a filter.
+    pub services: Vec<String>,
+    /// The chosen filter (`None`: every Service).
+    pub service: Option<String>,
+    /// The command, as typed on the node (`ipvsadm -Ln`).
+    pub command: String,
+    /// The rule lines to show, or the node's error.
+    pub lines: Result<Vec<String>, String>,
+    pub on_node: Callback<String>,
+    pub on_service: Callback<Option<String>>,
+}
+
+#[function_component(RulesView)]
+pub fn rules_view(props: &Props) -> Html {
+    let lang = props.lang;
+    let on_node = props
+        .on_node
+        .reform(|e: Event| e.target_unchecked_into::<HtmlSelectElement>().value());
+    let on_service = props.on_service.reform(|e: Event| {
+        let v = e.target_unchecked_into::<HtmlSelectElement>().value();
+        (!v.is_empty()).then_some(v)
+    });
+    let body = match &props.lines {
+        Ok(lines) if lines.is_empty() => text(lang, Text::NoRules).to_string(),
+        Ok(lines) => lines.join("\n"),
+        Err(e) => e.clone(),
+    };
+    html! {
+        <section class="rules" aria-labelledby="rules-title">
+            <h2 id="rules-title">{text(lang, Text::RulesTitle)}</h2>
+            <div class="controls">
+                <label for="rules-node">{text(lang, Text::Node)}</label>
+                <select id="rules-node" onchange={on_node}>
+                    { for props.nodes.iter().map(|n| html! {
+                        <option value={n.clone()} selected={*n == props.node}>{n.clone()}</option>
+                    }) }
+                </select>
+                <label for="rules-service">{text(lang, Text::ServiceFilter)}</label>
+                <select id="rules-service" onchange={on_service}>
+                    <option value="" selected={props.service.is_none()}>{text(lang, Text::AllServices)}</option>
+                    { for props.services.iter().map(|s| html! {
+                        <option value={s.clone()} selected={props.service.as_deref() == Some(s.as_str())}>{s.clone()}</option>
+                    }) }
+                </select>
+            </div>
+            <pre id="rules" class="screen" tabindex="0"><span class="prompt">{format!("root@{}:/# ", props.node)}</span><span class="command">{props.command.clone()}</span>{"\n"}{body}</pre>
+        </section>
+    }
+}
