@@ -14,13 +14,17 @@
 //!   lines to the endpoints behind them.
 //! - [`layout`] — where the map's SVG draws each of those.
 //! - [`rules`] — a node's kube-proxy rules in the mode's own text, narrowed to one Service.
+//! - [`editor`] — the YAML editor's errors, placed at the line of the field they name.
+//! - [`share`] — share links, embeds and the saved state: a scenario is its action log.
 //! - [`i18n`] — the visible strings in zh-CN and English.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod editor;
 pub mod i18n;
 pub mod layout;
 pub mod map;
 pub mod playground;
 pub mod rules;
+pub mod share;

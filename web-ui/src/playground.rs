@@ -23,11 +23,14 @@ pub const NAMESPACE: &str = "default";
 /// The scale control's bounds (the map is sized for a handful of pods per node).
 pub const MAX_REPLICAS: i32 = 10;
 
-/// Something the learner did.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Something the learner did. Serialisable: a scenario is its list of actions (see `share`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Action {
     /// `kubectl apply -f` the chapter's Deployment and Service.
     ApplyChapter,
+    /// `kubectl apply -f` of the editor's text (multi-document YAML or JSON).
+    ApplyYaml(String),
     /// `kubectl scale deployment httpd --replicas=N`.
     Scale(i32),
     /// `kubectl delete pod NAME` in the playground's namespace.
@@ -64,11 +67,16 @@ pub struct Playground {
     pub lang: Lang,
     /// The last action's error, as the apiserver would word it.
     pub error: Option<String>,
+    /// The last editor apply's error, placed at its line.
+    pub editor_error: Option<crate::editor::EditorError>,
     /// The terminal's commands and their output, oldest first.
     pub terminal: Vec<TerminalEntry>,
     /// Commands run so far: the seed of kube-proxy's endpoint choice for the next one, so a
     /// repeated `wget` may reach another pod, as on a real cluster.
     pub commands_run: u64,
+    /// Every action but language switches, in order: replayed on a fresh cluster, it rebuilds
+    /// this state exactly (share links and the saved state are this log).
+    pub log: Vec<Action>,
 }
 
 impl Default for Playground {
@@ -86,20 +94,35 @@ impl Playground {
             cluster,
             lang,
             error: None,
+            editor_error: None,
             terminal: Vec::new(),
             commands_run: 0,
+            log: Vec::new(),
         }
     }
 
     /// Applies `action`, then lets the controllers settle so the map shows the converged state.
     pub fn reduce(&mut self, action: Action) {
         self.error = None;
+        self.editor_error = None;
+        if !matches!(action, Action::SetLang(_)) {
+            self.log.push(action.clone());
+        }
         let result = match action {
             Action::ApplyChapter => self
                 .cluster
                 .apply_manifests(&format!("{CHAPTER_DEPLOYMENT}\n---\n{CHAPTER_SERVICE}"))
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
+            Action::ApplyYaml(text) => match self.cluster.apply_manifests(&text) {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    let placed = crate::editor::EditorError::from_apply(&text, &e);
+                    let message = placed.message.clone();
+                    self.editor_error = Some(placed);
+                    Err(message)
+                }
+            },
             Action::Scale(n) => self
                 .cluster
                 .scale(
@@ -317,6 +340,37 @@ mod tests {
             p.reduce(Action::Run(format!("echo {i}")));
         }
         assert_eq!(p.terminal.len(), TERMINAL_SCROLLBACK);
+    }
+
+    #[test]
+    fn the_editor_applies_yaml_and_places_its_errors() {
+        let mut p = Playground::default();
+        p.reduce(Action::ApplyYaml(format!(
+            "{CHAPTER_DEPLOYMENT}\n---\n{CHAPTER_SERVICE}"
+        )));
+        assert_eq!(p.error, None);
+        assert_eq!(httpd_lines(&p), 3);
+        let before = p.cluster.resource_version();
+        let bad = CHAPTER_SERVICE.replace("port: 8080", "port: 80800");
+        p.reduce(Action::ApplyYaml(bad.clone()));
+        let e = p.editor_error.clone().expect("placed error");
+        assert!(
+            e.message
+                .contains("spec.ports[0].port: Invalid value: 80800"),
+            "{e:?}"
+        );
+        let line = e.line.expect("a line");
+        assert!(
+            bad.lines().nth(line - 1).unwrap().contains("80800"),
+            "{e:?}"
+        );
+        assert_eq!(
+            p.cluster.resource_version(),
+            before,
+            "a rejected apply changes nothing"
+        );
+        p.reduce(Action::Scale(2));
+        assert_eq!(p.editor_error, None, "the next action clears it");
     }
 
     #[test]
