@@ -3,7 +3,9 @@
 //! test clicks through the chapter: apply the manifests, see 3 pods and `httpd-svc` on the map,
 //! scale to 5 and see 5 endpoint lines, delete a pod and see its replacement take its place,
 //! switch kube-proxy to IPVS and read `ipvsadm -Ln` narrowed to `httpd-svc`, and run
-//! `kubectl get svc` in the terminal (Tab completion, Enter, ↑ history). A screenshot goes to
+//! `kubectl get svc` in the terminal (Tab completion, Enter, ↑ history), see an invalid Service
+//! refused at its line in the YAML editor, reload and keep the scenario, and open the share link
+//! (and a one-view embed of it) in a fresh browser to get the same cluster. A screenshot goes to
 //! `$CARGO_TARGET_DIR/screenshots/playground.png` (`target/` by default) (kept as a CI artefact).
 
 mod support;
@@ -302,6 +304,39 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
         Some("kubectl get svc")
     );
 
+    // The YAML editor: an invalid Service is refused with the apiserver's words, at its line.
+    let editor = c.find(Locator::Css("#editor")).await.unwrap();
+    editor
+        .send_keys("apiVersion: v1\nkind: Service\nmetadata:\n  name: bad\nspec:\n  ports:\n  - port: 70000\n")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#editor-apply"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let error = text(&c, "#editor-error").await;
+    assert!(
+        error.starts_with(
+            "line 7: The Service \"bad\" is invalid: spec.ports[0].port: Invalid value: 70000"
+        ),
+        "{error}"
+    );
+    assert_eq!(wait_count(&c, "g.service[data-name='bad']", 0).await, 0);
+
+    let pods_before = text(&c, "#pods tbody").await;
+    let terminal_before = text(&c, "#terminal-output").await;
+    let link = c
+        .find(Locator::Css("#share-link"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(link.starts_with(&format!("{web}?lang=en&s=")), "{link}");
+
     let png = c.screenshot().await.unwrap();
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -309,6 +344,56 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
     let shots = target.join("screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     std::fs::write(shots.join("playground.png"), &png).unwrap();
+    // A reload keeps the scenario (localStorage).
+    c.refresh().await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("#pods tbody tr"))
+        .await
+        .expect("the saved scenario was not replayed");
+    assert_eq!(text(&c, "#pods tbody").await, pods_before);
     c.close().await.unwrap();
+
+    // The shared link in a fresh browser (no saved state) rebuilds the same cluster: the same
+    // pod names and IPs, the IPVS mode and the terminal's output.
+    let fresh = connect(driver_port).await;
+    fresh.goto(&link).await.unwrap();
+    fresh
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("#pods tbody tr"))
+        .await
+        .expect("the shared link never rendered");
+    assert_eq!(text(&fresh, "#pods tbody").await, pods_before);
+    assert_eq!(text(&fresh, "#terminal-output").await, terminal_before);
+    assert!(text(&fresh, "#rules").await.contains("ipvsadm -Ln"));
+    // An embed shows its one view.
+    fresh.goto(&format!("{link}&embed=rules")).await.unwrap();
+    fresh
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("main.embed #rules"))
+        .await
+        .expect("the rules embed never rendered");
+    assert_eq!(wait_count(&fresh, "#cluster-map", 0).await, 0);
+    assert!(
+        text(&fresh, "#rules")
+            .await
+            .starts_with("root@kind-worker:/# ipvsadm -Ln")
+    );
+    // A broken link says so and starts a fresh cluster.
+    fresh.goto(&format!("{web}?lang=en&s=%%%")).await.unwrap();
+    let problem = fresh
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("#scenario-error"))
+        .await
+        .expect("a broken link is reported")
+        .text()
+        .await
+        .unwrap();
+    assert!(problem.contains("not valid base64url"), "{problem}");
+    assert_eq!(text(&fresh, "#replicas").await, "–");
+    fresh.close().await.unwrap();
     drop(sim);
 }

@@ -161,6 +161,20 @@ pub fn locate(text: &str, document: usize, path: &str) -> Option<usize> {
     found
 }
 
+/// Where 1-based `line` starts and ends in `text`, in UTF-16 units (what the DOM's
+/// `setSelectionRange` counts), so the page can select the line an error points at.
+pub fn line_range(text: &str, line: usize) -> Option<(u32, u32)> {
+    let mut start = 0u32;
+    for (i, l) in text.split('\n').enumerate() {
+        let len = l.encode_utf16().count() as u32;
+        if i + 1 == line {
+            return Some((start, start + len));
+        }
+        start += len + 1;
+    }
+    None
+}
+
 fn key_is(content: &str, key: &str) -> bool {
     let content = content.trim_start_matches("- ");
     content
@@ -202,6 +216,13 @@ spec:
     port: 9090
     nodePort: 40000
 ";
+
+    #[test]
+    fn line_ranges_count_utf16_units() {
+        assert_eq!(line_range("a\nbc\nd", 2), Some((2, 4)));
+        assert_eq!(line_range("名字\nx", 2), Some((3, 4)));
+        assert_eq!(line_range("a", 3), None);
+    }
 
     #[test]
     fn paths_are_found_by_indentation() {

@@ -62,6 +62,22 @@ pub enum Text {
     TerminalHelp,
     /// The accessible name of the terminal's input.
     TerminalInput,
+    /// The YAML editor's heading.
+    EditorTitle,
+    /// The accessible name of the editor's text area.
+    EditorLabel,
+    /// The button that puts the chapter's manifests in the editor.
+    LoadChapter,
+    /// The button that applies the editor's text.
+    ApplyEditor,
+    /// The share section's heading.
+    ShareTitle,
+    /// The share link itself.
+    OpenLink,
+    /// Said when a link or the saved state could not be opened.
+    ScenarioNotOpened,
+    /// The button that forgets the scenario and starts a fresh cluster.
+    Reset,
 }
 
 /// `text` in `lang`.
@@ -130,6 +146,32 @@ pub fn text(lang: Lang, text: Text) -> &'static str {
         }
         (Text::TerminalInput, En) => "command line",
         (Text::TerminalInput, ZhCn) => "命令行",
+        (Text::EditorTitle, En) => "YAML editor",
+        (Text::EditorTitle, ZhCn) => "YAML 编辑器",
+        (Text::EditorLabel, En) => {
+            "manifests to apply (YAML or JSON, several documents separated by ---)"
+        }
+        (Text::EditorLabel, ZhCn) => "要应用的清单（YAML 或 JSON，多个文档用 --- 分隔）",
+        (Text::LoadChapter, En) => "load the chapter's manifests",
+        (Text::LoadChapter, ZhCn) => "载入本章的清单",
+        (Text::ApplyEditor, En) => "kubectl apply",
+        (Text::ApplyEditor, ZhCn) => "kubectl apply（应用）",
+        (Text::ShareTitle, En) => "share this scenario",
+        (Text::ShareTitle, ZhCn) => "分享此场景",
+        (Text::OpenLink, En) => "open this link (the box above holds it, to copy)",
+        (Text::OpenLink, ZhCn) => "打开此链接（可从上面的文本框复制）",
+        (Text::ScenarioNotOpened, En) => "could not open the scenario, starting a fresh cluster:",
+        (Text::ScenarioNotOpened, ZhCn) => "无法打开该场景，已从新集群开始：",
+        (Text::Reset, En) => "start over",
+        (Text::Reset, ZhCn) => "重新开始",
+    }
+}
+
+/// Where an error points: `line 7` / `第 7 行`.
+pub fn at_line(lang: Lang, line: usize) -> String {
+    match lang {
+        Lang::En => format!("line {line}"),
+        Lang::ZhCn => format!("第 {line} 行"),
     }
 }
 
@@ -162,6 +204,14 @@ mod tests {
             Text::TerminalTitle,
             Text::TerminalHelp,
             Text::TerminalInput,
+            Text::EditorTitle,
+            Text::EditorLabel,
+            Text::LoadChapter,
+            Text::ApplyEditor,
+            Text::ShareTitle,
+            Text::OpenLink,
+            Text::ScenarioNotOpened,
+            Text::Reset,
         ] {
             assert_ne!(text(Lang::En, t), text(Lang::ZhCn, t));
         }

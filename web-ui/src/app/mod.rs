@@ -2,6 +2,7 @@
 //! All logic (the cluster, the map's model and layout, the rules filter, the terminal, the
 //! strings) is in the library and lab-core.
 
+mod editor;
 mod map;
 mod rules;
 mod terminal;
@@ -13,20 +14,68 @@ use std::rc::Rc;
 use web_ui::i18n::{Lang, Text, html_lang, text};
 use web_ui::playground::{Action, MAX_REPLICAS, NAMESPACE, Playground};
 use web_ui::rules::{ServiceAddrs, command, filter, node_rules};
+use web_ui::share::{self, Query, STORAGE_KEY, View};
 use yew::prelude::*;
 
 /// `Playground` behind Yew's reducer hook.
 #[derive(Clone, Default)]
 struct State(Playground);
 
-impl Reducible for State {
-    type Action = Action;
+/// What changes the page state: a learner's action, or a whole new playground (start over).
+enum Msg {
+    Do(Action),
+    Replace(Box<Playground>),
+}
 
-    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
-        let mut next = Rc::unwrap_or_clone(self).0;
-        next.reduce(action);
-        Rc::new(State(next))
+impl From<Action> for Msg {
+    fn from(a: Action) -> Msg {
+        Msg::Do(a)
     }
+}
+
+impl Reducible for State {
+    type Action = Msg;
+
+    fn reduce(self: Rc<Self>, msg: Msg) -> Rc<Self> {
+        match msg {
+            Msg::Do(action) => {
+                let mut next = Rc::unwrap_or_clone(self).0;
+                next.reduce(action);
+                Rc::new(State(next))
+            }
+            Msg::Replace(p) => Rc::new(State(*p)),
+        }
+    }
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
+/// The page's query, its address without the query, and the playground it opens with: the
+/// link's scenario, else the saved one, else a fresh cluster (with the reason a link or the
+/// saved state could not be opened).
+fn initial() -> (Query, String, Playground, Option<String>) {
+    let location = web_sys::window().map(|w| w.location());
+    let search = location
+        .as_ref()
+        .and_then(|l| l.search().ok())
+        .unwrap_or_default();
+    let base = location
+        .as_ref()
+        .and_then(|l| Some(format!("{}{}", l.origin().ok()?, l.pathname().ok()?)))
+        .unwrap_or_else(|| "/".into());
+    let query = share::parse_query(&search);
+    let lang = query.lang.unwrap_or_default();
+    let saved = storage().and_then(|s| s.get_item(STORAGE_KEY).ok().flatten());
+    let (playground, problem) = match query.scenario.as_deref().or(saved.as_deref()) {
+        Some(text) => match share::decode(text) {
+            Ok(actions) => (share::replay(lang, &actions), None),
+            Err(e) => (Playground::new(lang), Some(e.to_string())),
+        },
+        None => (Playground::new(lang), None),
+    };
+    (query, base, playground, problem)
 }
 
 const MODES: [(ProxyMode, &str); 3] = [
@@ -38,7 +87,21 @@ const MODES: [(ProxyMode, &str); 3] = [
 /// The page.
 #[function_component(App)]
 pub fn app() -> Html {
-    let state = use_reducer(State::default);
+    let start = use_memo((), |_| initial());
+    let (query, base, _, problem) = &*start;
+    let state = {
+        let start = start.clone();
+        use_reducer(move || State(start.2.clone()))
+    };
+    // Keep the scenario across reloads: the saved text is the share link's.
+    use_effect_with(state.0.log.len(), {
+        let state = state.clone();
+        move |_| {
+            if let Some(s) = storage() {
+                let _ = s.set_item(STORAGE_KEY, &share::encode(share::scenario(&state.0)));
+            }
+        }
+    });
     let rules_node = use_state(|| "kind-worker".to_string());
     let rules_service = use_state(|| None::<String>);
     let p = &state.0;
@@ -46,7 +109,7 @@ pub fn app() -> Html {
     let t = |x| text(lang, x);
     let dispatch = |a: Action| {
         let state = state.clone();
-        Callback::from(move |_: MouseEvent| state.dispatch(a.clone()))
+        Callback::from(move |_: MouseEvent| state.dispatch(a.clone().into()))
     };
     let replicas = p.replicas();
     let mode = p.proxy_mode();
@@ -92,8 +155,25 @@ pub fn app() -> Html {
     };
     let on_run = {
         let state = state.clone();
-        Callback::from(move |line: String| state.dispatch(Action::Run(line)))
+        Callback::from(move |line: String| state.dispatch(Action::Run(line).into()))
     };
+    let on_apply = {
+        let state = state.clone();
+        Callback::from(move |text: String| state.dispatch(Action::ApplyYaml(text).into()))
+    };
+    let reset = {
+        let state = state.clone();
+        Callback::from(move |_: MouseEvent| {
+            state.dispatch(Msg::Replace(Box::new(Playground::new(lang))))
+        })
+    };
+    let link = share::link(base, share::scenario(p), lang, None);
+    let select_all = Callback::from(|e: FocusEvent| {
+        e.target_unchecked_into::<web_sys::HtmlInputElement>()
+            .select();
+    });
+
+    let map_view = html! { <map::ClusterMapView map={map.clone()} lang={lang} /> };
     let on_complete = {
         let state = state.clone();
         Callback::from(move |line: String| {
@@ -101,6 +181,76 @@ pub fn app() -> Html {
             (c.apply(&line), c.candidates)
         })
     };
+
+    let pods_view = html! {
+        <section class="pods" aria-labelledby="pods-title">
+            <h2 id="pods-title">{t(Text::PodsTitle)}</h2>
+            <table id="pods">
+                <thead><tr>
+                    <th scope="col">{t(Text::ColName)}</th>
+                    <th scope="col">{t(Text::ColIp)}</th>
+                    <th scope="col">{t(Text::Node)}</th>
+                    <th scope="col">{t(Text::ColStatus)}</th>
+                    <th scope="col">{t(Text::ColActions)}</th>
+                </tr></thead>
+                <tbody>
+                { for map.nodes.iter().flat_map(|n| n.pods.iter().map(move |pod| (n.name.clone(), pod))).map(|(node, pod)| {
+                    let ready = pod.ready;
+                    let state_text = if ready { t(Text::Ready) } else { t(Text::NotReady) };
+                    let toggle = t(if ready { Text::MakeUnready } else { Text::MakeReady });
+                    html! {
+                        <tr data-name={pod.name.clone()}>
+                            <th scope="row">{pod.name.clone()}</th>
+                            <td>{pod.ip.clone().unwrap_or_else(|| "-".into())}</td>
+                            <td>{node}</td>
+                            <td>{format!("{} · {state_text}", pod.status)}</td>
+                            <td>
+                                <button class="delete" aria-label={format!("{} {}", t(Text::DeletePod), pod.name)}
+                                    onclick={dispatch(Action::DeletePod(pod.name.clone()))}>{t(Text::DeletePod)}</button>
+                                <button class="readiness" aria-label={format!("{toggle} {}", pod.name)}
+                                    onclick={dispatch(Action::SetPodReady(pod.name.clone(), !ready))}>{toggle}</button>
+                            </td>
+                        </tr>
+                    }
+                }) }
+                </tbody>
+            </table>
+        </section>
+    };
+    let editor_view = html! {
+        <editor::EditorView lang={lang} error={p.editor_error.clone()} on_apply={on_apply} />
+    };
+    let rules_view = html! {
+        <rules::RulesView lang={lang} nodes={nodes} node={(*rules_node).clone()}
+            services={services} service={service} command={command(mode).join(" ")}
+            lines={lines} on_node={on_node} on_service={on_service} />
+    };
+    let terminal_view = html! {
+        <terminal::TerminalView entries={Rc::new(p.terminal.clone())} lang={lang}
+            on_run={on_run} on_complete={on_complete} />
+    };
+    let problem_view = html! {
+        if let Some(problem) = problem {
+            <p id="scenario-error" role="alert">{format!("{} {problem}", t(Text::ScenarioNotOpened))}</p>
+        }
+    };
+
+    // An embed (the book's live scenes) shows one view, in the link's language.
+    if let Some(view) = query.embed {
+        let body = match view {
+            View::Map => map_view,
+            View::Pods => pods_view,
+            View::Editor => editor_view,
+            View::Rules => rules_view,
+            View::Terminal => terminal_view,
+        };
+        return html! {
+            <main lang={html_lang(lang)} class="embed" data-embed={view.key()}>
+                {problem_view}
+                {body}
+            </main>
+        };
+    }
 
     html! {
         <main lang={html_lang(lang)}>
@@ -112,6 +262,7 @@ pub fn app() -> Html {
                 </div>
             </header>
             <p>{t(Text::Intro)}</p>
+            {problem_view}
             <div class="controls">
                 <button id="apply" onclick={dispatch(Action::ApplyChapter)}>{t(Text::ApplyChapter)}</button>
                 <div role="group" aria-labelledby="replicas-label" class="stepper">
@@ -134,51 +285,22 @@ pub fn app() -> Html {
                             onclick={dispatch(Action::SetProxyMode(*m))}>{*label}</button>
                     }) }
                 </div>
+                <button id="reset" onclick={reset}>{t(Text::Reset)}</button>
             </div>
             if let Some(err) = &p.error {
                 <p id="error" role="alert">{err}</p>
             }
-            <map::ClusterMapView map={map.clone()} lang={lang} />
-            <section class="pods" aria-labelledby="pods-title">
-                <h2 id="pods-title">{t(Text::PodsTitle)}</h2>
-                <table id="pods">
-                    <thead><tr>
-                        <th scope="col">{t(Text::ColName)}</th>
-                        <th scope="col">{t(Text::ColIp)}</th>
-                        <th scope="col">{t(Text::Node)}</th>
-                        <th scope="col">{t(Text::ColStatus)}</th>
-                        <th scope="col">{t(Text::ColActions)}</th>
-                    </tr></thead>
-                    <tbody>
-                    { for map.nodes.iter().flat_map(|n| n.pods.iter().map(move |pod| (n.name.clone(), pod))).map(|(node, pod)| {
-                        let ready = pod.ready;
-                        let state_text = if ready { t(Text::Ready) } else { t(Text::NotReady) };
-                        html! {
-                            <tr data-name={pod.name.clone()}>
-                                <th scope="row">{pod.name.clone()}</th>
-                                <td>{pod.ip.clone().unwrap_or_else(|| "-".into())}</td>
-                                <td>{node}</td>
-                                <td>{format!("{} · {state_text}", pod.status)}</td>
-                                <td>
-                                    <button class="delete" aria-label={format!("{} {}", t(Text::DeletePod), pod.name)}
-                                        onclick={dispatch(Action::DeletePod(pod.name.clone()))}>{t(Text::DeletePod)}</button>
-                                    <button class="readiness"
-                                        aria-label={format!("{} {}", t(if ready { Text::MakeUnready } else { Text::MakeReady }), pod.name)}
-                                        onclick={dispatch(Action::SetPodReady(pod.name.clone(), !ready))}>
-                                        {t(if ready { Text::MakeUnready } else { Text::MakeReady })}
-                                    </button>
-                                </td>
-                            </tr>
-                        }
-                    }) }
-                    </tbody>
-                </table>
+            {map_view}
+            {pods_view}
+            {editor_view}
+            {rules_view}
+            {terminal_view}
+            <section class="share" aria-labelledby="share-title">
+                <h2 id="share-title">{t(Text::ShareTitle)}</h2>
+                <input id="share-link" type="text" readonly=true aria-labelledby="share-title"
+                    value={link.clone()} onfocus={select_all} />
+                <a id="share-open" href={link}>{t(Text::OpenLink)}</a>
             </section>
-            <rules::RulesView lang={lang} nodes={nodes} node={(*rules_node).clone()}
-                services={services} service={service} command={command(mode).join(" ")}
-                lines={lines} on_node={on_node} on_service={on_service} />
-            <terminal::TerminalView entries={Rc::new(p.terminal.clone())} lang={lang}
-                on_run={on_run} on_complete={on_complete} />
         </main>
     }
 }
