@@ -317,11 +317,14 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
         .await
         .unwrap();
     let error = text(&c, "#editor-error").await;
+    // Both causes, as the apiserver lists them (targetPort defaults to port).
     assert!(
-        error.starts_with(
-            "line 7: The Service \"bad\" is invalid: spec.ports[0].port: Invalid value: 70000"
-        ),
-        "{error}"
+        error.starts_with("line 7: The Service \"bad\" is invalid:")
+            && error.contains(
+                "* spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive"
+            )
+            && error.contains("* spec.ports[0].targetPort: Invalid value: 70000"),
+        "{error:?}"
     );
     assert_eq!(wait_count(&c, "g.service[data-name='bad']", 0).await, 0);
 

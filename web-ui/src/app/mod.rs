@@ -48,6 +48,9 @@ impl Reducible for State {
     }
 }
 
+/// The `localStorage` key of the chosen language (kept apart: it is not part of a scenario).
+const LANG_KEY: &str = "svclab.lang";
+
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
 }
@@ -66,7 +69,10 @@ fn initial() -> (Query, String, Playground, Option<String>) {
         .and_then(|l| Some(format!("{}{}", l.origin().ok()?, l.pathname().ok()?)))
         .unwrap_or_else(|| "/".into());
     let query = share::parse_query(&search);
-    let lang = query.lang.unwrap_or_default();
+    let saved_lang = storage()
+        .and_then(|s| s.get_item(LANG_KEY).ok().flatten())
+        .and_then(|l| Lang::parse(&l));
+    let lang = query.lang.or(saved_lang).unwrap_or_default();
     let saved = storage().and_then(|s| s.get_item(STORAGE_KEY).ok().flatten());
     let (playground, problem) = match query.scenario.as_deref().or(saved.as_deref()) {
         Some(text) => match share::decode(text) {
@@ -100,6 +106,11 @@ pub fn app() -> Html {
             if let Some(s) = storage() {
                 let _ = s.set_item(STORAGE_KEY, &share::encode(share::scenario(&state.0)));
             }
+        }
+    });
+    use_effect_with(state.0.lang, |lang| {
+        if let Some(s) = storage() {
+            let _ = s.set_item(LANG_KEY, lang.key());
         }
     });
     let rules_node = use_state(|| "kind-worker".to_string());
