@@ -547,7 +547,6 @@ fn trace_name(
 
 /// One line per matched rule, then the outcome.
 fn render_trace(t: &lab_core::trace::Trace) -> String {
-    use lab_core::trace::{Action, Verdict};
     let mut out = format!(
         "# packet from {} on node {}\n# kube-proxy mode: {}\n",
         t.source_ip,
@@ -555,22 +554,7 @@ fn render_trace(t: &lab_core::trace::Trace) -> String {
         t.mode.as_str()
     );
     for step in &t.steps {
-        let what = match &step.action {
-            Action::Jump(chain) => format!("jump {chain}"),
-            Action::Goto(chain) => format!("goto {chain}"),
-            Action::VirtualServer => "virtual server".into(),
-            Action::Return => "return".into(),
-            Action::SetMark(m) => format!("mark 0x{m:x}"),
-            Action::Continue => "continue".into(),
-            Action::BranchNotTaken => "branch not taken".into(),
-            Action::Dnat(a) => format!("DNAT to {a}"),
-            Action::Masquerade => "MASQUERADE".into(),
-            Action::Accept => "ACCEPT".into(),
-            Action::Drop => "DROP".into(),
-            Action::Reject => "REJECT".into(),
-            Action::Policy => "policy ACCEPT".into(),
-            Action::LimitReached => "limit reached: DROP".into(),
-        };
+        let what = step.action.describe();
         let branch = step
             .branch
             .map(|b| {
@@ -588,29 +572,9 @@ fn render_trace(t: &lab_core::trace::Trace) -> String {
             step.rule
         ));
     }
-    let verdict = match &t.verdict {
-        Verdict::Dnat {
-            ip,
-            port,
-            pod,
-            node,
-        } => {
-            let pod = pod
-                .as_ref()
-                .map(|(ns, n)| format!(" = pod {ns}/{n}"))
-                .unwrap_or_default();
-            let node = node
-                .as_ref()
-                .map(|n| format!(" on {n}"))
-                .unwrap_or_default();
-            format!("reaches {ip}:{port}{pod}{node}")
-        }
-        Verdict::Reject => "REJECTED (ICMP port unreachable)".into(),
-        Verdict::Drop => "DROPPED".into(),
-        Verdict::Accept => "accepted unchanged (not a Service address)".into(),
-    };
     out.push_str(&format!(
-        "=> {verdict}; masqueraded: {}; rules traversed: {}; hash lookups: {}\n",
+        "=> {}; masqueraded: {}; rules traversed: {}; hash lookups: {}\n",
+        t.verdict.describe(),
         if t.masqueraded { "yes" } else { "no" },
         t.rules_traversed,
         t.lookups

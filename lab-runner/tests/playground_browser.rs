@@ -2,7 +2,8 @@
 //! trunk's release build (scripts/build-web), chromedriver drives Debian's chromium, and the
 //! test clicks through the chapter: apply the manifests, see 3 pods and `httpd-svc` on the map,
 //! scale to 5 and see 5 endpoint lines, delete a pod and see its replacement take its place,
-//! switch kube-proxy to IPVS and read `ipvsadm -Ln` narrowed to `httpd-svc`, and run
+//! switch kube-proxy to IPVS and read `ipvsadm -Ln` narrowed to `httpd-svc`, play a trace from a
+//! pod to `httpd-svc:8080` that ends at a pod IP (lit up on the map), and run
 //! `kubectl get svc` in the terminal (Tab completion, Enter, ↑ history), see an invalid Service
 //! refused at its line in the YAML editor, reload and keep the scenario, and open the share link
 //! (and a one-view embed of it) in a fresh browser to get the same cluster. A screenshot goes to
@@ -302,6 +303,55 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
     assert_eq!(
         input.prop("value").await.unwrap().as_deref(),
         Some("kubectl get svc")
+    );
+
+    // The trace: from an httpd pod to httpd-svc:8080, played stage by stage: the lookup, the
+    // DNS packet, IPVS's rules and the pod reached, lit up on the map.
+    c.find(Locator::Css("#trace-run"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(
+        wait_count(&c, "#trace-stages li", 1).await,
+        1,
+        "one stage after run"
+    );
+    c.find(Locator::Css("#trace-play"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let summary = c
+        .wait()
+        .at_most(Duration::from_secs(60))
+        .for_element(Locator::Css("#trace-summary"))
+        .await
+        .expect("the trace never finished playing")
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        summary.starts_with("kube-proxy mode ipvs on kind-worker"),
+        "{summary}"
+    );
+    let stages = c.find_all(Locator::Css("#trace-stages li")).await.unwrap();
+    let first = stages[0].text().await.unwrap();
+    assert!(
+        first.contains("httpd-svc.default.svc.cluster.local."),
+        "{first}"
+    );
+    let last = stages.last().unwrap().text().await.unwrap();
+    assert!(
+        last.starts_with("=> reaches 10.244.") && last.contains(":80 = pod default/httpd-"),
+        "{last}"
+    );
+    let traced = wait_count(&c, "g.pod.traced", 2).await;
+    assert!(
+        (1..=2).contains(&traced),
+        "source and reached pod lit: {traced}"
     );
 
     // The YAML editor: an invalid Service is refused with the apiserver's words, at its line.

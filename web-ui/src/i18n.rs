@@ -78,6 +78,28 @@ pub enum Text {
     ScenarioNotOpened,
     /// The button that forgets the scenario and starts a fresh cluster.
     Reset,
+    /// The trace view's heading.
+    TraceTitle,
+    /// The source picker's label.
+    TraceFrom,
+    /// The destination field's label.
+    TraceTo,
+    /// The button that runs a trace.
+    TraceRun,
+    /// The button that shows the next stage.
+    TraceStep,
+    /// The button that plays the stages one by one.
+    TracePlay,
+    /// The button that pauses the playing.
+    TracePause,
+    /// The button that shows every stage at once.
+    TraceAll,
+    /// Said for a name traced from a node or from outside.
+    TraceNameFromOutside,
+    /// Said for a destination that is not NAME:PORT or IP:PORT.
+    TraceBadDestination,
+    /// The source picker's group of outside clients ("outside, via kind-worker").
+    TraceOutsideVia,
 }
 
 /// `text` in `lang`.
@@ -164,6 +186,34 @@ pub fn text(lang: Lang, text: Text) -> &'static str {
         (Text::ScenarioNotOpened, ZhCn) => "无法打开该场景，已从新集群开始：",
         (Text::Reset, En) => "start over",
         (Text::Reset, ZhCn) => "重新开始",
+        (Text::TraceTitle, En) => "trace a connection",
+        (Text::TraceTitle, ZhCn) => "追踪一次连接",
+        (Text::TraceFrom, En) => "from",
+        (Text::TraceFrom, ZhCn) => "来源",
+        (Text::TraceTo, En) => "to (NAME:PORT or IP:PORT)",
+        (Text::TraceTo, ZhCn) => "目标（名称:端口 或 IP:端口）",
+        (Text::TraceRun, En) => "trace",
+        (Text::TraceRun, ZhCn) => "追踪",
+        (Text::TraceStep, En) => "next step",
+        (Text::TraceStep, ZhCn) => "下一步",
+        (Text::TracePlay, En) => "play",
+        (Text::TracePlay, ZhCn) => "播放",
+        (Text::TracePause, En) => "pause",
+        (Text::TracePause, ZhCn) => "暂停",
+        (Text::TraceAll, En) => "show every step",
+        (Text::TraceAll, ZhCn) => "显示全部步骤",
+        (Text::TraceNameFromOutside, En) => {
+            "only a pod resolves cluster names: a kind node's resolver and a client outside do not know them; trace an IP:PORT (a ClusterIP, or a node IP with a nodePort)"
+        }
+        (Text::TraceNameFromOutside, ZhCn) => {
+            "只有 Pod 能解析集群内的名称：kind 节点的解析器和集群外的客户端都不认识它们；请追踪 IP:端口（ClusterIP，或节点 IP 加 nodePort）"
+        }
+        (Text::TraceBadDestination, En) => {
+            "the destination must be NAME:PORT or IP:PORT, for example httpd-svc:8080"
+        }
+        (Text::TraceBadDestination, ZhCn) => "目标必须是 名称:端口 或 IP:端口，例如 httpd-svc:8080",
+        (Text::TraceOutsideVia, En) => "outside the cluster, via",
+        (Text::TraceOutsideVia, ZhCn) => "集群外部，经由",
     }
 }
 
@@ -212,6 +262,17 @@ mod tests {
             Text::OpenLink,
             Text::ScenarioNotOpened,
             Text::Reset,
+            Text::TraceTitle,
+            Text::TraceFrom,
+            Text::TraceTo,
+            Text::TraceRun,
+            Text::TraceStep,
+            Text::TracePlay,
+            Text::TracePause,
+            Text::TraceAll,
+            Text::TraceNameFromOutside,
+            Text::TraceBadDestination,
+            Text::TraceOutsideVia,
         ] {
             assert_ne!(text(Lang::En, t), text(Lang::ZhCn, t));
         }

@@ -16,6 +16,7 @@
 //! - [`rules`] — a node's kube-proxy rules in the mode's own text, narrowed to one Service.
 //! - [`editor`] — the YAML editor's errors, placed at the line of the field they name.
 //! - [`share`] — share links, embeds and the saved state: a scenario is its action log.
+//! - [`trace`] — one packet's journey (lookup, rules, DNAT, the pod reached) as stages.
 //! - [`i18n`] — the visible strings in zh-CN and English.
 
 #![forbid(unsafe_code)]
@@ -28,3 +29,4 @@ pub mod map;
 pub mod playground;
 pub mod rules;
 pub mod share;
+pub mod trace;

@@ -39,6 +39,8 @@ pub enum View {
     Rules,
     /// The terminal.
     Terminal,
+    /// The trace view.
+    Trace,
 }
 
 impl View {
@@ -59,6 +61,7 @@ impl View {
             View::Editor => "editor",
             View::Rules => "rules",
             View::Terminal => "terminal",
+            View::Trace => "trace",
         }
     }
 

@@ -193,6 +193,29 @@ pub enum Action {
     LimitReached,
 }
 
+impl Action {
+    /// The action in a few words, as the trace views print it: `jump KUBE-SVC-…`,
+    /// `DNAT to 10.244.1.2:80`, `policy ACCEPT`.
+    pub fn describe(&self) -> String {
+        match self {
+            Action::Jump(chain) => format!("jump {chain}"),
+            Action::Goto(chain) => format!("goto {chain}"),
+            Action::VirtualServer => "virtual server".into(),
+            Action::Return => "return".into(),
+            Action::SetMark(m) => format!("mark 0x{m:x}"),
+            Action::Continue => "continue".into(),
+            Action::BranchNotTaken => "branch not taken".into(),
+            Action::Dnat(a) => format!("DNAT to {a}"),
+            Action::Masquerade => "MASQUERADE".into(),
+            Action::Accept => "ACCEPT".into(),
+            Action::Drop => "DROP".into(),
+            Action::Reject => "REJECT".into(),
+            Action::Policy => "policy ACCEPT".into(),
+            Action::LimitReached => "limit reached: DROP".into(),
+        }
+    }
+}
+
 /// One random decision.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BranchInfo {
@@ -241,6 +264,35 @@ pub enum Verdict {
     Drop,
     /// Accepted unchanged: not a Service destination.
     Accept,
+}
+
+impl Verdict {
+    /// Where the packet ended, as the trace views print it:
+    /// `reaches 10.244.1.2:80 = pod default/httpd-… on kind-worker`, `REJECTED (ICMP port
+    /// unreachable)`.
+    pub fn describe(&self) -> String {
+        match self {
+            Verdict::Dnat {
+                ip,
+                port,
+                pod,
+                node,
+            } => {
+                let pod = pod
+                    .as_ref()
+                    .map(|(ns, n)| format!(" = pod {ns}/{n}"))
+                    .unwrap_or_default();
+                let node = node
+                    .as_ref()
+                    .map(|n| format!(" on {n}"))
+                    .unwrap_or_default();
+                format!("reaches {ip}:{port}{pod}{node}")
+            }
+            Verdict::Reject => "REJECTED (ICMP port unreachable)".into(),
+            Verdict::Drop => "DROPPED".into(),
+            Verdict::Accept => "accepted unchanged (not a Service address)".into(),
+        }
+    }
 }
 
 /// The result of one trace.

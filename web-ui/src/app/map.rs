@@ -10,6 +10,9 @@ use yew::prelude::*;
 pub struct Props {
     pub map: Rc<ClusterMap>,
     pub lang: Lang,
+    /// Pods a trace lights up.
+    #[prop_or_default]
+    pub highlight: Vec<String>,
 }
 
 /// Nodes with their pods, Services with VIP:port, a line per endpoint.
@@ -63,7 +66,7 @@ pub fn cluster_map_view(props: &Props) -> Html {
                         { for n.pods.iter().map(|p| {
                             let state = if p.pod.ready { text(lang, Text::Ready) } else { text(lang, Text::NotReady) };
                             html! {
-                                <g class={classes!("pod", if p.pod.ready { "ready" } else { "not-ready" })}
+                                <g class={classes!("pod", if p.pod.ready { "ready" } else { "not-ready" }, props.highlight.contains(&p.pod.name).then_some("traced"))}
                                     data-name={p.pod.name.clone()}>
                                     <rect x={p.rect.x.to_string()} y={p.rect.y.to_string()}
                                         width={p.rect.w.to_string()} height={p.rect.h.to_string()} rx="4" />

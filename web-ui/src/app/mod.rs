@@ -6,6 +6,7 @@ mod editor;
 mod map;
 mod rules;
 mod terminal;
+mod trace;
 
 use lab_core::Kind;
 use lab_core::config::ProxyMode;
@@ -113,6 +114,8 @@ pub fn app() -> Html {
             let _ = s.set_item(LANG_KEY, lang.key());
         }
     });
+    // Pods the trace view lights up on the map.
+    let highlight = use_state(Vec::<String>::new);
     let rules_node = use_state(|| "kind-worker".to_string());
     let rules_service = use_state(|| None::<String>);
     let p = &state.0;
@@ -184,7 +187,30 @@ pub fn app() -> Html {
             .select();
     });
 
-    let map_view = html! { <map::ClusterMapView map={map.clone()} lang={lang} /> };
+    let on_trace = {
+        let state = state.clone();
+        Callback::from(
+            move |(from, to, seed): (web_ui::trace::From, String, u64)| {
+                web_ui::trace::trace(&state.0.cluster, &from, &to, seed)
+            },
+        )
+    };
+    let on_highlight = {
+        let highlight = highlight.clone();
+        Callback::from(move |pods: Vec<String>| {
+            if *highlight != pods {
+                highlight.set(pods)
+            }
+        })
+    };
+    let trace_view = html! {
+        <trace::TracePanel lang={lang} sources={web_ui::trace::From::all(&p.cluster)}
+            on_trace={on_trace} on_highlight={on_highlight} />
+    };
+
+    let map_view = html! {
+        <map::ClusterMapView map={map.clone()} lang={lang} highlight={(*highlight).clone()} />
+    };
     let on_complete = {
         let state = state.clone();
         Callback::from(move |line: String| {
@@ -253,6 +279,7 @@ pub fn app() -> Html {
             View::Pods => pods_view,
             View::Editor => editor_view,
             View::Rules => rules_view,
+            View::Trace => trace_view,
             View::Terminal => terminal_view,
         };
         return html! {
@@ -304,6 +331,7 @@ pub fn app() -> Html {
             {map_view}
             {pods_view}
             {editor_view}
+            {trace_view}
             {rules_view}
             {terminal_view}
             <section class="share" aria-labelledby="share-title">
