@@ -8,10 +8,9 @@
 use crate::{EXIT_FAILURE, Loaded, load, print_stdout};
 use anyhow::Result;
 use clap::Args;
-use k8s_openapi::api::core::v1::Pod;
-use lab_core::dns::resolver::{self, Family, Nslookup};
-use lab_core::dns::tools::{self, DigRun, ToolOutput};
-use lab_core::dns::{DnsSnapshot, RecordType};
+use lab_core::dns::RecordType;
+use lab_core::dns::from_pod::{self, Format};
+use lab_core::dns::tools::ToolOutput;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::str::FromStr;
@@ -60,109 +59,12 @@ pub fn run(args: &DnsArgs) -> Result<ExitCode> {
     cluster.settle();
     let pod_ref = args.from.strip_prefix("pod/").unwrap_or(&args.from);
     let (name, namespace) = pod_ref.split_once('.').unwrap_or((pod_ref, "default"));
-    let Some(pod) = cluster.get_typed::<Pod>(namespace, name) else {
-        let pods: Vec<String> = cluster
-            .list_typed::<Pod>(Some(namespace))
-            .filter_map(|p| p.metadata.name.clone())
-            .collect();
-        return fail(format!(
-            "pods \"{name}\" not found in namespace {namespace:?} (pods there: {})",
-            if pods.is_empty() {
-                "none".into()
-            } else {
-                pods.join(", ")
-            }
-        ));
-    };
-    let image = pod
-        .spec
-        .as_ref()
-        .and_then(|s| s.containers.first())
-        .and_then(|c| c.image.clone())
-        .unwrap_or_default();
-    let tools_of = resolver::image_resolver(&image);
-    let conf = resolver::pod_resolv_conf(&cluster, pod);
-    let snapshot = DnsSnapshot::from_cluster(&cluster);
-    let type_arg = qtype.map(|t| t.to_string());
-
-    let output: ToolOutput = match args.format.as_str() {
-        "walk" => {
-            let family = match qtype {
-                None => Family::Unspec,
-                Some(RecordType::A) => Family::Inet,
-                Some(RecordType::AAAA) => Family::Inet6,
-                Some(t) => {
-                    return fail(format!(
-                        "--format walk follows an address lookup (A or AAAA), not {t}"
-                    ));
-                }
-            };
-            let walk = resolver::walk(&snapshot, &conf, &args.name, tools_of.libc, family);
-            let ok = walk.result.is_ok();
-            ToolOutput {
-                stdout: tools::walk_text(&walk),
-                exit_code: if ok { 0 } else { 1 },
-                ..Default::default()
-            }
-        }
-        "dig" | "dig-short" => {
-            let mut argv: Vec<&str> = vec![&args.name];
-            if let Some(t) = &type_arg {
-                argv.push(t);
-            }
-            if args.format == "dig-short" {
-                argv.push("+short");
-            }
-            // dig picks a random ID; a stable one keeps the output reproducible.
-            let run = DigRun {
-                id: (lab_core::names::fnv32a(args.name.as_bytes()) & 0xffff) as u16,
-                now_ms: cluster.now_ms(),
-                ..Default::default()
-            };
-            match tools::dig(&snapshot, &conf, &argv, &run) {
-                Ok(o) => o,
-                Err(e) => return fail(e.to_string()),
-            }
-        }
-        "host" => {
-            if type_arg.is_some() {
-                return fail("--format host takes no record type (use dig)".into());
-            }
-            match tools::host(&snapshot, &conf, &[&args.name]) {
-                Ok(o) => o,
-                Err(e) => return fail(e.to_string()),
-            }
-        }
-        _ => {
-            let type_opt = type_arg
-                .as_ref()
-                .map(|t| format!("-type={}", t.to_lowercase()));
-            let mut argv: Vec<&str> = Vec::new();
-            if let Some(t) = &type_opt {
-                argv.push(t);
-            }
-            argv.push(&args.name);
-            let result = match tools_of.nslookup {
-                Some(Nslookup::Busybox128) if type_opt.is_some() => {
-                    return fail(format!(
-                        "the nslookup of {image} (busybox 1.28) has no -type option; use --format dig"
-                    ));
-                }
-                Some(Nslookup::Busybox128) => tools::nslookup_busybox_128(&snapshot, &conf, &argv),
-                Some(Nslookup::Busybox136) => tools::nslookup_busybox_136(&snapshot, &conf, &argv),
-                Some(Nslookup::Bind) => tools::nslookup_bind(&snapshot, &conf, &argv),
-                None => {
-                    return fail(format!(
-                        "pod/{name} runs {image}, which has no nslookup; use --format dig or walk"
-                    ));
-                }
-            };
-            match result {
-                Ok(o) => o,
-                Err(e) => return fail(e.to_string()),
-            }
-        }
-    };
+    let format = Format::parse(&args.format).unwrap_or(Format::Nslookup);
+    let output: ToolOutput =
+        match from_pod::lookup(&cluster, namespace, name, &args.name, qtype, format) {
+            Ok(o) => o,
+            Err(e) => return fail(e.to_string()),
+        };
     print_stdout(&output.stdout)?;
     eprint!("{}", output.stderr);
     Ok(ExitCode::from(u8::try_from(output.exit_code).unwrap_or(1)))

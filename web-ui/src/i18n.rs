@@ -100,6 +100,22 @@ pub enum Text {
     TraceBadDestination,
     /// The source picker's group of outside clients ("outside, via kind-worker").
     TraceOutsideVia,
+    /// The DNS view's heading.
+    DnsTitle,
+    /// The pod picker's label.
+    DnsFromPod,
+    /// The name field's label.
+    DnsName,
+    /// The type picker's label.
+    DnsType,
+    /// The type picker's "tool's default" choice.
+    DnsDefaultType,
+    /// The button that asks.
+    DnsAsk,
+    /// The heading of the C library's queries.
+    DnsWalk,
+    /// The note under dig's panel.
+    DnsDigNote,
 }
 
 /// `text` in `lang`.
@@ -214,6 +230,26 @@ pub fn text(lang: Lang, text: Text) -> &'static str {
         (Text::TraceBadDestination, ZhCn) => "目标必须是 名称:端口 或 IP:端口，例如 httpd-svc:8080",
         (Text::TraceOutsideVia, En) => "outside the cluster, via",
         (Text::TraceOutsideVia, ZhCn) => "集群外部，经由",
+        (Text::DnsTitle, En) => "DNS from a pod",
+        (Text::DnsTitle, ZhCn) => "从 Pod 内做 DNS 查询",
+        (Text::DnsFromPod, En) => "from pod",
+        (Text::DnsFromPod, ZhCn) => "在此 Pod 中",
+        (Text::DnsName, En) => "name",
+        (Text::DnsName, ZhCn) => "名称",
+        (Text::DnsType, En) => "type",
+        (Text::DnsType, ZhCn) => "类型",
+        (Text::DnsDefaultType, En) => "(the tool's default)",
+        (Text::DnsDefaultType, ZhCn) => "（工具默认）",
+        (Text::DnsAsk, En) => "look up",
+        (Text::DnsAsk, ZhCn) => "查询",
+        (Text::DnsWalk, En) => "what the pod's C library sent (its search-list walk)",
+        (Text::DnsWalk, ZhCn) => "Pod 的 C 库实际发出的查询（search 列表逐个尝试）",
+        (Text::DnsDigNote, En) => {
+            "dig as from a dnsutils pod beside it (same /etc/resolv.conf): dig does not use the search list unless given +search"
+        }
+        (Text::DnsDigNote, ZhCn) => {
+            "dig 的输出如同在旁边的 dnsutils Pod 中运行（相同的 /etc/resolv.conf）：除非加 +search，dig 不使用 search 列表"
+        }
     }
 }
 
@@ -273,6 +309,14 @@ mod tests {
             Text::TraceNameFromOutside,
             Text::TraceBadDestination,
             Text::TraceOutsideVia,
+            Text::DnsTitle,
+            Text::DnsFromPod,
+            Text::DnsName,
+            Text::DnsType,
+            Text::DnsDefaultType,
+            Text::DnsAsk,
+            Text::DnsWalk,
+            Text::DnsDigNote,
         ] {
             assert_ne!(text(Lang::En, t), text(Lang::ZhCn, t));
         }

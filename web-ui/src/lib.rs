@@ -14,6 +14,7 @@
 //!   lines to the endpoints behind them.
 //! - [`layout`] — where the map's SVG draws each of those.
 //! - [`rules`] — a node's kube-proxy rules in the mode's own text, narrowed to one Service.
+//! - [`dns`] — one question from one pod: its nslookup, dig and the C library's walk, side by side.
 //! - [`editor`] — the YAML editor's errors, placed at the line of the field they name.
 //! - [`share`] — share links, embeds and the saved state: a scenario is its action log.
 //! - [`trace`] — one packet's journey (lookup, rules, DNAT, the pod reached) as stages.
@@ -22,6 +23,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod dns;
 pub mod editor;
 pub mod i18n;
 pub mod layout;

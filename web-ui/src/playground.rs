@@ -16,6 +16,8 @@ pub const CHAPTER_DEPLOYMENT: &str =
     include_str!("../../lab-core/tests/data/httpd-deployment.yaml");
 /// The chapter's Service `httpd-svc` (port 8080 → targetPort 80).
 pub const CHAPTER_SERVICE: &str = include_str!("../../lab-core/tests/data/httpd-service.yaml");
+/// The chapter's `clientpod` (busybox:1.28), where its nslookup and wget run.
+pub const CHAPTER_CLIENT: &str = include_str!("../../lab-core/tests/data/clientpod.yaml");
 /// The Deployment the scale control acts on.
 pub const CHAPTER_DEPLOYMENT_NAME: &str = "httpd";
 /// The namespace the playground shows and edits.
@@ -27,7 +29,7 @@ pub const MAX_REPLICAS: i32 = 10;
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Action {
-    /// `kubectl apply -f` the chapter's Deployment and Service.
+    /// `kubectl apply -f` the chapter's Deployment, Service and client pod.
     ApplyChapter,
     /// `kubectl apply -f` of the editor's text (multi-document YAML or JSON).
     ApplyYaml(String),
@@ -111,7 +113,7 @@ impl Playground {
         let result = match action {
             Action::ApplyChapter => self
                 .cluster
-                .apply_manifests(&format!("{CHAPTER_DEPLOYMENT}\n---\n{CHAPTER_SERVICE}"))
+                .apply_manifests(&chapter_manifests())
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
             Action::ApplyYaml(text) => match self.cluster.apply_manifests(&text) {
@@ -189,6 +191,11 @@ impl Playground {
     }
 }
 
+/// The chapter's manifests as one multi-document text: the Deployment, the Service, the client.
+pub fn chapter_manifests() -> String {
+    format!("{CHAPTER_DEPLOYMENT}---\n{CHAPTER_SERVICE}---\n{CHAPTER_CLIENT}")
+}
+
 /// Rewrites the `mode:` line of kube-proxy's `config.conf` and updates the ConfigMap: the
 /// simulated kube-proxy renders the new mode's rules at once (a real one after a restart).
 fn set_proxy_mode(cluster: &mut Cluster, mode: ProxyMode) -> Result<(), String> {
@@ -258,11 +265,19 @@ mod tests {
         let mut p = Playground::default();
         p.reduce(Action::ApplyChapter);
         let map = p.map();
-        let victim = map.pods().next().unwrap().clone();
+        let victim = map
+            .pods()
+            .find(|q| q.name.starts_with("httpd-"))
+            .unwrap()
+            .clone();
         p.reduce(Action::DeletePod(victim.name.clone()));
         assert_eq!(p.error, None);
         let after = p.map();
-        assert_eq!(after.pods().count(), 3);
+        assert_eq!(
+            after.pods().count(),
+            4,
+            "3 httpd replicas and the client pod"
+        );
         assert!(after.pods().all(|q| q.name != victim.name));
         assert_eq!(httpd_lines(&p), 3);
         let svc = after
@@ -286,7 +301,13 @@ mod tests {
     fn an_unready_pod_leaves_the_ready_endpoints() {
         let mut p = Playground::default();
         p.reduce(Action::ApplyChapter);
-        let name = p.map().pods().next().unwrap().name.clone();
+        let name = p
+            .map()
+            .pods()
+            .find(|q| q.name.starts_with("httpd-"))
+            .unwrap()
+            .name
+            .clone();
         p.reduce(Action::SetPodReady(name.clone(), false));
         assert_eq!(httpd_lines(&p), 2);
         p.reduce(Action::SetPodReady(name, true));

@@ -41,6 +41,8 @@ pub enum View {
     Terminal,
     /// The trace view.
     Trace,
+    /// The DNS view.
+    Dns,
 }
 
 impl View {
@@ -62,6 +64,7 @@ impl View {
             View::Rules => "rules",
             View::Terminal => "terminal",
             View::Trace => "trace",
+            View::Dns => "dns",
         }
     }
 
@@ -197,7 +200,13 @@ mod tests {
         let mut p = Playground::new(Lang::En);
         p.reduce(Action::ApplyChapter);
         p.reduce(Action::Scale(5));
-        let victim = p.map().pods().next().unwrap().name.clone();
+        let victim = p
+            .map()
+            .pods()
+            .find(|q| q.name.starts_with("httpd-"))
+            .unwrap()
+            .name
+            .clone();
         p.reduce(Action::DeletePod(victim));
         p.reduce(Action::SetProxyMode(ProxyMode::Ipvs));
         p.reduce(Action::Run("kubectl get svc".into()));

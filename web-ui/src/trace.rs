@@ -307,7 +307,13 @@ mod tests {
     #[test]
     fn a_name_from_a_pod_is_looked_up_then_reaches_a_backend() {
         let p = chapter();
-        let pod = p.map().pods().next().unwrap().name.clone();
+        let pod = p
+            .map()
+            .pods()
+            .find(|q| q.name.starts_with("httpd-"))
+            .unwrap()
+            .name
+            .clone();
         let v = trace(&p.cluster, &From::Pod(pod), "httpd-svc:8080", 1).unwrap();
         let kinds: Vec<StageKind> = v.stages.iter().map(|s| s.kind).collect();
         assert_eq!(kinds[0], StageKind::Lookup);
@@ -402,7 +408,14 @@ mod tests {
         }
         let v = trace(
             &p.cluster,
-            &From::Pod(p.map().pods().next().unwrap().name.clone()),
+            &From::Pod(
+                p.map()
+                    .pods()
+                    .find(|q| q.name.starts_with("httpd-"))
+                    .unwrap()
+                    .name
+                    .clone(),
+            ),
             "nope:80",
             1,
         )

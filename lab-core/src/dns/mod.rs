@@ -20,6 +20,7 @@
 //! Everything is IPv4-first like kind's default single-stack cluster; IPv6 ClusterIPs and
 //! addresses are carried through where CoreDNS would serve them (AAAA, `ip6.arpa`).
 
+pub mod from_pod;
 pub mod kubernetes;
 pub mod resolver;
 pub mod tools;

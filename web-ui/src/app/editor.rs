@@ -4,7 +4,7 @@
 use web_sys::HtmlTextAreaElement;
 use web_ui::editor::{EditorError, line_range};
 use web_ui::i18n::{Lang, Text, at_line, text};
-use web_ui::playground::{CHAPTER_DEPLOYMENT, CHAPTER_SERVICE};
+use web_ui::playground::chapter_manifests;
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
@@ -42,9 +42,7 @@ pub fn editor_view(props: &Props) -> Html {
     };
     let load = {
         let value = value.clone();
-        Callback::from(move |_: MouseEvent| {
-            value.set(format!("{CHAPTER_DEPLOYMENT}---\n{CHAPTER_SERVICE}"))
-        })
+        Callback::from(move |_: MouseEvent| value.set(chapter_manifests()))
     };
     let apply = {
         let (value, on_apply) = (value.clone(), props.on_apply.clone());

@@ -2,6 +2,7 @@
 //! All logic (the cluster, the map's model and layout, the rules filter, the terminal, the
 //! strings) is in the library and lab-core.
 
+mod dns;
 mod editor;
 mod map;
 mod rules;
@@ -208,6 +209,16 @@ pub fn app() -> Html {
             on_trace={on_trace} on_highlight={on_highlight} />
     };
 
+    let on_ask = {
+        let state = state.clone();
+        Callback::from(move |(pod, name, qtype): (String, String, String)| {
+            web_ui::dns::ask(&state.0.cluster, &pod, &name, &qtype)
+        })
+    };
+    let dns_view = html! {
+        <dns::DnsPanel lang={lang} pods={map.pods().map(|p| p.name.clone()).collect::<Vec<_>>()} on_ask={on_ask} />
+    };
+
     let map_view = html! {
         <map::ClusterMapView map={map.clone()} lang={lang} highlight={(*highlight).clone()} />
     };
@@ -280,6 +291,7 @@ pub fn app() -> Html {
             View::Editor => editor_view,
             View::Rules => rules_view,
             View::Trace => trace_view,
+            View::Dns => dns_view,
             View::Terminal => terminal_view,
         };
         return html! {
@@ -332,6 +344,7 @@ pub fn app() -> Html {
             {pods_view}
             {editor_view}
             {trace_view}
+            {dns_view}
             {rules_view}
             {terminal_view}
             <section class="share" aria-labelledby="share-title">
