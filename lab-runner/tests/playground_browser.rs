@@ -3,7 +3,8 @@
 //! test clicks through the chapter: apply the manifests, see 3 pods and `httpd-svc` on the map,
 //! scale to 5 and see 5 endpoint lines, delete a pod and see its replacement take its place,
 //! switch kube-proxy to IPVS and read `ipvsadm -Ln` narrowed to `httpd-svc`, play a trace from a
-//! pod to `httpd-svc:8080` that ends at a pod IP (lit up on the map), and run
+//! pod to `httpd-svc:8080` that ends at a pod IP (lit up on the map), ask DNS from the client pod
+//! (its nslookup beside dig), and run
 //! `kubectl get svc` in the terminal (Tab completion, Enter, ↑ history), see an invalid Service
 //! refused at its line in the YAML editor, reload and keep the scenario, and open the share link
 //! (and a one-view embed of it) in a fresh browser to get the same cluster. A screenshot goes to
@@ -191,7 +192,7 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
 
     // Delete a pod: the ReplicaSet replaces it (a new name and IP) and the endpoints follow.
     let victim = c
-        .find(Locator::Css("#pods tbody tr"))
+        .find(Locator::Css("#pods tbody tr[data-name^='httpd-']"))
         .await
         .unwrap()
         .attr("data-name")
@@ -338,10 +339,17 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
         "{summary}"
     );
     let stages = c.find_all(Locator::Css("#trace-stages li")).await.unwrap();
+    // From the chapter's clientpod (busybox 1.28, uClibc): the name as typed, then the search list.
     let first = stages[0].text().await.unwrap();
+    assert!(first.contains(" httpd-svc. "), "{first}");
+    let mut lookups = String::new();
+    for s in &stages {
+        lookups.push_str(&s.text().await.unwrap());
+    }
     assert!(
-        first.contains("httpd-svc.default.svc.cluster.local."),
-        "{first}"
+        lookups
+            .contains("httpd-svc.default.svc.cluster.local.  -> 10.96.0.10  NOERROR aa  A 10.96."),
+        "{lookups}"
     );
     let last = stages.last().unwrap().text().await.unwrap();
     assert!(
@@ -352,6 +360,26 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
     assert!(
         (1..=2).contains(&traced),
         "source and reached pod lit: {traced}"
+    );
+
+    // DNS from the client pod: its busybox 1.28 nslookup finds httpd-svc through the search
+    // list, dig (which does not search) gets NXDOMAIN, and the walk shows every query.
+    c.find(Locator::Css("#dns-ask"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let nslookup = text(&c, "#dns-nslookup").await;
+    assert!(
+        nslookup.contains("Name:      httpd-svc") && nslookup.contains("Address 1: 10.96."),
+        "{nslookup}"
+    );
+    assert!(text(&c, "#dns-dig").await.contains("status: NXDOMAIN"));
+    assert!(
+        text(&c, "#dns-walk")
+            .await
+            .contains("httpd-svc.default.svc.cluster.local.")
     );
 
     // The YAML editor: an invalid Service is refused with the apiserver's words, at its line.
