@@ -94,6 +94,19 @@ async fn wait_count(c: &Client, css: &str, want: usize) -> usize {
     }
 }
 
+/// The text of `css` once `ok` accepts it (10 s at most; then whatever it is): for views that
+/// finish after the render an action caused (the rules text is computed in an effect).
+async fn wait_text(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let t = text(c, css).await;
+        if ok(&t) || Instant::now() > deadline {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn text(c: &Client, css: &str) -> String {
     c.find(Locator::Css(css))
         .await
@@ -220,7 +233,7 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
 
     // The rules view shows iptables-save; switching kube-proxy to IPVS shows ipvsadm -Ln, and
     // the Service filter keeps httpd-svc's virtual server with its 5 real servers.
-    let rules = text(&c, "#rules").await;
+    let rules = wait_text(&c, "#rules", |t| t.contains("-A KUBE-SERVICES")).await;
     assert!(
         rules.starts_with("root@kind-worker:/# iptables-save")
             && rules.contains("-A KUBE-SERVICES"),
@@ -242,7 +255,7 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
             .as_deref(),
         Some("true")
     );
-    let rules = text(&c, "#rules").await;
+    let rules = wait_text(&c, "#rules", |t| t.contains("IP Virtual Server")).await;
     assert!(
         rules.starts_with(
             "root@kind-worker:/# ipvsadm -Ln\nIP Virtual Server version 1.2.1 (size=4096)"
@@ -257,7 +270,7 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
     .click()
     .await
     .unwrap();
-    let filtered = text(&c, "#rules").await;
+    let filtered = wait_text(&c, "#rules", |t| !t.contains("IP Virtual Server")).await;
     let body: Vec<&str> = filtered.lines().skip(1).collect();
     assert_eq!(
         body.len(),
@@ -447,7 +460,11 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
         .expect("the shared link never rendered");
     assert_eq!(text(&fresh, "#pods tbody").await, pods_before);
     assert_eq!(text(&fresh, "#terminal-output").await, terminal_before);
-    assert!(text(&fresh, "#rules").await.contains("ipvsadm -Ln"));
+    assert!(
+        wait_text(&fresh, "#rules", |t| t.contains("IP Virtual Server"))
+            .await
+            .starts_with("root@kind-worker:/# ipvsadm -Ln\nIP Virtual Server")
+    );
     // An embed shows its one view.
     fresh.goto(&format!("{link}&embed=rules")).await.unwrap();
     fresh
@@ -458,9 +475,9 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
         .expect("the rules embed never rendered");
     assert_eq!(wait_count(&fresh, "#cluster-map", 0).await, 0);
     assert!(
-        text(&fresh, "#rules")
+        wait_text(&fresh, "#rules", |t| t.contains("IP Virtual Server"))
             .await
-            .starts_with("root@kind-worker:/# ipvsadm -Ln")
+            .starts_with("root@kind-worker:/# ipvsadm -Ln\nIP Virtual Server")
     );
     // A broken link says so and starts a fresh cluster.
     fresh.goto(&format!("{web}?lang=en&s=%%%")).await.unwrap();

@@ -2,8 +2,8 @@
 
 use std::rc::Rc;
 use web_ui::i18n::{Lang, Text, text};
-use web_ui::layout::layout;
-use web_ui::map::ClusterMap;
+use web_ui::layout::{Rect, layout};
+use web_ui::map::{ClusterMap, PodView};
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
@@ -63,21 +63,9 @@ pub fn cluster_map_view(props: &Props) -> Html {
                         <text x={(n.rect.x + 10.0).to_string()} y={(n.rect.y + 38.0).to_string()} class="meta">
                             {format!("{} · {}", n.node.ip, n.node.pod_cidr)}
                         </text>
-                        { for n.pods.iter().map(|p| {
-                            let state = if p.pod.ready { text(lang, Text::Ready) } else { text(lang, Text::NotReady) };
-                            html! {
-                                <g class={classes!("pod", if p.pod.ready { "ready" } else { "not-ready" }, props.highlight.contains(&p.pod.name).then_some("traced"))}
-                                    data-name={p.pod.name.clone()}>
-                                    <rect x={p.rect.x.to_string()} y={p.rect.y.to_string()}
-                                        width={p.rect.w.to_string()} height={p.rect.h.to_string()} rx="4" />
-                                    <text x={(p.rect.x + 8.0).to_string()} y={(p.rect.y + 17.0).to_string()} class="name">
-                                        {p.pod.name.clone()}
-                                    </text>
-                                    <text x={(p.rect.x + 8.0).to_string()} y={(p.rect.y + 35.0).to_string()} class="meta">
-                                        {format!("{} · {} · {}", p.pod.ip.as_deref().unwrap_or("-"), p.pod.status, state)}
-                                    </text>
-                                </g>
-                            }
+                        { for n.pods.iter().map(|p| html! {
+                            <MapPod key={p.pod.name.clone()} pod={p.pod.clone()} rect={p.rect} lang={lang}
+                                traced={props.highlight.contains(&p.pod.name)} />
                         }) }
                     </g>
                 }) }
@@ -90,5 +78,37 @@ pub fn cluster_map_view(props: &Props) -> Html {
                 }) }
             </svg>
         </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct PodProps {
+    pod: PodView,
+    rect: Rect,
+    lang: Lang,
+    traced: bool,
+}
+
+/// One pod on the map: its own component, so an action re-renders only the pods it changed.
+#[function_component(MapPod)]
+fn map_pod(props: &PodProps) -> Html {
+    let (p, r) = (&props.pod, props.rect);
+    let state = if p.ready {
+        text(props.lang, Text::Ready)
+    } else {
+        text(props.lang, Text::NotReady)
+    };
+    html! {
+        <g class={classes!("pod", if p.ready { "ready" } else { "not-ready" }, props.traced.then_some("traced"))}
+            data-name={p.name.clone()}>
+            <rect x={r.x.to_string()} y={r.y.to_string()}
+                width={r.w.to_string()} height={r.h.to_string()} rx="4" />
+            <text x={(r.x + 8.0).to_string()} y={(r.y + 17.0).to_string()} class="name">
+                {p.name.clone()}
+            </text>
+            <text x={(r.x + 8.0).to_string()} y={(r.y + 35.0).to_string()} class="meta">
+                {format!("{} · {} · {}", p.ip.as_deref().unwrap_or("-"), p.status, state)}
+            </text>
+        </g>
     }
 }

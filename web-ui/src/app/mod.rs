@@ -5,6 +5,8 @@
 mod dns;
 mod editor;
 mod map;
+mod perf;
+mod pods;
 mod rules;
 mod terminal;
 mod trace;
@@ -12,6 +14,7 @@ mod trace;
 use lab_core::Kind;
 use lab_core::config::ProxyMode;
 use lab_core::shell::terminal::complete;
+use std::cell::RefCell;
 use std::rc::Rc;
 use web_ui::i18n::{Lang, Text, html_lang, text};
 use web_ui::playground::{Action, MAX_REPLICAS, NAMESPACE, Playground};
@@ -19,12 +22,25 @@ use web_ui::rules::{ServiceAddrs, command, filter, node_rules};
 use web_ui::share::{self, Query, STORAGE_KEY, View};
 use yew::prelude::*;
 
-/// `Playground` behind Yew's reducer hook.
-#[derive(Clone, Default)]
-struct State(Playground);
+/// `Playground` behind Yew's reducer hook. The playground is changed in place (a cluster of
+/// 200 pods is too big to copy on every click) and each change is a new `State` with a new
+/// version, which is what tells Yew to render again.
+pub(crate) struct State {
+    pg: Rc<RefCell<Playground>>,
+    version: u64,
+}
+
+impl State {
+    fn new(p: Playground) -> State {
+        State {
+            pg: Rc::new(RefCell::new(p)),
+            version: 0,
+        }
+    }
+}
 
 /// What changes the page state: a learner's action, or a whole new playground (start over).
-enum Msg {
+pub(crate) enum Msg {
     Do(Action),
     Replace(Box<Playground>),
 }
@@ -39,13 +55,23 @@ impl Reducible for State {
     type Action = Msg;
 
     fn reduce(self: Rc<Self>, msg: Msg) -> Rc<Self> {
+        perf::interaction_started();
         match msg {
             Msg::Do(action) => {
-                let mut next = Rc::unwrap_or_clone(self).0;
-                next.reduce(action);
-                Rc::new(State(next))
+                self.pg.borrow_mut().reduce(action);
+                perf::reduced();
+                Rc::new(State {
+                    pg: self.pg.clone(),
+                    version: self.version + 1,
+                })
             }
-            Msg::Replace(p) => Rc::new(State(*p)),
+            Msg::Replace(p) => {
+                *self.pg.borrow_mut() = *p;
+                Rc::new(State {
+                    pg: self.pg.clone(),
+                    version: self.version + 1,
+                })
+            }
         }
     }
 }
@@ -95,22 +121,32 @@ const MODES: [(ProxyMode, &str); 3] = [
 /// The page.
 #[function_component(App)]
 pub fn app() -> Html {
+    perf::render_started();
     let start = use_memo((), |_| initial());
     let (query, base, _, problem) = &*start;
     let state = {
         let start = start.clone();
-        use_reducer(move || State(start.2.clone()))
+        use_reducer(move || State::new(start.2.clone()))
     };
+    use_effect_with((), |_| perf::first_render());
+    use_effect(perf::rendered);
     // Keep the scenario across reloads: the saved text is the share link's.
-    use_effect_with(state.0.log.len(), {
+    let (log_len, page_lang) = {
+        let p = state.pg.borrow();
+        (p.log.len(), p.lang)
+    };
+    use_effect_with(log_len, {
         let state = state.clone();
         move |_| {
             if let Some(s) = storage() {
-                let _ = s.set_item(STORAGE_KEY, &share::encode(share::scenario(&state.0)));
+                let _ = s.set_item(
+                    STORAGE_KEY,
+                    &share::encode(share::scenario(&state.pg.borrow())),
+                );
             }
         }
     });
-    use_effect_with(state.0.lang, |lang| {
+    use_effect_with(page_lang, |lang| {
         if let Some(s) = storage() {
             let _ = s.set_item(LANG_KEY, lang.key());
         }
@@ -119,7 +155,8 @@ pub fn app() -> Html {
     let highlight = use_state(Vec::<String>::new);
     let rules_node = use_state(|| "kind-worker".to_string());
     let rules_service = use_state(|| None::<String>);
-    let p = &state.0;
+    let pg = state.pg.borrow();
+    let p: &Playground = &pg;
     let lang = p.lang;
     let t = |x| text(lang, x);
     let dispatch = |a: Action| {
@@ -151,15 +188,25 @@ pub fn app() -> Html {
         .as_ref()
         .filter(|s| services.contains(s))
         .cloned();
-    let lines = node_rules(&p.cluster, &rules_node, mode).map(|text| match &service {
-        Some(s) => {
-            let (ns, name) = s.split_once('/').unwrap_or((NAMESPACE, s));
-            ServiceAddrs::of(&p.cluster, ns, name)
-                .map(|addrs| filter(&text, mode, &addrs))
-                .unwrap_or_default()
-        }
-        None => text.lines().map(str::to_string).collect(),
-    });
+    // The rules are computed after the interaction's render (RulesView's effect), keyed on the
+    // cluster's resourceVersion: the 200-pod budget covers the map and table, and the rules
+    // text follows a frame later (its time is `data-last-deferred-ms`).
+    let compute_rules = {
+        let state = state.clone();
+        Callback::from(move |(node, service): (String, Option<String>)| {
+            let p = state.pg.borrow();
+            let mode = p.proxy_mode();
+            node_rules(&p.cluster, &node, mode).map(|text| match &service {
+                Some(s) => {
+                    let (ns, name) = s.split_once('/').unwrap_or((NAMESPACE, s));
+                    ServiceAddrs::of(&p.cluster, ns, name)
+                        .map(|addrs| filter(&text, mode, &addrs))
+                        .unwrap_or_default()
+                }
+                None => text.lines().map(str::to_string).collect(),
+            })
+        })
+    };
     let on_node = {
         let rules_node = rules_node.clone();
         Callback::from(move |n: String| rules_node.set(n))
@@ -192,7 +239,7 @@ pub fn app() -> Html {
         let state = state.clone();
         Callback::from(
             move |(from, to, seed): (web_ui::trace::From, String, u64)| {
-                web_ui::trace::trace(&state.0.cluster, &from, &to, seed)
+                web_ui::trace::trace(&state.pg.borrow().cluster, &from, &to, seed)
             },
         )
     };
@@ -212,7 +259,7 @@ pub fn app() -> Html {
     let on_ask = {
         let state = state.clone();
         Callback::from(move |(pod, name, qtype): (String, String, String)| {
-            web_ui::dns::ask(&state.0.cluster, &pod, &name, &qtype)
+            web_ui::dns::ask(&state.pg.borrow().cluster, &pod, &name, &qtype)
         })
     };
     let dns_view = html! {
@@ -225,45 +272,14 @@ pub fn app() -> Html {
     let on_complete = {
         let state = state.clone();
         Callback::from(move |line: String| {
-            let c = complete(&state.0.cluster, &line);
+            let c = complete(&state.pg.borrow().cluster, &line);
             (c.apply(&line), c.candidates)
         })
     };
 
     let pods_view = html! {
-        <section class="pods" aria-labelledby="pods-title">
-            <h2 id="pods-title">{t(Text::PodsTitle)}</h2>
-            <table id="pods">
-                <thead><tr>
-                    <th scope="col">{t(Text::ColName)}</th>
-                    <th scope="col">{t(Text::ColIp)}</th>
-                    <th scope="col">{t(Text::Node)}</th>
-                    <th scope="col">{t(Text::ColStatus)}</th>
-                    <th scope="col">{t(Text::ColActions)}</th>
-                </tr></thead>
-                <tbody>
-                { for map.nodes.iter().flat_map(|n| n.pods.iter().map(move |pod| (n.name.clone(), pod))).map(|(node, pod)| {
-                    let ready = pod.ready;
-                    let state_text = if ready { t(Text::Ready) } else { t(Text::NotReady) };
-                    let toggle = t(if ready { Text::MakeUnready } else { Text::MakeReady });
-                    html! {
-                        <tr data-name={pod.name.clone()}>
-                            <th scope="row">{pod.name.clone()}</th>
-                            <td>{pod.ip.clone().unwrap_or_else(|| "-".into())}</td>
-                            <td>{node}</td>
-                            <td>{format!("{} · {state_text}", pod.status)}</td>
-                            <td>
-                                <button class="delete" aria-label={format!("{} {}", t(Text::DeletePod), pod.name)}
-                                    onclick={dispatch(Action::DeletePod(pod.name.clone()))}>{t(Text::DeletePod)}</button>
-                                <button class="readiness" aria-label={format!("{toggle} {}", pod.name)}
-                                    onclick={dispatch(Action::SetPodReady(pod.name.clone(), !ready))}>{toggle}</button>
-                            </td>
-                        </tr>
-                    }
-                }) }
-                </tbody>
-            </table>
-        </section>
+        <pods::PodsTable lang={lang} dispatch={state.dispatcher()}
+            pods={map.nodes.iter().flat_map(|n| n.pods.iter().map(|p| (n.name.clone(), p.clone()))).collect::<Vec<_>>()} />
     };
     let editor_view = html! {
         <editor::EditorView lang={lang} error={p.editor_error.clone()} on_apply={on_apply} />
@@ -271,7 +287,8 @@ pub fn app() -> Html {
     let rules_view = html! {
         <rules::RulesView lang={lang} nodes={nodes} node={(*rules_node).clone()}
             services={services} service={service} command={command(mode).join(" ")}
-            lines={lines} on_node={on_node} on_service={on_service} />
+            version={p.cluster.resource_version()} mode={mode.as_str()} compute={compute_rules}
+            on_node={on_node} on_service={on_service} />
     };
     let terminal_view = html! {
         <terminal::TerminalView entries={Rc::new(p.terminal.clone())} lang={lang}

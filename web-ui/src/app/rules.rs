@@ -1,5 +1,8 @@
 //! The rules view: a node picker, a Service filter and the node's rule text in the cluster's
-//! kube-proxy mode, headed by the command a learner would type on the node.
+//! kube-proxy mode, headed by the command a learner would type on the node. The text is
+//! computed in an effect, after the render that an action caused: a full `iptables-save` of a
+//! 200-pod cluster costs more than a frame in the page, and the map and the table should not
+//! wait for it.
 
 use web_sys::HtmlSelectElement;
 use web_ui::i18n::{Lang, Text, text};
@@ -16,8 +19,13 @@ pub struct Props {
     pub service: Option<String>,
     /// The command, as typed on the node (`ipvsadm -Ln`).
     pub command: String,
-    /// The rule lines to show, or the node's error.
-    pub lines: Result<Vec<String>, String>,
+    /// The cluster's resourceVersion: the rules are computed again when it, the node, the
+    /// mode or the filter changes.
+    pub version: u64,
+    /// The kube-proxy mode.
+    pub mode: &'static str,
+    /// Computes the rule lines of (node, Service filter), or the node's error.
+    pub compute: Callback<(String, Option<String>), Result<Vec<String>, String>>,
     pub on_node: Callback<String>,
     pub on_service: Callback<Option<String>>,
 }
@@ -32,10 +40,30 @@ pub fn rules_view(props: &Props) -> Html {
         let v = e.target_unchecked_into::<HtmlSelectElement>().value();
         (!v.is_empty()).then_some(v)
     });
-    let body = match &props.lines {
-        Ok(lines) if lines.is_empty() => text(lang, Text::NoRules).to_string(),
-        Ok(lines) => lines.join("\n"),
-        Err(e) => e.clone(),
+    let lines = use_state(|| None::<Result<Vec<String>, String>>);
+    {
+        let (lines, compute) = (lines.clone(), props.compute.clone());
+        let deps = (
+            props.version,
+            props.node.clone(),
+            props.mode,
+            props.service.clone(),
+        );
+        use_effect_with(deps, move |(_, node, _, service)| {
+            // In a task of its own, after the browser has the interaction's render.
+            let (node, service) = (node.clone(), service.clone());
+            let timer = gloo_timers::callback::Timeout::new(0, move || {
+                lines.set(Some(compute.emit((node, service))));
+                super::perf::deferred_done();
+            });
+            move || drop(timer)
+        });
+    }
+    let body = match &*lines {
+        None => String::new(),
+        Some(Ok(lines)) if lines.is_empty() => text(lang, Text::NoRules).to_string(),
+        Some(Ok(lines)) => lines.join("\n"),
+        Some(Err(e)) => e.clone(),
     };
     html! {
         <section class="rules" aria-labelledby="rules-title">

@@ -1,0 +1,188 @@
+//! The browser half of `scripts/bench-web`: the playground's budgets (issue 7), measured in
+//! headless Chromium against a running `lab-runner sim --web-dir web-ui/dist` whose page URL is
+//! the first argument. The page records its own render times (web-ui's `app::perf`: attributes
+//! on `<html>`), so what is measured is the page's work, not WebDriver's round trips:
+//!
+//! - `first_render_ms`: from navigation start to the first render on the DOM (download of the
+//!   wasm and JS from the sim on loopback, compile, start, first render);
+//! - `apply_200_ms`: applying a 200-replica Deployment and its Service in the YAML editor, up to
+//!   the re-render with 200 running pods (the controllers run to convergence in the page);
+//! - `interaction_ms`: with those 200 pods on the page, an action's dispatch to its re-render
+//!   (fail a pod's readiness, pass it again, delete a pod), 12 times; the median and maximum.
+//!
+//! Prints one JSON line. Chromium is started by chromedriver, so pinning this process
+//! (`taskset`) pins the browser too.
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PODS: usize = 200;
+
+fn manifests() -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: {PODS}\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n      - name: httpd\n        image: httpd:2.4\n        ports:\n        - containerPort: 80\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web-svc\nspec:\n  selector:\n    app: web\n  ports:\n  - port: 80\n"
+    )
+}
+
+async fn attr(c: &Client, name: &str) -> Option<String> {
+    c.find(Locator::Css("html"))
+        .await
+        .ok()?
+        .attr(name)
+        .await
+        .ok()?
+}
+
+/// Waits for `data-interactions` to pass `seen`, then returns the last interaction's time.
+async fn next_interaction(c: &Client, seen: u64) -> (u64, f64) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let n: u64 = attr(c, "data-interactions")
+            .await
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if n > seen {
+            let ms = attr(c, "data-last-interaction-ms")
+                .await
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(f64::NAN);
+            return (n, ms);
+        }
+        assert!(Instant::now() < deadline, "no re-render after an action");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let web = std::env::args()
+        .nth(1)
+        .expect("usage: web_budgets http://127.0.0.1:PORT/");
+    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut driver = Command::new("/usr/bin/chromedriver")
+        .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting chromedriver (scripts/setup installs it)");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let caps = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-quic", "--no-first-run", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", "--window-size=1280,1000"]
+        }
+    });
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    let c = ClientBuilder::new(HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("connecting to chromedriver");
+
+    c.goto(&web).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let first_render_ms: f64 = loop {
+        if let Some(v) = attr(&c, "data-first-render-ms").await {
+            break v.parse().unwrap();
+        }
+        assert!(Instant::now() < deadline, "the page never rendered");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+
+    let editor = c.find(Locator::Css("#editor")).await.unwrap();
+    editor.send_keys(&manifests()).await.unwrap();
+    let seen: u64 = attr(&c, "data-interactions")
+        .await
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    click(&c, "#editor-apply").await;
+    let (mut seen, apply_200_ms) = next_interaction(&c, seen).await;
+    let rows = c
+        .find_all(Locator::Css("#pods tbody tr[data-name^='web-']"))
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(rows, PODS, "{PODS} pods on the page");
+
+    let mut times = Vec::new();
+    let mut reduce_times = Vec::new();
+    let mut render_starts = Vec::new();
+    let mut deferred = Vec::new();
+    for i in 0..4 {
+        let row = format!("#pods tbody tr[data-name^='web-']:nth-child({}) ", i + 1);
+        for css in [
+            format!("{row}button.readiness"),
+            format!("{row}button.readiness"),
+            format!("{row}button.delete"),
+        ] {
+            click(&c, &css).await;
+            let (n, ms) = next_interaction(&c, seen).await;
+            seen = n;
+            times.push(ms);
+            // The rules view's text follows the render; give it its frame.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            deferred.push(
+                attr(&c, "data-last-deferred-ms")
+                    .await
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .unwrap_or(f64::NAN),
+            );
+            render_starts.push(
+                attr(&c, "data-last-render-start-ms")
+                    .await
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .unwrap_or(f64::NAN),
+            );
+            reduce_times.push(
+                attr(&c, "data-last-reduce-ms")
+                    .await
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .unwrap_or(f64::NAN),
+            );
+        }
+    }
+    let mut sorted = times.clone();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let median = sorted[sorted.len() / 2];
+    let max = sorted[sorted.len() - 1];
+    println!(
+        "{}",
+        serde_json::json!({
+            "first_render_ms": first_render_ms,
+            "apply_200_ms": apply_200_ms,
+            "interaction_ms": times,
+            "interaction_median_ms": median,
+            "interaction_max_ms": max,
+            "reduce_ms": reduce_times,
+            "render_start_ms": render_starts,
+            "deferred_ms": deferred,
+        })
+    );
+    let _ = c.close().await;
+    let _ = driver.kill();
+    let _ = driver.wait();
+}

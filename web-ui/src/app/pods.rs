@@ -1,0 +1,85 @@
+//! The pods table: one row per pod with its actions (delete, fail or pass readiness). Each row
+//! is its own component and the dispatcher is stable, so an action re-renders only the rows
+//! whose pod it changed (the 200-pod interaction budget).
+
+use super::{Msg, State};
+use web_ui::i18n::{Lang, Text, text};
+use web_ui::map::PodView;
+use web_ui::playground::Action;
+use yew::prelude::*;
+
+#[derive(Properties, PartialEq)]
+pub struct Props {
+    pub lang: Lang,
+    /// (node, pod) in the map's order.
+    pub pods: Vec<(String, PodView)>,
+    pub dispatch: UseReducerDispatcher<State>,
+}
+
+#[function_component(PodsTable)]
+pub fn pods_table(props: &Props) -> Html {
+    let t = |x| text(props.lang, x);
+    html! {
+        <section class="pods" aria-labelledby="pods-title">
+            <h2 id="pods-title">{t(Text::PodsTitle)}</h2>
+            <table id="pods">
+                <thead><tr>
+                    <th scope="col">{t(Text::ColName)}</th>
+                    <th scope="col">{t(Text::ColIp)}</th>
+                    <th scope="col">{t(Text::Node)}</th>
+                    <th scope="col">{t(Text::ColStatus)}</th>
+                    <th scope="col">{t(Text::ColActions)}</th>
+                </tr></thead>
+                <tbody>
+                { for props.pods.iter().map(|(node, pod)| html! {
+                    <PodRow key={pod.name.clone()} lang={props.lang} node={node.clone()} pod={pod.clone()}
+                        dispatch={props.dispatch.clone()} />
+                }) }
+                </tbody>
+            </table>
+        </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct RowProps {
+    lang: Lang,
+    node: String,
+    pod: PodView,
+    dispatch: UseReducerDispatcher<State>,
+}
+
+#[function_component(PodRow)]
+fn pod_row(props: &RowProps) -> Html {
+    let t = |x| text(props.lang, x);
+    let pod = &props.pod;
+    let ready = pod.ready;
+    let state_text = if ready {
+        t(Text::Ready)
+    } else {
+        t(Text::NotReady)
+    };
+    let toggle = t(if ready {
+        Text::MakeUnready
+    } else {
+        Text::MakeReady
+    });
+    let act = |a: Action| {
+        let d = props.dispatch.clone();
+        Callback::from(move |_: MouseEvent| d.dispatch(Msg::Do(a.clone())))
+    };
+    html! {
+        <tr data-name={pod.name.clone()}>
+            <th scope="row">{pod.name.clone()}</th>
+            <td>{pod.ip.clone().unwrap_or_else(|| "-".into())}</td>
+            <td>{props.node.clone()}</td>
+            <td>{format!("{} · {state_text}", pod.status)}</td>
+            <td>
+                <button class="delete" aria-label={format!("{} {}", t(Text::DeletePod), pod.name)}
+                    onclick={act(Action::DeletePod(pod.name.clone()))}>{t(Text::DeletePod)}</button>
+                <button class="readiness" aria-label={format!("{toggle} {}", pod.name)}
+                    onclick={act(Action::SetPodReady(pod.name.clone(), !ready))}>{toggle}</button>
+            </td>
+        </tr>
+    }
+}
