@@ -11,8 +11,7 @@
 //! probe pod is created first when a check runs `from: probe`.
 
 use lab_core::config::ProxyMode;
-use lab_core::lab::probe::{answer_all, probe_pod_manifest};
-use lab_core::lab::{Lab, LabSnapshot, Report, Source, Status, Text};
+use lab_core::lab::{Lab, Report, Status, Text};
 use lab_core::{Cluster, Kind, manifest};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -90,9 +89,7 @@ fn language_problems(path: &str, t: &Text) -> Vec<String> {
 
 /// Grades `lab` on `c` as a front end would.
 fn grade(lab: &Lab, c: &Cluster) -> Report {
-    let snap = LabSnapshot::from_cluster(c);
-    let results = answer_all(c, &lab.probes(&snap));
-    lab.evaluate(&snap, &results)
+    lab.grade(c)
 }
 
 /// Every check that did not pass, one paragraph each.
@@ -112,42 +109,29 @@ fn describe(report: &Report, only_failures: bool) -> String {
     out
 }
 
-fn apply_folder(c: &mut Cluster, dir: &Path) -> Result<(), String> {
-    for f in yaml_files(dir) {
-        c.apply_manifests(&read(&f))
-            .map_err(|e| format!("kubectl apply -f {}: {e}", f.display()))?;
-    }
-    c.settle();
-    Ok(())
+/// The (file name, text) of each YAML file of `dir`, in name order.
+fn folder(dir: &Path) -> Vec<(String, String)> {
+    yaml_files(dir)
+        .into_iter()
+        .map(|f| {
+            (
+                f.file_name().unwrap().to_string_lossy().into_owned(),
+                read(&f),
+            )
+        })
+        .collect()
 }
 
-/// A fresh cluster with the lab's upstream names, the probe pod if a check uses it, and
-/// `manifests/` applied: where the learner starts.
+/// Where the learner starts (`Lab::start` with the lab's `manifests/`).
 fn started(lab: &Lab, dir: &Path) -> Result<Cluster, String> {
-    let mut c = Cluster::new(lab.cluster.cluster_config());
-    let uses_probe = lab.checks.iter().any(|ch| {
-        let from = [
-            ch.dns.as_ref().map(|d| &d.from),
-            ch.http.as_ref().map(|h| &h.from),
-        ];
-        from.into_iter().flatten().any(|f| *f == Source::Probe)
-    });
-    if uses_probe {
-        c.apply_manifests(&probe_pod_manifest())
-            .map_err(|e| format!("the probe pod: {e}"))?;
-    }
-    apply_folder(&mut c, &dir.join("manifests"))?;
-    Ok(c)
+    let files = folder(&dir.join("manifests"));
+    lab.start(files.iter().map(|(n, t)| (n.as_str(), t.as_str())))
 }
 
-/// What the learner does to finish: kube-proxy switched to the lab's mode (the ConfigMap edit
-/// the steps describe), then `solution/` applied.
+/// What the learner does to finish (`Lab::solve` with the lab's `solution/`).
 fn solve(lab: &Lab, dir: &Path, c: &mut Cluster) -> Result<(), String> {
-    if let Some(mode) = lab.cluster.kube_proxy_mode {
-        lab_core::lab::set_proxy_mode(c, mode)
-            .map_err(|e| format!("switching kube-proxy to {}: {e}", mode.as_str()))?;
-    }
-    apply_folder(c, &dir.join("solution"))
+    let files = folder(&dir.join("solution"));
+    lab.solve(c, files.iter().map(|(n, t)| (n.as_str(), t.as_str())))
 }
 
 /// One lab's self-check; the problems found, if any.

@@ -7,7 +7,8 @@
 //! (its nslookup beside dig), and run
 //! `kubectl get svc` in the terminal (Tab completion, Enter, ↑ history), see an invalid Service
 //! refused at its line in the YAML editor, reload and keep the scenario, and open the share link
-//! (and a one-view embed of it) in a fresh browser to get the same cluster. A screenshot goes to
+//! (and a one-view embed of it) in a fresh browser to get the same cluster, and start lab 01 (its
+//! checks fail, with a likely cause) and apply its solution (they pass). A screenshot goes to
 //! `$CARGO_TARGET_DIR/screenshots/playground.png` (`target/` by default) (kept as a CI artefact).
 
 mod support;
@@ -438,6 +439,26 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
     let shots = target.join("screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     std::fs::write(shots.join("playground.png"), &png).unwrap();
+    // One picture per view, for the CI artefacts.
+    for (view, css) in [
+        ("map", "section.map"),
+        ("labs", "section.labs"),
+        ("pods", "section.pods"),
+        ("editor", "section.editor"),
+        ("trace", "section.trace"),
+        ("dns", "section.dns"),
+        ("rules", "section.rules"),
+        ("terminal", "section.terminal"),
+    ] {
+        let png = c
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .screenshot()
+            .await
+            .unwrap();
+        std::fs::write(shots.join(format!("playground-{view}.png")), &png).unwrap();
+    }
     // A reload keeps the scenario (localStorage).
     c.refresh().await.unwrap();
     c.wait()
@@ -492,6 +513,36 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
         .unwrap();
     assert!(problem.contains("not valid base64url"), "{problem}");
     assert_eq!(text(&fresh, "#replicas").await, "–");
+
+    // A guided lab: lab 01 starts failing (its Service's selector has a typo), says why, and
+    // passes once its solution is applied, graded live on the page's cluster.
+    fresh
+        .find(Locator::Css("#lab-start"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let status = wait_text(&fresh, "#lab-status", |t| t.contains(" / ")).await;
+    let (passed, total) = status.split_once(" / ").expect("n / m");
+    assert!(
+        passed.parse::<usize>().unwrap() < total.parse::<usize>().unwrap(),
+        "{status}"
+    );
+    let failing = text(&fresh, "#lab-checks li.fail").await;
+    assert!(failing.contains("likely cause"), "{failing}");
+    fresh
+        .find(Locator::Css("#lab-solve"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(
+        wait_text(&fresh, "#lab-status", |t| t.contains("lab done")).await,
+        "every check passes: lab done"
+    );
+    assert_eq!(wait_count(&fresh, "#lab-checks li.fail", 0).await, 0);
     fresh.close().await.unwrap();
     drop(sim);
 }

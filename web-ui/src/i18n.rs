@@ -116,6 +116,38 @@ pub enum Text {
     DnsWalk,
     /// The note under dig's panel.
     DnsDigNote,
+    /// The guided labs' heading.
+    LabsTitle,
+    /// The lab picker's label.
+    LabPick,
+    /// The button that starts the lab on a fresh cluster.
+    LabStart,
+    /// The button that applies the lab's solution.
+    LabSolve,
+    /// The goals' heading.
+    LabGoals,
+    /// The steps' heading.
+    LabSteps,
+    /// The checks' heading.
+    LabChecks,
+    /// "expected".
+    LabExpected,
+    /// "found".
+    LabFound,
+    /// "likely cause".
+    LabCause,
+    /// The button that shows a check's hint.
+    LabHint,
+    /// Said when every check passes.
+    LabAllPassed,
+    /// Said before the lab is started.
+    LabNotStarted,
+    /// A check that passed.
+    StatusPass,
+    /// A check that failed.
+    StatusFail,
+    /// A check that could not be made.
+    StatusError,
 }
 
 /// `text` in `lang`.
@@ -247,6 +279,38 @@ pub fn text(lang: Lang, text: Text) -> &'static str {
         (Text::DnsDigNote, En) => {
             "dig as from a dnsutils pod beside it (same /etc/resolv.conf): dig does not use the search list unless given +search"
         }
+        (Text::LabsTitle, En) => "guided labs",
+        (Text::LabsTitle, ZhCn) => "引导实验",
+        (Text::LabPick, En) => "lab",
+        (Text::LabPick, ZhCn) => "实验",
+        (Text::LabStart, En) => "start this lab (a fresh cluster)",
+        (Text::LabStart, ZhCn) => "开始此实验（全新集群）",
+        (Text::LabSolve, En) => "apply the solution",
+        (Text::LabSolve, ZhCn) => "应用参考答案",
+        (Text::LabGoals, En) => "goals",
+        (Text::LabGoals, ZhCn) => "目标",
+        (Text::LabSteps, En) => "steps",
+        (Text::LabSteps, ZhCn) => "步骤",
+        (Text::LabChecks, En) => "checks, on the cluster in this page",
+        (Text::LabChecks, ZhCn) => "检查（针对本页面中的集群）",
+        (Text::LabExpected, En) => "expected",
+        (Text::LabExpected, ZhCn) => "期望",
+        (Text::LabFound, En) => "found",
+        (Text::LabFound, ZhCn) => "实际",
+        (Text::LabCause, En) => "likely cause",
+        (Text::LabCause, ZhCn) => "可能原因",
+        (Text::LabHint, En) => "hint",
+        (Text::LabHint, ZhCn) => "提示",
+        (Text::LabAllPassed, En) => "every check passes: lab done",
+        (Text::LabAllPassed, ZhCn) => "全部检查通过：实验完成",
+        (Text::LabNotStarted, En) => "start the lab to grade it on a fresh cluster",
+        (Text::LabNotStarted, ZhCn) => "开始实验后，将在全新集群上评分",
+        (Text::StatusPass, En) => "pass",
+        (Text::StatusPass, ZhCn) => "通过",
+        (Text::StatusFail, En) => "fail",
+        (Text::StatusFail, ZhCn) => "未通过",
+        (Text::StatusError, En) => "could not check",
+        (Text::StatusError, ZhCn) => "无法检查",
         (Text::DnsDigNote, ZhCn) => {
             "dig 的输出如同在旁边的 dnsutils Pod 中运行（相同的 /etc/resolv.conf）：除非加 +search，dig 不使用 search 列表"
         }
@@ -317,6 +381,22 @@ mod tests {
             Text::DnsAsk,
             Text::DnsWalk,
             Text::DnsDigNote,
+            Text::LabsTitle,
+            Text::LabPick,
+            Text::LabStart,
+            Text::LabSolve,
+            Text::LabGoals,
+            Text::LabSteps,
+            Text::LabChecks,
+            Text::LabExpected,
+            Text::LabFound,
+            Text::LabCause,
+            Text::LabHint,
+            Text::LabAllPassed,
+            Text::LabNotStarted,
+            Text::StatusPass,
+            Text::StatusFail,
+            Text::StatusError,
         ] {
             assert_ne!(text(Lang::En, t), text(Lang::ZhCn, t));
         }

@@ -16,6 +16,7 @@
 //! - [`rules`] — a node's kube-proxy rules in the mode's own text, narrowed to one Service.
 //! - [`dns`] — one question from one pod: its nslookup, dig and the C library's walk, side by side.
 //! - [`editor`] — the YAML editor's errors, placed at the line of the field they name.
+//! - [`labs`] — the guided labs of `labs/` (embedded), started, solved and graded in the page.
 //! - [`share`] — share links, embeds and the saved state: a scenario is its action log.
 //! - [`trace`] — one packet's journey (lookup, rules, DNAT, the pod reached) as stages.
 //! - [`i18n`] — the visible strings in zh-CN and English.
@@ -26,6 +27,7 @@
 pub mod dns;
 pub mod editor;
 pub mod i18n;
+pub mod labs;
 pub mod layout;
 pub mod map;
 pub mod playground;

@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use lab_core::config::ProxyMode;
 use lab_core::proxy::ProxyConfig;
 use lab_core::shell::terminal::{self, TerminalOutput};
-use lab_core::{Cluster, Kind, Object};
+use lab_core::{Cluster, Kind};
 
 /// The chapter's Deployment (3 httpd replicas), as lab-core's tests and the book use it.
 pub const CHAPTER_DEPLOYMENT: &str =
@@ -40,10 +40,14 @@ pub enum Action {
     /// Make a pod's readiness probe fail (`false`) or pass again (`true`).
     SetPodReady(String, bool),
     /// Edit ConfigMap `kube-system/kube-proxy` to this mode, as a learner does with
-    /// `kubectl -n kube-system edit configmap kube-proxy`.
+    /// `kubectl -n kube-system edit configmap kube-proxy` (`lab_core::lab::set_proxy_mode`).
     SetProxyMode(ProxyMode),
     /// One line typed in the terminal.
     Run(String),
+    /// Start guided lab `id`: a fresh cluster with the lab's starting manifests.
+    StartLab(String),
+    /// Apply guided lab `id`'s solution (what `lab-runner solve` does).
+    SolveLab(String),
     /// Switch the page's language.
     SetLang(Lang),
 }
@@ -79,6 +83,8 @@ pub struct Playground {
     /// Every action but language switches, in order: replayed on a fresh cluster, it rebuilds
     /// this state exactly (share links and the saved state are this log).
     pub log: Vec<Action>,
+    /// The guided lab started last, graded live.
+    pub lab: Option<String>,
 }
 
 impl Default for Playground {
@@ -100,6 +106,7 @@ impl Playground {
             terminal: Vec::new(),
             commands_run: 0,
             log: Vec::new(),
+            lab: None,
         }
     }
 
@@ -144,7 +151,9 @@ impl Playground {
                 .cluster
                 .set_pod_ready(NAMESPACE, &name, ready)
                 .map_err(|e| e.kubectl_message()),
-            Action::SetProxyMode(mode) => set_proxy_mode(&mut self.cluster, mode),
+            Action::SetProxyMode(mode) => {
+                lab_core::lab::set_proxy_mode(&mut self.cluster, mode).map_err(|e| e.to_string())
+            }
             Action::Run(line) => {
                 let line = line.trim().to_string();
                 if line == "clear" {
@@ -161,6 +170,11 @@ impl Playground {
                 }
                 Ok(())
             }
+            Action::StartLab(id) => crate::labs::start(&id).map(|c| {
+                self.cluster = c;
+                self.lab = Some(id);
+            }),
+            Action::SolveLab(id) => crate::labs::solve(&id, &mut self.cluster),
             Action::SetLang(lang) => {
                 self.lang = lang;
                 Ok(())
@@ -194,37 +208,6 @@ impl Playground {
 /// The chapter's manifests as one multi-document text: the Deployment, the Service, the client.
 pub fn chapter_manifests() -> String {
     format!("{CHAPTER_DEPLOYMENT}---\n{CHAPTER_SERVICE}---\n{CHAPTER_CLIENT}")
-}
-
-/// Rewrites the `mode:` line of kube-proxy's `config.conf` and updates the ConfigMap: the
-/// simulated kube-proxy renders the new mode's rules at once (a real one after a restart).
-fn set_proxy_mode(cluster: &mut Cluster, mode: ProxyMode) -> Result<(), String> {
-    let Some(cm) = cluster.get_typed::<ConfigMap>("kube-system", "kube-proxy") else {
-        return Err("Error from server (NotFound): configmaps \"kube-proxy\" not found".into());
-    };
-    let mut cm = cm.clone();
-    let data = cm.data.get_or_insert_with(Default::default);
-    let conf = data.get("config.conf").cloned().unwrap_or_default();
-    let mut found = false;
-    let mut lines: Vec<String> = conf
-        .lines()
-        .map(|l| {
-            if l.starts_with("mode:") {
-                found = true;
-                format!("mode: {}", mode.as_str())
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
-    if !found {
-        lines.push(format!("mode: {}", mode.as_str()));
-    }
-    data.insert("config.conf".into(), lines.join("\n") + "\n");
-    cluster
-        .update(Object::from(cm))
-        .map(|_| ())
-        .map_err(|e| e.kubectl_message())
 }
 
 #[cfg(test)]
@@ -392,6 +375,34 @@ mod tests {
         );
         p.reduce(Action::Scale(2));
         assert_eq!(p.editor_error, None, "the next action clears it");
+    }
+
+    #[test]
+    fn a_guided_lab_starts_on_a_fresh_cluster_and_its_solution_passes() {
+        let mut p = Playground::default();
+        p.reduce(Action::ApplyChapter);
+        p.reduce(Action::StartLab("01-clusterip".into()));
+        assert_eq!(p.error, None);
+        assert_eq!(p.lab.as_deref(), Some("01-clusterip"));
+        assert!(
+            p.map().pods().all(|q| q.name != "clientpod"),
+            "a fresh cluster"
+        );
+        let report = crate::labs::grade("01-clusterip", &p.cluster).unwrap();
+        assert!(!report.all_passed());
+        p.reduce(Action::SolveLab("01-clusterip".into()));
+        assert!(
+            crate::labs::grade("01-clusterip", &p.cluster)
+                .unwrap()
+                .all_passed()
+        );
+        p.reduce(Action::StartLab("99-nope".into()));
+        assert_eq!(p.error.as_deref(), Some("unknown lab \"99-nope\""));
+        assert_eq!(
+            p.lab.as_deref(),
+            Some("01-clusterip"),
+            "a failed start changes nothing"
+        );
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub enum View {
     Trace,
     /// The DNS view.
     Dns,
+    /// The guided labs.
+    Labs,
 }
 
 impl View {
@@ -65,6 +67,7 @@ impl View {
             View::Terminal => "terminal",
             View::Trace => "trace",
             View::Dns => "dns",
+            View::Labs => "labs",
         }
     }
 

@@ -319,6 +319,69 @@ impl Lab {
                 .collect(),
         )
     }
+
+    /// Whether a check runs from the grader's probe pod (`from: probe`).
+    pub fn uses_probe_pod(&self) -> bool {
+        self.checks.iter().any(|ch| {
+            let from = [
+                ch.dns.as_ref().map(|d| &d.from),
+                ch.http.as_ref().map(|h| &h.from),
+            ];
+            from.into_iter().flatten().any(|f| *f == Source::Probe)
+        })
+    }
+
+    /// Where the learner starts, on a simulated cluster: a fresh cluster with the lab's
+    /// upstream names, the probe pod if a check uses it, and the texts of `manifests/` (in file
+    /// name order) applied and settled. `Err` names the file that failed.
+    pub fn start<'a>(
+        &self,
+        manifests: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<crate::Cluster, String> {
+        let mut c = crate::Cluster::new(self.cluster.cluster_config());
+        if self.uses_probe_pod() {
+            c.apply_manifests(&probe::probe_pod_manifest())
+                .map_err(|e| format!("the probe pod: {e}"))?;
+        }
+        apply_files(&mut c, "manifests", manifests)?;
+        Ok(c)
+    }
+
+    /// What the learner does to finish, on a simulated cluster: kube-proxy switched to the
+    /// lab's mode (the ConfigMap edit the steps describe), then the texts of `solution/` applied.
+    pub fn solve<'a>(
+        &self,
+        cluster: &mut crate::Cluster,
+        solution: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(), String> {
+        if let Some(mode) = self.cluster.kube_proxy_mode {
+            set_proxy_mode(cluster, mode)
+                .map_err(|e| format!("switching kube-proxy to {}: {e}", mode.as_str()))?;
+        }
+        apply_files(cluster, "solution", solution)
+    }
+
+    /// Grades a simulated cluster as a front end does: its snapshot, the probes answered by
+    /// its shell ([`probe::answer_all`]), then [`Lab::evaluate`].
+    pub fn grade(&self, cluster: &crate::Cluster) -> Report {
+        let snap = LabSnapshot::from_cluster(cluster);
+        let results = probe::answer_all(cluster, &self.probes(&snap));
+        self.evaluate(&snap, &results)
+    }
+}
+
+/// `kubectl apply -f FILE` of each (name, text) in `dir`, then the cluster settles.
+fn apply_files<'a>(
+    c: &mut crate::Cluster,
+    dir: &str,
+    files: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), String> {
+    for (name, text) in files {
+        c.apply_manifests(text)
+            .map_err(|e| format!("kubectl apply -f {dir}/{name}: {e}"))?;
+    }
+    c.settle();
+    Ok(())
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 mod dns;
 mod editor;
+mod labs;
 mod map;
 mod perf;
 mod pods;
@@ -151,6 +152,7 @@ pub fn app() -> Html {
             let _ = s.set_item(LANG_KEY, lang.key());
         }
     });
+    let all_labs = use_memo((), |_| web_ui::labs::all());
     // Pods the trace view lights up on the map.
     let highlight = use_state(Vec::<String>::new);
     let rules_node = use_state(|| "kind-worker".to_string());
@@ -266,6 +268,15 @@ pub fn app() -> Html {
         <dns::DnsPanel lang={lang} pods={map.pods().map(|p| p.name.clone()).collect::<Vec<_>>()} on_ask={on_ask} />
     };
 
+    let grade = {
+        let state = state.clone();
+        Callback::from(move |id: String| web_ui::labs::grade(&id, &state.pg.borrow().cluster))
+    };
+    let labs_view = html! {
+        <labs::LabsPanel lang={lang} labs={all_labs.clone()} started={p.lab.clone()}
+            version={p.cluster.resource_version()} grade={grade} dispatch={state.dispatcher()} />
+    };
+
     let map_view = html! {
         <map::ClusterMapView map={map.clone()} lang={lang} highlight={(*highlight).clone()} />
     };
@@ -309,6 +320,7 @@ pub fn app() -> Html {
             View::Rules => rules_view,
             View::Trace => trace_view,
             View::Dns => dns_view,
+            View::Labs => labs_view,
             View::Terminal => terminal_view,
         };
         return html! {
@@ -358,6 +370,7 @@ pub fn app() -> Html {
                 <p id="error" role="alert">{err}</p>
             }
             {map_view}
+            {labs_view}
             {pods_view}
             {editor_view}
             {trace_view}
