@@ -13,10 +13,11 @@
 //! Prints one JSON line. Chromium is started by chromedriver, so pinning this process
 //! (`taskset`) pins the browser too.
 
-use fantoccini::{Client, ClientBuilder, Locator};
-use hyper_util::client::legacy::connect::HttpConnector;
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+#[path = "../tests/support/browser.rs"]
+mod browser;
+
+use browser::click;
+use fantoccini::{Client, Locator};
 use std::time::{Duration, Instant};
 
 const PODS: usize = 200;
@@ -56,52 +57,13 @@ async fn next_interaction(c: &Client, seen: u64) -> (u64, f64) {
     }
 }
 
-async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap();
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let web = std::env::args()
         .nth(1)
         .expect("usage: web_budgets http://127.0.0.1:PORT/");
-    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut driver = Command::new("/usr/bin/chromedriver")
-        .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting chromedriver (scripts/setup installs it)");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
-        assert!(Instant::now() < deadline, "chromedriver did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let caps = serde_json::json!({
-        "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-quic", "--no-first-run", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--window-size=1280,1000"]
-        }
-    });
-    let serde_json::Value::Object(caps) = caps else {
-        unreachable!()
-    };
-    let c = ClientBuilder::new(HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("connecting to chromedriver");
+    let (_driver, port) = browser::start_driver();
+    let c = browser::connect(port, 1280, 1000).await;
 
     c.goto(&web).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -183,6 +145,4 @@ async fn main() {
         })
     );
     let _ = c.close().await;
-    let _ = driver.kill();
-    let _ = driver.wait();
 }

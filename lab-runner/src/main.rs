@@ -555,16 +555,7 @@ fn render_trace(t: &lab_core::trace::Trace) -> String {
     );
     for step in &t.steps {
         let what = step.action.describe();
-        let branch = step
-            .branch
-            .map(|b| {
-                format!(
-                    " [p={:.5} {}]",
-                    b.probability,
-                    if b.taken { "taken" } else { "not taken" }
-                )
-            })
-            .unwrap_or_default();
+        let branch = step.branch.map(|b| b.describe()).unwrap_or_default();
         out.push_str(&format!(
             "{:<6} {:<28} {what}{branch}\n       {}\n",
             step.table.name(),

@@ -13,74 +13,14 @@
 
 mod support;
 
-use fantoccini::{Client, ClientBuilder, Locator};
-use hyper_util::client::legacy::connect::HttpConnector;
-use std::net::{Ipv4Addr, TcpStream};
+use fantoccini::{Client, Locator};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{Sim, unused_port};
-
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const CHROMIUM: &str = "/usr/bin/chromium";
+use support::Sim;
+use support::browser::{click, connect, start_driver};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// chromedriver on 127.0.0.1, killed on drop.
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_driver() -> (Driver, u16) {
-    assert!(
-        Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists(),
-        "{CHROMEDRIVER} or {CHROMIUM} is missing: run scripts/setup (it installs Debian's chromium and chromium-driver)"
-    );
-    let port = unused_port();
-    let child = Command::new(CHROMEDRIVER)
-        .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting chromedriver");
-    let driver = Driver(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "chromedriver did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (driver, port)
-}
-
-async fn connect(port: u16) -> Client {
-    let caps = serde_json::json!({
-        "goog:chromeOptions": {
-            "binary": CHROMIUM,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-quic", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--window-size=1000,900"
-            ]
-        }
-    });
-    let serde_json::Value::Object(caps) = caps else {
-        unreachable!()
-    };
-    ClientBuilder::new(HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("connecting to chromedriver")
 }
 
 /// Polls until `css` matches `want` elements (10 s at most); returns the count seen last.
@@ -138,7 +78,7 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
     assert!(web.starts_with("http://127.0.0.1:"), "{ports}");
 
     let (_driver, driver_port) = start_driver();
-    let c = connect(driver_port).await;
+    let c = connect(driver_port, 1000, 900).await;
     c.goto(&web).await.unwrap();
     // The wasm has loaded and rendered once the map is there.
     c.wait()
@@ -148,21 +88,11 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
         .expect("the playground's map never rendered");
     // zh-CN by default; English on request, with the cluster kept.
     assert_eq!(text(&c, "#apply").await, "应用本章的清单");
-    c.find(Locator::Css("#lang-en"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#lang-en").await;
     assert_eq!(text(&c, "#apply").await, "apply the chapter's manifests");
     assert_eq!(text(&c, "#replicas").await, "–");
 
-    c.find(Locator::Css("#apply"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#apply").await;
     let httpd_pods = "g.pod.ready[data-name^='httpd-']";
     assert_eq!(wait_count(&c, httpd_pods, 3).await, 3, "3 ready httpd pods");
     let svc = c
@@ -185,12 +115,7 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
         Some("scale up by one")
     );
     up.click().await.unwrap();
-    c.find(Locator::Css("#scale-up"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#scale-up").await;
     assert_eq!(
         wait_count(&c, lines, 5).await,
         5,
@@ -213,14 +138,7 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
         .await
         .unwrap()
         .unwrap();
-    c.find(Locator::Css(&format!(
-        "#pods tr[data-name='{victim}'] button.delete"
-    )))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
+    click(&c, &format!("#pods tr[data-name='{victim}'] button.delete")).await;
     assert_eq!(wait_count(&c, httpd_pods, 5).await, 5);
     assert_eq!(
         wait_count(&c, &format!("g.pod[data-name='{victim}']"), 0).await,
@@ -240,12 +158,7 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
             && rules.contains("-A KUBE-SERVICES"),
         "{rules}"
     );
-    c.find(Locator::Css("#mode-ipvs"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#mode-ipvs").await;
     assert_eq!(
         c.find(Locator::Css("#mode-ipvs"))
             .await
@@ -263,14 +176,7 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
         ),
         "{rules}"
     );
-    c.find(Locator::Css(
-        "#rules-service option[value='default/httpd-svc']",
-    ))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
+    click(&c, "#rules-service option[value='default/httpd-svc']").await;
     let filtered = wait_text(&c, "#rules", |t| !t.contains("IP Virtual Server")).await;
     let body: Vec<&str> = filtered.lines().skip(1).collect();
     assert_eq!(
@@ -322,23 +228,13 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
 
     // The trace: from an httpd pod to httpd-svc:8080, played stage by stage: the lookup, the
     // DNS packet, IPVS's rules and the pod reached, lit up on the map.
-    c.find(Locator::Css("#trace-run"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#trace-run").await;
     assert_eq!(
         wait_count(&c, "#trace-stages li", 1).await,
         1,
         "one stage after run"
     );
-    c.find(Locator::Css("#trace-play"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#trace-play").await;
     let summary = c
         .wait()
         .at_most(Duration::from_secs(60))
@@ -378,12 +274,7 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
 
     // DNS from the client pod: its busybox 1.28 nslookup finds httpd-svc through the search
     // list, dig (which does not search) gets NXDOMAIN, and the walk shows every query.
-    c.find(Locator::Css("#dns-ask"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#dns-ask").await;
     let nslookup = text(&c, "#dns-nslookup").await;
     assert!(
         nslookup.contains("Name:      httpd-svc") && nslookup.contains("Address 1: 10.96."),
@@ -402,12 +293,7 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
         .send_keys("apiVersion: v1\nkind: Service\nmetadata:\n  name: bad\nspec:\n  ports:\n  - port: 70000\n")
         .await
         .unwrap();
-    c.find(Locator::Css("#editor-apply"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#editor-apply").await;
     let error = text(&c, "#editor-error").await;
     // Both causes, as the apiserver lists them (targetPort defaults to port).
     assert!(
@@ -471,7 +357,7 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
 
     // The shared link in a fresh browser (no saved state) rebuilds the same cluster: the same
     // pod names and IPs, the IPVS mode and the terminal's output.
-    let fresh = connect(driver_port).await;
+    let fresh = connect(driver_port, 1000, 900).await;
     fresh.goto(&link).await.unwrap();
     fresh
         .wait()
@@ -516,13 +402,7 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
 
     // A guided lab: lab 01 starts failing (its Service's selector has a typo), says why, and
     // passes once its solution is applied, graded live on the page's cluster.
-    fresh
-        .find(Locator::Css("#lab-start"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&fresh, "#lab-start").await;
     let status = wait_text(&fresh, "#lab-status", |t| t.contains(" / ")).await;
     let (passed, total) = status.split_once(" / ").expect("n / m");
     assert!(
@@ -531,13 +411,7 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
     );
     let failing = text(&fresh, "#lab-checks li.fail").await;
     assert!(failing.contains("likely cause"), "{failing}");
-    fresh
-        .find(Locator::Css("#lab-solve"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&fresh, "#lab-solve").await;
     assert_eq!(
         wait_text(&fresh, "#lab-status", |t| t.contains("lab done")).await,
         "every check passes: lab done"

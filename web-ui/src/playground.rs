@@ -210,6 +210,17 @@ pub fn chapter_manifests() -> String {
     format!("{CHAPTER_DEPLOYMENT}---\n{CHAPTER_SERVICE}---\n{CHAPTER_CLIENT}")
 }
 
+/// The first httpd replica on the map (tests pick the pod they act on with it).
+#[cfg(test)]
+pub(crate) fn first_httpd_pod(p: &Playground) -> String {
+    p.map()
+        .pods()
+        .find(|q| q.name.starts_with("httpd-"))
+        .expect("an httpd pod")
+        .name
+        .clone()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,13 +295,7 @@ mod tests {
     fn an_unready_pod_leaves_the_ready_endpoints() {
         let mut p = Playground::default();
         p.reduce(Action::ApplyChapter);
-        let name = p
-            .map()
-            .pods()
-            .find(|q| q.name.starts_with("httpd-"))
-            .unwrap()
-            .name
-            .clone();
+        let name = first_httpd_pod(&p);
         p.reduce(Action::SetPodReady(name.clone(), false));
         assert_eq!(httpd_lines(&p), 2);
         p.reduce(Action::SetPodReady(name, true));

@@ -203,13 +203,7 @@ mod tests {
         let mut p = Playground::new(Lang::En);
         p.reduce(Action::ApplyChapter);
         p.reduce(Action::Scale(5));
-        let victim = p
-            .map()
-            .pods()
-            .find(|q| q.name.starts_with("httpd-"))
-            .unwrap()
-            .name
-            .clone();
+        let victim = crate::playground::first_httpd_pod(&p);
         p.reduce(Action::DeletePod(victim));
         p.reduce(Action::SetProxyMode(ProxyMode::Ipvs));
         p.reduce(Action::Run("kubectl get svc".into()));

@@ -151,16 +151,7 @@ pub fn parse_destination(text: &str) -> Result<Destination, TraceProblem> {
 
 fn rule_stages(t: &Trace, out: &mut Vec<Stage>) {
     for step in &t.steps {
-        let branch = step
-            .branch
-            .map(|b| {
-                format!(
-                    " [p={:.5} {}]",
-                    b.probability,
-                    if b.taken { "taken" } else { "not taken" }
-                )
-            })
-            .unwrap_or_default();
+        let branch = step.branch.map(|b| b.describe()).unwrap_or_default();
         out.push(Stage {
             kind: StageKind::Rule,
             text: format!(
@@ -307,13 +298,7 @@ mod tests {
     #[test]
     fn a_name_from_a_pod_is_looked_up_then_reaches_a_backend() {
         let p = chapter();
-        let pod = p
-            .map()
-            .pods()
-            .find(|q| q.name.starts_with("httpd-"))
-            .unwrap()
-            .name
-            .clone();
+        let pod = crate::playground::first_httpd_pod(&p);
         let v = trace(&p.cluster, &From::Pod(pod), "httpd-svc:8080", 1).unwrap();
         let kinds: Vec<StageKind> = v.stages.iter().map(|s| s.kind).collect();
         assert_eq!(kinds[0], StageKind::Lookup);
@@ -408,14 +393,7 @@ mod tests {
         }
         let v = trace(
             &p.cluster,
-            &From::Pod(
-                p.map()
-                    .pods()
-                    .find(|q| q.name.starts_with("httpd-"))
-                    .unwrap()
-                    .name
-                    .clone(),
-            ),
+            &From::Pod(crate::playground::first_httpd_pod(&p)),
             "nope:80",
             1,
         )

@@ -369,6 +369,20 @@ fn scale(cluster: &mut Cluster, f: &Flags) -> TerminalOutput {
             ),
         );
     };
+    for_each_named(cluster, f, |cluster, kind, ns, name| {
+        cluster
+            .scale(kind, ns, name, replicas)
+            .map(|_| format!("{}/{name} scaled\n", printers::kind_prefix(kind)))
+    })
+}
+
+/// Runs `one` on every `TYPE NAME…` the arguments name, in the namespace of `-n`: its line on
+/// stdout, or kubectl's error line on stderr (exit 1), and on with the next name, as kubectl does.
+fn for_each_named(
+    cluster: &mut Cluster,
+    f: &Flags,
+    mut one: impl FnMut(&mut Cluster, Kind, &str, &str) -> Result<String, ApiError>,
+) -> TerminalOutput {
     let targets = match targets(&f.positional) {
         Ok(t) => t,
         Err(e) => return e,
@@ -383,10 +397,8 @@ fn scale(cluster: &mut Cluster, f: &Flags) -> TerminalOutput {
             );
         }
         for name in names {
-            match cluster.scale(kind, ns, &name, replicas) {
-                Ok(_) => out
-                    .stdout
-                    .push_str(&format!("{}/{name} scaled\n", printers::kind_prefix(kind))),
+            match one(cluster, kind, ns, &name) {
+                Ok(line) => out.stdout.push_str(&line),
                 Err(e) => {
                     out.stderr.push_str(&e.kubectl_message());
                     out.stderr.push('\n');
@@ -399,34 +411,11 @@ fn scale(cluster: &mut Cluster, f: &Flags) -> TerminalOutput {
 }
 
 fn delete(cluster: &mut Cluster, f: &Flags) -> TerminalOutput {
-    let targets = match targets(&f.positional) {
-        Ok(t) => t,
-        Err(e) => return e,
-    };
-    let ns = f.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
-    let mut out = TerminalOutput::default();
-    for (kind, names) in targets {
-        if names.is_empty() {
-            return TerminalOutput::err(
-                1,
-                "error: resource(s) were provided, but no name was specified",
-            );
-        }
-        for name in names {
-            match cluster.delete(kind, ns, &name) {
-                Ok(_) => out.stdout.push_str(&format!(
-                    "{} \"{name}\" deleted\n",
-                    printers::kind_prefix(kind)
-                )),
-                Err(e) => {
-                    out.stderr.push_str(&e.kubectl_message());
-                    out.stderr.push('\n');
-                    out.exit_code = 1;
-                }
-            }
-        }
-    }
-    out
+    for_each_named(cluster, f, |cluster, kind, ns, name| {
+        cluster
+            .delete(kind, ns, name)
+            .map(|_| format!("{} \"{name}\" deleted\n", printers::kind_prefix(kind)))
+    })
 }
 
 fn exec(cluster: &mut Cluster, f: &Flags, seed: u64) -> TerminalOutput {

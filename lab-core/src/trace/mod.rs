@@ -227,6 +227,17 @@ pub struct BranchInfo {
     pub taken: bool,
 }
 
+impl BranchInfo {
+    /// The decision as the trace views print it: ` [p=0.33333 taken]`.
+    pub fn describe(&self) -> String {
+        format!(
+            " [p={:.5} {}]",
+            self.probability,
+            if self.taken { "taken" } else { "not taken" }
+        )
+    }
+}
+
 /// One step of a trace: a rule that matched (or a chain's policy, or an IPVS decision).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Step {

@@ -1,0 +1,87 @@
+//! Headless Chromium for the playground's browser test and `scripts/bench-web`: Debian's
+//! chromedriver on 127.0.0.1 (killed on drop) and a WebDriver session with a fresh profile, plus
+//! the one helper both use. Shared by `tests/playground_browser.rs` (through `support`) and
+//! `examples/web_budgets.rs` (by path).
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Debian's chromium-driver.
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// Debian's chromium.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// chromedriver on 127.0.0.1, killed on drop.
+pub struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts chromedriver on a free loopback port and waits until it listens.
+pub fn start_driver() -> (Driver, u16) {
+    assert!(
+        Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists(),
+        "{CHROMEDRIVER} or {CHROMIUM} is missing: run scripts/setup (it installs Debian's chromium and chromium-driver)"
+    );
+    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port();
+    let child = Command::new(CHROMEDRIVER)
+        .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting chromedriver");
+    let driver = Driver(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (driver, port)
+}
+
+/// A new session (a fresh profile: empty localStorage) in a window of `width`×`height`, with the
+/// flags this machine's closed network needs.
+pub async fn connect(port: u16, width: u32, height: u32) -> Client {
+    let caps = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", format!("--window-size={width},{height}")
+            ]
+        }
+    });
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    ClientBuilder::new(HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("connecting to chromedriver")
+}
+
+/// Clicks the element `css` finds.
+pub async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
