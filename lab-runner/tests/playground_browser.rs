@@ -3,7 +3,8 @@
 //! test clicks through the chapter: apply the manifests, see 3 pods and `httpd-svc` on the map,
 //! scale to 5 and see 5 endpoint lines, delete a pod and see its replacement take its place,
 //! switch kube-proxy to IPVS and read `ipvsadm -Ln` narrowed to `httpd-svc`, play a trace from a
-//! pod to `httpd-svc:8080` that ends at a pod IP (lit up on the map), ask DNS from the client pod
+//! pod to `httpd-svc:8080` that ends at a pod IP (lit up on the map, its rules marked in the
+//! rules view), ask DNS from the client pod
 //! (its nslookup beside dig), and run
 //! `kubectl get svc` in the terminal (Tab completion, Enter, ↑ history), see an invalid Service
 //! refused at its line in the YAML editor, reload and keep the scenario, and open the share link
@@ -270,6 +271,26 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
     assert!(
         (1..=2).contains(&traced),
         "source and reached pod lit: {traced}"
+    );
+    // The rules view of the node it walked marks what it hit: IPVS's virtual server for
+    // httpd-svc and the real server it chose.
+    let walked = summary
+        .split(" on ")
+        .nth(1)
+        .and_then(|r| r.split(':').next())
+        .unwrap()
+        .to_string();
+    click(&c, &format!("#rules-node option[value='{walked}']")).await;
+    assert_eq!(wait_count(&c, "#rules mark.hit", 2).await, 2);
+    let marks = c.find_all(Locator::Css("#rules mark.hit")).await.unwrap();
+    assert!(marks[0].text().await.unwrap().starts_with("TCP  10.96."));
+    assert!(
+        marks[1]
+            .text()
+            .await
+            .unwrap()
+            .trim_start()
+            .starts_with("-> 10.244.")
     );
 
     // DNS from the client pod: its busybox 1.28 nslookup finds httpd-svc through the search

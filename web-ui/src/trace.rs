@@ -113,6 +113,21 @@ pub struct TraceView {
     pub reached: Option<Reached>,
     /// `kube-proxy mode iptables on kind-worker: 12 rules traversed, 0 hash lookups`.
     pub summary: String,
+    /// The node whose rules the connection walked, and in which mode.
+    pub walked: Option<(String, lab_core::config::ProxyMode)>,
+}
+
+impl TraceView {
+    /// The rules the connection matched, as the node's tool prints them (trimmed): what the
+    /// rules view marks when it shows that node in that mode.
+    pub fn hits(&self) -> Vec<String> {
+        self.stages
+            .iter()
+            .filter(|s| s.kind == StageKind::Rule)
+            .filter_map(|s| s.rule.as_deref())
+            .map(|r| r.trim().to_string())
+            .collect()
+    }
 }
 
 /// Why a trace could not be made.
@@ -269,17 +284,18 @@ pub fn trace(
             )
         }
     };
-    let (reached, summary) = match &connection {
+    let (reached, summary, walked) = match &connection {
         Some(t) => {
             rule_stages(t, &mut stages);
-            (reached(t), summary(t))
+            (reached(t), summary(t), Some((t.node.clone(), t.mode)))
         }
-        None => (None, String::new()),
+        None => (None, String::new(), None),
     };
     Ok(TraceView {
         stages,
         reached,
         summary,
+        walked,
     })
 }
 
@@ -367,6 +383,24 @@ mod tests {
         assert!(v.reached.is_some());
         assert!(v.stages.last().unwrap().text.ends_with(", masqueraded"));
         assert!(v.summary.starts_with("kube-proxy mode ipvs"));
+        // The virtual server and the real server it picked are lines of `ipvsadm -Ln`.
+        let text = crate::rules::node_rules(&p.cluster, "kind-worker", ProxyMode::Ipvs).unwrap();
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        let hits = v.hits();
+        let on_screen: Vec<&String> = hits
+            .iter()
+            .filter(|h| lines.contains(&h.as_str()))
+            .collect();
+        assert!(
+            on_screen
+                .iter()
+                .any(|h| h.starts_with("TCP  172.18.0.3:30144")),
+            "{hits:#?}"
+        );
+        assert!(
+            on_screen.iter().any(|h| h.starts_with("-> 10.244.")),
+            "{hits:#?}"
+        );
     }
 
     #[test]

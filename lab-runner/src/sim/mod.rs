@@ -332,6 +332,14 @@ fn to_http(resp: api::Response) -> axum::response::Response {
 /// How long to wait for kubectl's close frame after ours.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
+/// How long the exec's output waits after the upgrade. kubectl (client-go's WebSocket executor)
+/// starts reading frames before it has created its stdout/stderr/error streams, and discards a
+/// frame for a stream it does not have yet ("Unknown stream id 1, discarding message", then
+/// "error: closed all streams"). A real container's output comes after the apiserver has dialled
+/// the kubelet, so kubectl is always ready by then; the sim's output is ready at once, and on a
+/// busy machine it arrived first (seen in CI). A short pause restores the real order.
+const STREAM_SETUP_GRACE: Duration = Duration::from_millis(50);
+
 /// `kubectl exec`: the command runs first (it only reads the cluster); then the WebSocket is
 /// upgraded with `v5.channel.k8s.io` and the frames go out, ending with the exit Status and a
 /// close, which kubectl waits for (spec §6). Errors are Statuses instead of the upgrade.
@@ -366,6 +374,7 @@ fn exec_request(
     };
     ws.protocols([exec::PROTOCOL])
         .on_upgrade(move |mut socket: WebSocket| async move {
+            tokio::time::sleep(STREAM_SETUP_GRACE).await;
             for f in frames {
                 if socket.send(Message::Binary(f.into())).await.is_err() {
                     return;

@@ -153,8 +153,9 @@ pub fn app() -> Html {
         }
     });
     let all_labs = use_memo((), |_| web_ui::labs::all());
-    // Pods the trace view lights up on the map.
+    // Pods the trace view lights up on the map, and the rules its last trace hit.
     let highlight = use_state(Vec::<String>::new);
+    let trace_hits = use_state(|| None::<trace::Hits>);
     let rules_node = use_state(|| "kind-worker".to_string());
     let rules_service = use_state(|| None::<String>);
     let pg = state.pg.borrow();
@@ -253,9 +254,17 @@ pub fn app() -> Html {
             }
         })
     };
+    let on_hits = {
+        let trace_hits = trace_hits.clone();
+        Callback::from(move |h: Option<trace::Hits>| {
+            if *trace_hits != h {
+                trace_hits.set(h)
+            }
+        })
+    };
     let trace_view = html! {
         <trace::TracePanel lang={lang} sources={web_ui::trace::From::all(&p.cluster)}
-            on_trace={on_trace} on_highlight={on_highlight} />
+            on_trace={on_trace} on_highlight={on_highlight} on_hits={on_hits} />
     };
 
     let on_ask = {
@@ -295,10 +304,15 @@ pub fn app() -> Html {
     let editor_view = html! {
         <editor::EditorView lang={lang} error={p.editor_error.clone()} on_apply={on_apply} />
     };
+    let rule_hits = match &*trace_hits {
+        Some((node, m, hits)) if *node == *rules_node && *m == mode => hits.clone(),
+        _ => Rc::new(Vec::new()),
+    };
     let rules_view = html! {
         <rules::RulesView lang={lang} nodes={nodes} node={(*rules_node).clone()}
             services={services} service={service} command={command(mode).join(" ")}
             version={p.cluster.resource_version()} mode={mode.as_str()} compute={compute_rules}
+            hits={rule_hits}
             on_node={on_node} on_service={on_service} />
     };
     let terminal_view = html! {

@@ -26,8 +26,32 @@ pub struct Props {
     pub mode: &'static str,
     /// Computes the rule lines of (node, Service filter), or the node's error.
     pub compute: Callback<(String, Option<String>), Result<Vec<String>, String>>,
+    /// Rules a trace hit on this node in this mode (trimmed lines), marked in the text.
+    #[prop_or_default]
+    pub hits: std::rc::Rc<Vec<String>>,
     pub on_node: Callback<String>,
     pub on_service: Callback<Option<String>>,
+}
+
+/// The lines, with those a trace hit in `<mark>`; runs of other lines stay one text node each.
+fn marked(lines: &[String], hits: &[String]) -> Html {
+    let mut out: Vec<Html> = Vec::new();
+    let mut plain = String::new();
+    for line in lines {
+        if !hits.is_empty() && hits.iter().any(|h| h == line.trim()) {
+            if !plain.is_empty() {
+                out.push(html! { {std::mem::take(&mut plain)} });
+            }
+            out.push(html! { <><mark class="hit">{line.clone()}</mark>{"\n"}</> });
+        } else {
+            plain.push_str(line);
+            plain.push('\n');
+        }
+    }
+    if !plain.is_empty() {
+        out.push(html! { {plain} });
+    }
+    out.into_iter().collect()
 }
 
 #[function_component(RulesView)]
@@ -60,10 +84,10 @@ pub fn rules_view(props: &Props) -> Html {
         });
     }
     let body = match &*lines {
-        None => String::new(),
-        Some(Ok(lines)) if lines.is_empty() => text(lang, Text::NoRules).to_string(),
-        Some(Ok(lines)) => lines.join("\n"),
-        Some(Err(e)) => e.clone(),
+        None => html! {},
+        Some(Ok(lines)) if lines.is_empty() => html! { {text(lang, Text::NoRules)} },
+        Some(Ok(lines)) => marked(lines, &props.hits),
+        Some(Err(e)) => html! { {e.clone()} },
     };
     html! {
         <section class="rules" aria-labelledby="rules-title">

@@ -6,6 +6,13 @@ use gloo_timers::callback::Interval;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use web_ui::i18n::{Lang, Text, text};
 use web_ui::trace::{From, StageKind, TraceProblem, TraceView};
+
+/// The rules a finished trace hit: node, mode, the rules (trimmed, as the node prints them).
+pub type Hits = (
+    String,
+    lab_core::config::ProxyMode,
+    std::rc::Rc<Vec<String>>,
+);
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
@@ -17,6 +24,9 @@ pub struct Props {
     pub on_trace: Callback<(From, String, u64), Result<TraceView, TraceProblem>>,
     /// Pods to light up on the map.
     pub on_highlight: Callback<Vec<String>>,
+    /// The rules the connection hit, on which node and in which mode, once every stage shows
+    /// (for the rules view to mark).
+    pub on_hits: Callback<Option<Hits>>,
 }
 
 /// Milliseconds between stages while playing.
@@ -40,9 +50,17 @@ pub fn trace_view(props: &Props) -> Html {
 
     // Light up the source pod, and the pod reached once the last stage is on screen.
     {
-        let on_highlight = props.on_highlight.clone();
+        let (on_highlight, on_hits) = (props.on_highlight.clone(), props.on_hits.clone());
         let deps = ((*result).clone(), *shown, source_key.clone());
         use_effect_with(deps, move |(result, shown, source)| {
+            let hits = match result {
+                Some(Ok(view)) if *shown >= view.stages.len() => view
+                    .walked
+                    .clone()
+                    .map(|(node, mode)| (node, mode, std::rc::Rc::new(view.hits()))),
+                _ => None,
+            };
+            on_hits.emit(hits);
             let mut pods = Vec::new();
             if let Some(Ok(view)) = result {
                 if let Some(From::Pod(p)) = source.as_deref().and_then(From::parse) {
