@@ -423,6 +423,12 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
 
     // A guided lab: lab 01 starts failing (its Service's selector has a typo), says why, and
     // passes once its solution is applied, graded live on the page's cluster.
+    fresh
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("#lab-start"))
+        .await
+        .expect("the labs are parsed after the first render");
     click(&fresh, "#lab-start").await;
     let status = wait_text(&fresh, "#lab-status", |t| t.contains(" / ")).await;
     let (passed, total) = status.split_once(" / ").expect("n / m");

@@ -14,7 +14,6 @@ use yew::prelude::*;
 #[derive(Properties, PartialEq)]
 pub struct Props {
     pub lang: Lang,
-    pub labs: Rc<Vec<Lab>>,
     /// The lab started last.
     pub started: Option<String>,
     /// The cluster's resourceVersion: the checks run again when it changes.
@@ -45,11 +44,21 @@ pub fn labs_panel(props: &Props) -> Html {
     let picked = use_state(|| None::<String>);
     let hints = use_state(Vec::<String>::new);
     let report = use_state(|| None::<Report>);
+    // The six lab.yaml files are parsed after the first render, in a task of their own: the
+    // page's first render should not wait for them.
+    let labs = use_state(|| Rc::new(Vec::<Lab>::new()));
+    {
+        let labs = labs.clone();
+        use_effect_with((), move |_| {
+            let timer = Timeout::new(0, move || labs.set(Rc::new(web_ui::labs::all())));
+            move || drop(timer)
+        });
+    }
     let id = (*picked)
         .clone()
         .or_else(|| props.started.clone())
-        .or_else(|| props.labs.first().map(|l| l.id.clone()));
-    let lab = props.labs.iter().find(|l| Some(&l.id) == id.as_ref());
+        .or_else(|| labs.first().map(|l| l.id.clone()));
+    let lab = labs.iter().find(|l| Some(&l.id) == id.as_ref());
     let started = id.is_some() && props.started == id;
     {
         let (report, grade) = (report.clone(), props.grade.clone());
@@ -134,7 +143,7 @@ pub fn labs_panel(props: &Props) -> Html {
             <div class="controls">
                 <label for="lab-pick">{t(Text::LabPick)}</label>
                 <select id="lab-pick" onchange={on_pick}>
-                    { for props.labs.iter().map(|l| html! {
+                    { for labs.iter().map(|l| html! {
                         <option value={l.id.clone()} selected={Some(&l.id) == id.as_ref()}>{format!("{} · {}", l.id, l.title.get(lang))}</option>
                     }) }
                 </select>

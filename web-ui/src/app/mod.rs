@@ -152,7 +152,6 @@ pub fn app() -> Html {
             let _ = s.set_item(LANG_KEY, lang.key());
         }
     });
-    let all_labs = use_memo((), |_| web_ui::labs::all());
     // Pods the trace view lights up on the map, and the rules its last trace hit.
     let highlight = use_state(Vec::<String>::new);
     let trace_hits = use_state(|| None::<trace::Hits>);
@@ -282,7 +281,7 @@ pub fn app() -> Html {
         Callback::from(move |id: String| web_ui::labs::grade(&id, &state.pg.borrow().cluster))
     };
     let labs_view = html! {
-        <labs::LabsPanel lang={lang} labs={all_labs.clone()} started={p.lab.clone()}
+        <labs::LabsPanel lang={lang} started={p.lab.clone()}
             version={p.cluster.resource_version()} grade={grade} dispatch={state.dispatcher()} />
     };
 
