@@ -1,16 +1,21 @@
 //! The playground in real headless Chromium: `lab-runner sim --web-dir web-ui/dist` serves
 //! trunk's release build (scripts/build-web), chromedriver drives Debian's chromium, and the
-//! test clicks through the chapter: apply the manifests, see 3 pods and `httpd-svc` on the map,
-//! scale to 5 and see 5 endpoint lines, delete a pod and see its replacement take its place,
-//! switch kube-proxy to IPVS and read `ipvsadm -Ln` narrowed to `httpd-svc`, play a trace from a
-//! pod to `httpd-svc:8080` that ends at a pod IP (lit up on the map, its rules marked in the
-//! rules view), ask DNS from the client pod
-//! (its nslookup beside dig), and run
-//! `kubectl get svc` in the terminal (Tab completion, Enter, ↑ history), see an invalid Service
-//! refused at its line in the YAML editor, reload and keep the scenario, and open the share link
-//! (and a one-view embed of it) in a fresh browser to get the same cluster, and start lab 01 (its
-//! checks fail, with a likely cause) and apply its solution (they pass). A screenshot goes to
-//! `$CARGO_TARGET_DIR/screenshots/playground.png` (`target/` by default) (kept as a CI artefact).
+//! test clicks through the chapter:
+//! - apply the manifests, see 3 pods and `httpd-svc` on the map, scale to 5 and see 5 endpoint
+//!   lines, with the rules that sync wrote marked in the rules view;
+//! - delete a pod and see its replacement take its place;
+//! - switch kube-proxy to IPVS and read `ipvsadm -Ln` narrowed to `httpd-svc`;
+//! - play a trace from a pod to `httpd-svc:8080` that ends at a pod IP (lit up on the map, its
+//!   rules marked in the rules view);
+//! - ask DNS from the client pod (its nslookup beside dig);
+//! - run `kubectl get svc` in the terminal (Tab completion, Enter, ↑ history);
+//! - see an invalid Service refused at its line in the YAML editor;
+//! - reload and keep the scenario, open the share link (and a one-view embed of it) in a fresh
+//!   browser to get the same cluster;
+//! - start lab 01 (its checks fail, with a likely cause) and apply its solution (they pass).
+//!
+//! Screenshots go to `$CARGO_TARGET_DIR/screenshots/` (`target/` by default): `playground.png`
+//! and one `playground-<view>.png` per view (kept as CI artefacts).
 
 mod support;
 
@@ -124,6 +129,28 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
     );
     assert_eq!(wait_count(&c, httpd_pods, 5).await, 5);
     assert_eq!(text(&c, "#replicas").await, "5");
+    // The rules view marks what kube-proxy's last sync (the scale-up) wrote on kind-worker: the
+    // new endpoints' chains and the Service chain's rules whose probabilities changed.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let synced = loop {
+        let marks = c
+            .find_all(Locator::Css("#rules mark.synced"))
+            .await
+            .unwrap();
+        if !marks.is_empty() || Instant::now() > deadline {
+            break marks;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut marked = String::new();
+    for m in &synced {
+        marked.push_str(&m.text().await.unwrap());
+        marked.push('\n');
+    }
+    assert!(
+        marked.contains("-A KUBE-SVC-") && marked.contains("-m statistic --mode random"),
+        "{marked}"
+    );
     // Every line ends at a pod whose IP the map shows.
     for line in c.find_all(Locator::Css(lines)).await.unwrap() {
         let ip = line.attr("data-ip").await.unwrap().unwrap();

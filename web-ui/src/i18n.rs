@@ -148,6 +148,8 @@ pub enum Text {
     StatusFail,
     /// A check that could not be made.
     StatusError,
+    /// Before the rules the last sync removed.
+    SyncRemoved,
 }
 
 /// `text` in `lang`.
@@ -311,6 +313,8 @@ pub fn text(lang: Lang, text: Text) -> &'static str {
         (Text::StatusFail, ZhCn) => "未通过",
         (Text::StatusError, En) => "could not check",
         (Text::StatusError, ZhCn) => "无法检查",
+        (Text::SyncRemoved, En) => "the last sync removed:",
+        (Text::SyncRemoved, ZhCn) => "上次同步删除了：",
         (Text::DnsDigNote, ZhCn) => {
             "dig 的输出如同在旁边的 dnsutils Pod 中运行（相同的 /etc/resolv.conf）：除非加 +search，dig 不使用 search 列表"
         }
@@ -397,6 +401,7 @@ mod tests {
             Text::StatusPass,
             Text::StatusFail,
             Text::StatusError,
+            Text::SyncRemoved,
         ] {
             assert_ne!(text(Lang::En, t), text(Lang::ZhCn, t));
         }

@@ -12,6 +12,11 @@
 use k8s_openapi::api::core::v1::Service;
 use lab_core::Cluster;
 use lab_core::config::ProxyMode;
+use lab_core::proxy::ProxySnapshot;
+use lab_core::proxy::iptables::IptablesOptions;
+use lab_core::proxy::ipvs::IpvsOptions;
+use lab_core::proxy::nftables::NftablesOptions;
+use lab_core::proxy::sync::{ItemKind, Op, Proxier, ProxierMode, SyncResult};
 use std::collections::BTreeSet;
 
 /// The command that shows a node's rules in `mode`, as a learner types it on the node.
@@ -31,6 +36,96 @@ pub fn node_rules(cluster: &Cluster, node: &str, mode: ProxyMode) -> Result<Stri
         Ok(out) => Err(out.stderr),
         Err(e) => Err(e.kubectl_message()),
     }
+}
+
+/// What the last sync changed on a node, as the rules view marks it: kube-proxy's own view
+/// (`lab_core::proxy::sync`), kept per node and mode across the page's changes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncMarks {
+    /// Items added or changed, as the tool prints them (trimmed; IPVS real servers as
+    /// `-> IP:PORT`).
+    pub changed: Vec<String>,
+    /// Chains the sync created: their declaration and every rule in them are new.
+    pub chains: Vec<String>,
+    /// Items removed (no longer in the text, so listed apart).
+    pub removed: Vec<String>,
+}
+
+/// `-A CHAIN … -j TARGET` (or `:CHAIN` for a declaration): the chain and the target.
+fn chain_and_target(line: &str) -> Option<(&str, Option<&str>)> {
+    if let Some(decl) = line.strip_prefix(':') {
+        return Some((decl.split_whitespace().next()?, None));
+    }
+    let rest = line.strip_prefix("-A ")?;
+    let chain = rest.split_whitespace().next()?;
+    let target = rest.split_whitespace().skip_while(|w| *w != "-j").nth(1);
+    Some((chain, target))
+}
+
+impl SyncMarks {
+    /// Whether `line` of the node's rules is one the last sync added or changed. iptables
+    /// rules are compared by chain and jump target, since `iptables-save` normalises what
+    /// kube-proxy wrote (`-s 10.244.1.4/32`, the match order).
+    pub fn marks(&self, line: &str) -> bool {
+        let t = line.trim();
+        if let Some(name) = t.strip_prefix("chain ").and_then(|r| r.strip_suffix(" {")) {
+            return self.chains.iter().any(|c| c == name);
+        }
+        if let Some((chain, target)) = chain_and_target(t) {
+            if self.chains.iter().any(|c| c == chain) {
+                return true;
+            }
+            return target.is_some_and(|target| {
+                self.changed.iter().any(|c| {
+                    chain_and_target(c).is_some_and(|(cc, ct)| cc == chain && ct == Some(target))
+                })
+            });
+        }
+        self.changed.iter().any(|c| {
+            t == c
+                || (c.starts_with("-> ")
+                    && t.starts_with(c.as_str())
+                    && t[c.len()..].starts_with(' '))
+        })
+    }
+}
+
+/// kube-proxy on `node` in `mode`, with the host facts the node commands render with.
+pub fn proxier(cluster: &Cluster, node: &str, mode: ProxyMode) -> Proxier {
+    let mode = match mode {
+        ProxyMode::Iptables => ProxierMode::Iptables(IptablesOptions::kind()),
+        ProxyMode::Ipvs => ProxierMode::Ipvs(IpvsOptions::default()),
+        ProxyMode::Nftables => ProxierMode::Nftables(NftablesOptions::for_cluster(cluster)),
+    };
+    Proxier::new(node, mode)
+}
+
+/// Syncs `proxier` to `cluster` and says what the sync changed; a full sync (the first, or
+/// after a configuration change) marks nothing, as everything is new.
+pub fn sync_marks(proxier: &mut Proxier, cluster: &Cluster) -> SyncMarks {
+    let Ok(result) = proxier.sync(&ProxySnapshot::from_cluster(cluster)) else {
+        return SyncMarks::default();
+    };
+    marks_of(&result)
+}
+
+fn marks_of(result: &SyncResult) -> SyncMarks {
+    let mut marks = SyncMarks::default();
+    if result.full {
+        return marks;
+    }
+    for item in result.changes.iter().flat_map(|c| &c.items) {
+        let text = match item.kind {
+            ItemKind::RealServer => format!("-> {}", item.text.trim()),
+            _ => item.text.trim().to_string(),
+        };
+        match (item.op, item.kind) {
+            (Op::Add, ItemKind::Chain) => marks.chains.push(text),
+            (Op::Add | Op::Change, _) => marks.changed.push(text),
+            (Op::Remove, _) => marks.removed.push(text),
+        }
+    }
+    marks
 }
 
 /// What identifies a Service in rule text.
@@ -269,6 +364,47 @@ mod tests {
                 .any(|l| l.contains(". tcp . 8080 : goto service-"))
         );
         assert!(lines.iter().all(|l| !l.contains("kube-dns")));
+    }
+
+    #[test]
+    fn a_scale_up_marks_the_new_endpoints_rules() {
+        for mode in [ProxyMode::Iptables, ProxyMode::Ipvs, ProxyMode::Nftables] {
+            let mut c = cluster(mode, CHAPTER_SERVICE);
+            let mut p = proxier(&c, "kind-worker", mode);
+            assert_eq!(
+                sync_marks(&mut p, &c),
+                SyncMarks::default(),
+                "the first sync is full"
+            );
+            c.scale(lab_core::Kind::Deployment, "default", "httpd", 5)
+                .unwrap();
+            c.settle();
+            let marks = sync_marks(&mut p, &c);
+            assert!(!marks.changed.is_empty(), "{mode:?}: {marks:?}");
+            let text = node_rules(&c, "kind-worker", mode).unwrap();
+            let marked: Vec<&str> = text.lines().filter(|l| marks.marks(l)).collect();
+            assert!(
+                marked.len() >= 2,
+                "{mode:?}: the two new endpoints' rules are on screen: {marks:#?}"
+            );
+            assert_eq!(
+                sync_marks(&mut p, &c),
+                SyncMarks::default(),
+                "nothing changed since"
+            );
+            // A deleted pod's rules go: listed as removed.
+            let pod = c
+                .list(lab_core::Kind::Pod, Some("default"))
+                .find(|o| o.name().starts_with("httpd-"))
+                .unwrap()
+                .name()
+                .to_string();
+            c.delete_with_grace(lab_core::Kind::Pod, "default", &pod, 0)
+                .unwrap();
+            c.settle();
+            let marks = sync_marks(&mut p, &c);
+            assert!(!marks.removed.is_empty(), "{mode:?}: {marks:?}");
+        }
     }
 
     #[test]

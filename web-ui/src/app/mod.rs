@@ -19,9 +19,21 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use web_ui::i18n::{Lang, Text, html_lang, text};
 use web_ui::playground::{Action, MAX_REPLICAS, NAMESPACE, Playground};
-use web_ui::rules::{ServiceAddrs, command, filter, node_rules};
+use web_ui::rules::{
+    ServiceAddrs, SyncMarks, command, filter, node_rules, proxier as rules_proxier, sync_marks,
+};
 use web_ui::share::{self, Query, STORAGE_KEY, View};
 use yew::prelude::*;
+
+/// The rules view's kube-proxy: node, mode, the resourceVersion it last synced, the proxier
+/// itself, and what that sync changed.
+type Synced = (
+    String,
+    ProxyMode,
+    u64,
+    lab_core::proxy::sync::Proxier,
+    SyncMarks,
+);
 
 /// `Playground` behind Yew's reducer hook. The playground is changed in place (a cluster of
 /// 200 pods is too big to copy on every click) and each change is a new `State` with a new
@@ -155,6 +167,9 @@ pub fn app() -> Html {
     // Pods the trace view lights up on the map, and the rules its last trace hit.
     let highlight = use_state(Vec::<String>::new);
     let trace_hits = use_state(|| None::<trace::Hits>);
+    // The rules view's kube-proxy: node, mode, the resourceVersion it last synced, itself, and
+    // what that sync changed.
+    let synced = use_mut_ref(|| None::<Synced>);
     let rules_node = use_state(|| "kind-worker".to_string());
     let rules_service = use_state(|| None::<String>);
     let pg = state.pg.borrow();
@@ -194,11 +209,29 @@ pub fn app() -> Html {
     // cluster's resourceVersion: the 200-pod budget covers the map and table, and the rules
     // text follows a frame later (its time is `data-last-deferred-ms`).
     let compute_rules = {
-        let state = state.clone();
+        let (state, synced) = (state.clone(), synced.clone());
         Callback::from(move |(node, service): (String, Option<String>)| {
             let p = state.pg.borrow();
             let mode = p.proxy_mode();
-            node_rules(&p.cluster, &node, mode).map(|text| match &service {
+            // kube-proxy on that node, kept across changes: what its last sync changed. A new
+            // node or mode starts a new one (its first sync is full and marks nothing).
+            let version = p.cluster.resource_version();
+            let mut synced = synced.borrow_mut();
+            let marks = match &mut *synced {
+                Some(s) if s.0 == node && s.1 == mode && s.2 == version => s.4.clone(),
+                Some(s) if s.0 == node && s.1 == mode => {
+                    s.4 = sync_marks(&mut s.3, &p.cluster);
+                    s.2 = version;
+                    s.4.clone()
+                }
+                _ => {
+                    let mut proxier = rules_proxier(&p.cluster, &node, mode);
+                    let _ = sync_marks(&mut proxier, &p.cluster);
+                    *synced = Some((node.clone(), mode, version, proxier, SyncMarks::default()));
+                    SyncMarks::default()
+                }
+            };
+            let lines = node_rules(&p.cluster, &node, mode).map(|text| match &service {
                 Some(s) => {
                     let (ns, name) = s.split_once('/').unwrap_or((NAMESPACE, s));
                     ServiceAddrs::of(&p.cluster, ns, name)
@@ -206,7 +239,8 @@ pub fn app() -> Html {
                         .unwrap_or_default()
                 }
                 None => text.lines().map(str::to_string).collect(),
-            })
+            });
+            (lines, Rc::new(marks))
         })
     };
     let on_node = {

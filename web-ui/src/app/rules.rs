@@ -4,9 +4,14 @@
 //! 200-pod cluster costs more than a frame in the page, and the map and the table should not
 //! wait for it.
 
+use std::rc::Rc;
 use web_sys::HtmlSelectElement;
 use web_ui::i18n::{Lang, Text, text};
+use web_ui::rules::SyncMarks;
 use yew::prelude::*;
+
+/// A node's rule lines (or its error) and what its last sync changed.
+pub type Computed = (Result<Vec<String>, String>, Rc<SyncMarks>);
 
 #[derive(Properties, PartialEq)]
 pub struct Props {
@@ -24,8 +29,9 @@ pub struct Props {
     pub version: u64,
     /// The kube-proxy mode.
     pub mode: &'static str,
-    /// Computes the rule lines of (node, Service filter), or the node's error.
-    pub compute: Callback<(String, Option<String>), Result<Vec<String>, String>>,
+    /// Computes the rule lines of (node, Service filter), or the node's error, and what the
+    /// last sync on that node changed.
+    pub compute: Callback<(String, Option<String>), Computed>,
     /// Rules a trace hit on this node in this mode (trimmed lines), marked in the text.
     #[prop_or_default]
     pub hits: std::rc::Rc<Vec<String>>,
@@ -33,16 +39,20 @@ pub struct Props {
     pub on_service: Callback<Option<String>>,
 }
 
-/// The lines, with those a trace hit in `<mark>`; runs of other lines stay one text node each.
-fn marked(lines: &[String], hits: &[String]) -> Html {
+/// The lines, with those a trace hit in `<mark class="hit">` and those the last sync added or
+/// changed in `<mark class="synced">`; runs of other lines stay one text node each.
+fn marked(lines: &[String], hits: &[String], synced: &SyncMarks) -> Html {
     let mut out: Vec<Html> = Vec::new();
     let mut plain = String::new();
     for line in lines {
-        if !hits.is_empty() && hits.iter().any(|h| h == line.trim()) {
+        let hit = !hits.is_empty() && hits.iter().any(|h| h == line.trim());
+        let new = synced.marks(line);
+        if hit || new {
             if !plain.is_empty() {
                 out.push(html! { {std::mem::take(&mut plain)} });
             }
-            out.push(html! { <><mark class="hit">{line.clone()}</mark>{"\n"}</> });
+            let class = classes!(hit.then_some("hit"), new.then_some("synced"));
+            out.push(html! { <><mark class={class}>{line.clone()}</mark>{"\n"}</> });
         } else {
             plain.push_str(line);
             plain.push('\n');
@@ -65,8 +75,9 @@ pub fn rules_view(props: &Props) -> Html {
         (!v.is_empty()).then_some(v)
     });
     let lines = use_state(|| None::<Result<Vec<String>, String>>);
+    let marks = use_state(|| Rc::new(SyncMarks::default()));
     {
-        let (lines, compute) = (lines.clone(), props.compute.clone());
+        let (lines, marks, compute) = (lines.clone(), marks.clone(), props.compute.clone());
         let deps = (
             props.version,
             props.node.clone(),
@@ -77,7 +88,9 @@ pub fn rules_view(props: &Props) -> Html {
             // In a task of its own, after the browser has the interaction's render.
             let (node, service) = (node.clone(), service.clone());
             let timer = gloo_timers::callback::Timeout::new(0, move || {
-                lines.set(Some(compute.emit((node, service))));
+                let (l, m) = compute.emit((node, service));
+                lines.set(Some(l));
+                marks.set(m);
                 super::perf::deferred_done();
             });
             move || drop(timer)
@@ -86,7 +99,7 @@ pub fn rules_view(props: &Props) -> Html {
     let body = match &*lines {
         None => html! {},
         Some(Ok(lines)) if lines.is_empty() => html! { {text(lang, Text::NoRules)} },
-        Some(Ok(lines)) => marked(lines, &props.hits),
+        Some(Ok(lines)) => marked(lines, &props.hits, &marks),
         Some(Err(e)) => html! { {e.clone()} },
     };
     html! {
@@ -107,6 +120,9 @@ pub fn rules_view(props: &Props) -> Html {
                     }) }
                 </select>
             </div>
+            if !marks.removed.is_empty() {
+                <p id="rules-removed" class="help">{format!("{} {}", text(lang, Text::SyncRemoved), marks.removed.join(" · "))}</p>
+            }
             <pre id="rules" class="screen" tabindex="0"><span class="prompt">{format!("root@{}:/# ", props.node)}</span><span class="command">{props.command.clone()}</span>{"\n"}{body}</pre>
         </section>
     }
