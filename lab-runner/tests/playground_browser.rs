@@ -113,6 +113,16 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
     assert!(svc_text.contains(":8080"), "{svc_text}");
     let lines = "line.endpoint[data-service='httpd-svc']";
     assert_eq!(wait_count(&c, lines, 3).await, 3);
+    // New pods and endpoint lines animate in (the stylesheet's keyframes apply to them).
+    let animations = c
+        .execute(
+            "return [getComputedStyle(document.querySelector('g.pod')).animationName, \
+             getComputedStyle(document.querySelector('line.endpoint')).animationName].join(' ')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(animations.as_str(), Some("pod-in line-in"));
     assert_eq!(text(&c, "#replicas").await, "3");
 
     let up = c.find(Locator::Css("#scale-up")).await.unwrap();

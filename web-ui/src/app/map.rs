@@ -64,14 +64,17 @@ pub fn cluster_map_view(props: &Props) -> Html {
                             {format!("{} · {}", n.node.ip, n.node.pod_cidr)}
                         </text>
                         { for n.pods.iter().map(|p| html! {
-                            <MapPod key={p.pod.name.clone()} pod={p.pod.clone()} rect={p.rect} lang={lang}
+                            <MapPod key={format!("{}@{}", p.pod.name, p.pod.ip.as_deref().unwrap_or(""))} pod={p.pod.clone()} rect={p.rect} lang={lang}
                                 traced={props.highlight.contains(&p.pod.name)} />
                         }) }
                     </g>
                 }) }
                 // Drawn last, so the lines stay visible over the node columns.
                 { for l.lines.iter().map(|line| html! {
-                    <line class={classes!("endpoint", (!line.endpoint.ready).then_some("not-ready"))}
+                    // Keyed by Service and address: a new endpoint's line is a new element, which
+                    // is what the stylesheet animates in.
+                    <line key={format!("{}/{}", line.service, line.endpoint.ip)}
+                        class={classes!("endpoint", (!line.endpoint.ready).then_some("not-ready"))}
                         data-service={line.service.to_string()} data-ip={line.endpoint.ip.clone()}
                         x1={line.from.0.to_string()} y1={line.from.1.to_string()}
                         x2={line.to.0.to_string()} y2={line.to.1.to_string()} />
