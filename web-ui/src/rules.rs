@@ -63,30 +63,57 @@ fn chain_and_target(line: &str) -> Option<(&str, Option<&str>)> {
 }
 
 impl SyncMarks {
-    /// Whether `line` of the node's rules is one the last sync added or changed. iptables
-    /// rules are compared by chain and jump target, since `iptables-save` normalises what
-    /// kube-proxy wrote (`-s 10.244.1.4/32`, the match order).
+    /// Whether `line` of the node's rules is one the last sync added or changed (see
+    /// [`MarkIndex::marks`]; build the index once to test many lines).
+    pub fn marks(&self, line: &str) -> bool {
+        self.index().marks(line)
+    }
+
+    /// The marks as sets, so each line of a long rule text is tested in O(log n).
+    pub fn index(&self) -> MarkIndex<'_> {
+        let mut ix = MarkIndex::default();
+        ix.chains.extend(self.chains.iter().map(String::as_str));
+        for c in &self.changed {
+            if c.starts_with("-> ") {
+                ix.real_servers.insert(c.as_str());
+            } else if let Some((chain, Some(target))) = chain_and_target(c) {
+                ix.jumps.insert((chain, target));
+            } else {
+                ix.exact.insert(c.as_str());
+            }
+        }
+        ix
+    }
+}
+
+/// [`SyncMarks`] as sets.
+#[derive(Debug, Default)]
+pub struct MarkIndex<'a> {
+    exact: BTreeSet<&'a str>,
+    chains: BTreeSet<&'a str>,
+    jumps: BTreeSet<(&'a str, &'a str)>,
+    real_servers: BTreeSet<&'a str>,
+}
+
+impl MarkIndex<'_> {
+    /// Whether `line` is one the last sync added or changed. iptables rules are compared by
+    /// chain and jump target, since `iptables-save` normalises what kube-proxy wrote
+    /// (`-s 10.244.1.4/32`, the match order); a new chain (iptables or nftables) is marked
+    /// whole; IPVS real servers by address.
     pub fn marks(&self, line: &str) -> bool {
         let t = line.trim();
         if let Some(name) = t.strip_prefix("chain ").and_then(|r| r.strip_suffix(" {")) {
-            return self.chains.iter().any(|c| c == name);
+            return self.chains.contains(name);
         }
         if let Some((chain, target)) = chain_and_target(t) {
-            if self.chains.iter().any(|c| c == chain) {
-                return true;
-            }
-            return target.is_some_and(|target| {
-                self.changed.iter().any(|c| {
-                    chain_and_target(c).is_some_and(|(cc, ct)| cc == chain && ct == Some(target))
-                })
-            });
+            return self.chains.contains(chain)
+                || target.is_some_and(|target| self.jumps.contains(&(chain, target)));
         }
-        self.changed.iter().any(|c| {
-            t == c
-                || (c.starts_with("-> ")
-                    && t.starts_with(c.as_str())
-                    && t[c.len()..].starts_with(' '))
-        })
+        if let Some(rest) = t.strip_prefix("-> ") {
+            let addr = rest.split_whitespace().next().unwrap_or("");
+            return self.real_servers.contains(format!("-> {addr}").as_str());
+        }
+        self.exact.contains(t)
     }
 }
 

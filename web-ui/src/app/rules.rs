@@ -39,14 +39,26 @@ pub struct Props {
     pub on_service: Callback<Option<String>>,
 }
 
+/// A computed rule text, ready to show.
+struct Prepared {
+    /// Which computation it is (the body is rebuilt only for a new one).
+    serial: u64,
+    /// The lines, or the node's error.
+    lines: Result<Vec<String>, String>,
+    /// Per line: whether the last sync wrote it.
+    synced: Vec<bool>,
+    /// What the last sync removed.
+    removed: Vec<String>,
+}
+
 /// The lines, with those a trace hit in `<mark class="hit">` and those the last sync added or
 /// changed in `<mark class="synced">`; runs of other lines stay one text node each.
-fn marked(lines: &[String], hits: &[String], synced: &SyncMarks) -> Html {
+fn marked(lines: &[String], synced: &[bool], hits: &[String]) -> Html {
     let mut out: Vec<Html> = Vec::new();
     let mut plain = String::new();
-    for line in lines {
+    for (i, line) in lines.iter().enumerate() {
         let hit = !hits.is_empty() && hits.iter().any(|h| h == line.trim());
-        let new = synced.marks(line);
+        let new = synced.get(i).copied().unwrap_or(false);
         if hit || new {
             if !plain.is_empty() {
                 out.push(html! { {std::mem::take(&mut plain)} });
@@ -74,10 +86,12 @@ pub fn rules_view(props: &Props) -> Html {
         let v = e.target_unchecked_into::<HtmlSelectElement>().value();
         (!v.is_empty()).then_some(v)
     });
-    let lines = use_state(|| None::<Result<Vec<String>, String>>);
-    let marks = use_state(|| Rc::new(SyncMarks::default()));
+    // The text, which lines the last sync wrote, and what it removed: prepared once per
+    // computation (with a serial number), so renders in between only diff a ready body.
+    let prepared = use_state(|| None::<Rc<Prepared>>);
+    let serial = use_mut_ref(|| 0u64);
     {
-        let (lines, marks, compute) = (lines.clone(), marks.clone(), props.compute.clone());
+        let (prepared, serial, compute) = (prepared.clone(), serial.clone(), props.compute.clone());
         let deps = (
             props.version,
             props.node.clone(),
@@ -88,20 +102,46 @@ pub fn rules_view(props: &Props) -> Html {
             // In a task of its own, after the browser has the interaction's render.
             let (node, service) = (node.clone(), service.clone());
             let timer = gloo_timers::callback::Timeout::new(0, move || {
-                let (l, m) = compute.emit((node, service));
-                lines.set(Some(l));
-                marks.set(m);
+                let (lines, marks) = compute.emit((node, service));
+                let index = marks.index();
+                let synced = match &lines {
+                    Ok(lines) => lines.iter().map(|l| index.marks(l)).collect(),
+                    Err(_) => Vec::new(),
+                };
+                *serial.borrow_mut() += 1;
+                prepared.set(Some(Rc::new(Prepared {
+                    serial: *serial.borrow(),
+                    lines,
+                    synced,
+                    removed: marks.removed.clone(),
+                })));
                 super::perf::deferred_done();
             });
             move || drop(timer)
         });
     }
-    let body = match &*lines {
-        None => html! {},
-        Some(Ok(lines)) if lines.is_empty() => html! { {text(lang, Text::NoRules)} },
-        Some(Ok(lines)) => marked(lines, &props.hits, &marks),
-        Some(Err(e)) => html! { {e.clone()} },
+    let body = {
+        let p = (*prepared).clone();
+        let key = (p.as_ref().map_or(0, |p| p.serial), props.hits.clone(), lang);
+        use_memo(key, move |(_, hits, _)| match p.as_deref() {
+            None => html! {},
+            Some(Prepared {
+                lines: Ok(lines), ..
+            }) if lines.is_empty() => {
+                html! { {text(lang, Text::NoRules)} }
+            }
+            Some(Prepared {
+                lines: Ok(lines),
+                synced,
+                ..
+            }) => marked(lines, synced, hits),
+            Some(Prepared { lines: Err(e), .. }) => html! { {e.clone()} },
+        })
     };
+    let removed: Vec<String> = prepared
+        .as_ref()
+        .map(|p| p.removed.clone())
+        .unwrap_or_default();
     html! {
         <section class="rules" aria-labelledby="rules-title">
             <h2 id="rules-title">{text(lang, Text::RulesTitle)}</h2>
@@ -120,10 +160,10 @@ pub fn rules_view(props: &Props) -> Html {
                     }) }
                 </select>
             </div>
-            if !marks.removed.is_empty() {
-                <p id="rules-removed" class="help">{format!("{} {}", text(lang, Text::SyncRemoved), marks.removed.join(" · "))}</p>
+            if !removed.is_empty() {
+                <p id="rules-removed" class="help">{format!("{} {}", text(lang, Text::SyncRemoved), removed.join(" · "))}</p>
             }
-            <pre id="rules" class="screen" tabindex="0"><span class="prompt">{format!("root@{}:/# ", props.node)}</span><span class="command">{props.command.clone()}</span>{"\n"}{body}</pre>
+            <pre id="rules" class="screen" tabindex="0"><span class="prompt">{format!("root@{}:/# ", props.node)}</span><span class="command">{props.command.clone()}</span>{"\n"}{(*body).clone()}</pre>
         </section>
     }
 }
