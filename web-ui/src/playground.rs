@@ -5,7 +5,6 @@
 
 use crate::i18n::Lang;
 use crate::map::ClusterMap;
-use k8s_openapi::api::core::v1::ConfigMap;
 use lab_core::config::ProxyMode;
 use lab_core::proxy::ProxyConfig;
 use lab_core::shell::terminal::{self, TerminalOutput};
@@ -193,10 +192,7 @@ impl Playground {
 
     /// The mode kube-proxy runs in, as ConfigMap `kube-system/kube-proxy` says.
     pub fn proxy_mode(&self) -> ProxyMode {
-        self.cluster
-            .get_typed::<ConfigMap>("kube-system", "kube-proxy")
-            .map(ProxyConfig::from_config_map)
-            .map_or(ProxyMode::Iptables, |c| c.mode)
+        ProxyConfig::from_cluster(&self.cluster).mode
     }
 
     /// The cluster map of the playground's namespace.

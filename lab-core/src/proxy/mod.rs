@@ -196,6 +196,15 @@ impl ProxyConfig {
             .unwrap_or_default()
     }
 
+    /// kube-proxy's configuration in a simulated cluster: its ConfigMap kube-system/kube-proxy
+    /// (the defaults, iptables mode, without one).
+    pub fn from_cluster(cluster: &Cluster) -> ProxyConfig {
+        cluster
+            .get_typed::<ConfigMap>(KUBE_PROXY_CONFIGMAP.0, KUBE_PROXY_CONFIGMAP.1)
+            .map(ProxyConfig::from_config_map)
+            .unwrap_or_default()
+    }
+
     /// The masquerade mark value, `1 << masqueradeBit`.
     pub fn masquerade_mark(&self) -> u32 {
         1u32 << self.masquerade_bit.min(31)

@@ -19,6 +19,7 @@
 
 use crate::cluster::Cluster;
 use crate::errors::ApiError;
+use crate::labels::TextSelector;
 use crate::object::{Kind, Object};
 use crate::printers;
 use crate::shell::{ExecOutput, ShellError, node_exec, split_words};
@@ -107,15 +108,16 @@ pub fn run(cluster: &mut Cluster, line: &str, seed: u64) -> TerminalOutput {
     }
 }
 
-/// Resolves a resource name as kubectl does: plural, singular, short name or `resource.group`.
+/// Resolves a resource name as kubectl does: plural, singular or short name (as labs name
+/// kinds, [`crate::lab::check::parse_kind`]), or qualified by its group (`deployments.apps`,
+/// `deployment.apps`).
 pub fn resolve_kind(name: &str) -> Option<Kind> {
-    let n = name.to_ascii_lowercase();
-    Kind::ALL.iter().copied().find(|k| {
-        k.resource() == n
-            || k.name().to_ascii_lowercase() == n
-            || k.short_names().contains(&n.as_str())
-            || k.qualified_resource() == n
-            || format!("{}.{}", k.name().to_ascii_lowercase(), k.group()) == n
+    crate::lab::check::parse_kind(name).or_else(|| {
+        let n = name.to_ascii_lowercase();
+        Kind::ALL.iter().copied().find(|k| {
+            k.qualified_resource() == n
+                || format!("{}.{}", k.name().to_ascii_lowercase(), k.group()) == n
+        })
     })
 }
 
@@ -257,25 +259,6 @@ fn targets(positional: &[String]) -> Result<Vec<(Kind, Vec<String>)>, TerminalOu
     Ok(kinds.into_iter().map(|k| (k, names.clone())).collect())
 }
 
-/// A `-l` selector: `k=v`, `k==v`, `k!=v`, `k`, `!k`, comma-separated.
-fn selector_matches(
-    selector: &str,
-    labels: Option<&std::collections::BTreeMap<String, String>>,
-) -> bool {
-    selector.split(',').filter(|s| !s.is_empty()).all(|req| {
-        let get = |k: &str| labels.and_then(|l| l.get(k.trim()));
-        if let Some((k, v)) = req.split_once("!=") {
-            get(k).map(String::as_str) != Some(v.trim())
-        } else if let Some((k, v)) = req.split_once("==").or_else(|| req.split_once('=')) {
-            get(k).map(String::as_str) == Some(v.trim())
-        } else if let Some(k) = req.strip_prefix('!') {
-            get(k).is_none()
-        } else {
-            get(req).is_some()
-        }
-    })
-}
-
 fn get(cluster: &Cluster, f: &Flags) -> TerminalOutput {
     let targets = match targets(&f.positional) {
         Ok(t) => t,
@@ -302,6 +285,11 @@ fn get(cluster: &Cluster, f: &Flags) -> TerminalOutput {
             );
         }
     };
+    // `-l` as the apiserver parses `labelSelector` (its 400 for one it cannot read).
+    let selector = match f.selector.as_deref().map(TextSelector::parse).transpose() {
+        Ok(s) => s,
+        Err(message) => return TerminalOutput::api(&ApiError::BadRequest { message }),
+    };
     let ns = f.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
     let several = targets.len() > 1 || f.positional.first().is_some_and(|p| p.contains('/'));
     let mut out = TerminalOutput::default();
@@ -311,9 +299,9 @@ fn get(cluster: &Cluster, f: &Flags) -> TerminalOutput {
         let mut objects: Vec<&Object> = Vec::new();
         if names.is_empty() {
             objects.extend(cluster.list(*kind, scope).filter(|o| {
-                f.selector
-                    .as_deref()
-                    .is_none_or(|s| selector_matches(s, o.meta().labels.as_ref()))
+                selector
+                    .as_ref()
+                    .is_none_or(|s| s.matches(o.meta().labels.as_ref()))
             }));
         } else {
             for name in names {

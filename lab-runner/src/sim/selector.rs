@@ -1,91 +1,10 @@
 //! `labelSelector` and `fieldSelector` query parameters, parsed and matched as the apiserver
-//! does (`k8s.io/apimachinery/pkg/labels/selector.go` and `pkg/fields/selector.go`), cut down to
-//! the forms kubectl sends: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x)`, `a`, `!a`.
+//! does (`pkg/fields/selector.go`; label selectors are `lab_core::labels::TextSelector`).
 
 use lab_core::Object;
-use std::collections::BTreeMap;
-
-/// One label requirement.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Req {
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
-    Exists(String),
-    NotExists(String),
-}
-
-/// A parsed label selector: every requirement must hold.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LabelSelector(Vec<Req>);
-
-/// Splits at commas outside parentheses (`a in (x,y),b` has two terms).
-fn split_terms(s: &str) -> Vec<&str> {
-    let (mut out, mut depth, mut start) = (Vec::new(), 0i32, 0);
-    for (i, c) in s.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                out.push(&s[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(&s[start..]);
-    out
-}
-
-fn values(list: &str) -> Option<Vec<String>> {
-    let inner = list.trim().strip_prefix('(')?.strip_suffix(')')?;
-    Some(inner.split(',').map(|v| v.trim().to_string()).collect())
-}
-
-impl LabelSelector {
-    /// Parses `labelSelector`; the error is the message of the apiserver's 400 BadRequest.
-    pub fn parse(s: &str) -> Result<LabelSelector, String> {
-        let mut reqs = Vec::new();
-        if s.trim().is_empty() {
-            return Ok(LabelSelector(reqs));
-        }
-        for term in split_terms(s) {
-            let t = term.trim();
-            let bad = || format!("unable to parse requirement: found '{t}', expected: identifier");
-            let req = if let Some((k, v)) = t.split_once("!=") {
-                Req::NotIn(k.trim().into(), vec![v.trim().into()])
-            } else if let Some((k, v)) = t.split_once("==").or_else(|| t.split_once('=')) {
-                Req::In(k.trim().into(), vec![v.trim().into()])
-            } else if let Some((k, rest)) = t.split_once(" notin ") {
-                Req::NotIn(k.trim().into(), values(rest).ok_or_else(bad)?)
-            } else if let Some((k, rest)) = t.split_once(" in ") {
-                Req::In(k.trim().into(), values(rest).ok_or_else(bad)?)
-            } else if let Some(k) = t.strip_prefix('!') {
-                Req::NotExists(k.trim().into())
-            } else {
-                Req::Exists(t.into())
-            };
-            let key = match &req {
-                Req::In(k, _) | Req::NotIn(k, _) | Req::Exists(k) | Req::NotExists(k) => k,
-            };
-            if key.is_empty() || key.contains(char::is_whitespace) {
-                return Err(bad());
-            }
-            reqs.push(req);
-        }
-        Ok(LabelSelector(reqs))
-    }
-
-    /// Whether `labels` satisfy every requirement.
-    pub fn matches(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
-        let get = |k: &str| labels.and_then(|l| l.get(k));
-        self.0.iter().all(|r| match r {
-            Req::In(k, vs) => get(k).is_some_and(|v| vs.contains(v)),
-            Req::NotIn(k, vs) => get(k).is_none_or(|v| !vs.contains(v)),
-            Req::Exists(k) => get(k).is_some(),
-            Req::NotExists(k) => get(k).is_none(),
-        })
-    }
-}
+/// `labelSelector`, parsed and matched by lab-core (the web terminal's `kubectl get -l` uses it
+/// too).
+pub use lab_core::labels::TextSelector as LabelSelector;
 
 /// A parsed field selector: `field=value` / `field!=value` terms over the fields the apiserver
 /// indexes (`metadata.name`, `metadata.namespace`; Events also `involvedObject.*`).
@@ -171,29 +90,6 @@ fn field_value(object: &Object, field: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn label_selector_forms() {
-        let l = labels(&[("app", "httpd"), ("tier", "web")]);
-        let ok = |s: &str| LabelSelector::parse(s).unwrap().matches(Some(&l));
-        assert!(ok("app=httpd"));
-        assert!(ok("app==httpd,tier"));
-        assert!(!ok("app!=httpd"));
-        assert!(ok("app in (nginx, httpd),!missing"));
-        assert!(!ok("app notin (httpd)"));
-        assert!(!ok("missing"));
-        assert!(ok(""));
-        assert!(!LabelSelector::parse("app=x").unwrap().matches(None));
-        assert!(LabelSelector::parse("a b").is_err());
-        assert!(LabelSelector::parse("x in y").is_err());
-    }
 
     #[test]
     fn field_selector_terms_and_unsupported_fields() {

@@ -36,18 +36,16 @@ type Synced = (
 );
 
 /// `Playground` behind Yew's reducer hook. The playground is changed in place (a cluster of
-/// 200 pods is too big to copy on every click) and each change is a new `State` with a new
-/// version, which is what tells Yew to render again.
+/// 200 pods is too big to copy on every click); each change returns a new `State` (a new `Rc`),
+/// which is what tells Yew to render again.
 pub(crate) struct State {
     pg: Rc<RefCell<Playground>>,
-    version: u64,
 }
 
 impl State {
     fn new(p: Playground) -> State {
         State {
             pg: Rc::new(RefCell::new(p)),
-            version: 0,
         }
     }
 }
@@ -73,19 +71,12 @@ impl Reducible for State {
             Msg::Do(action) => {
                 self.pg.borrow_mut().reduce(action);
                 perf::reduced();
-                Rc::new(State {
-                    pg: self.pg.clone(),
-                    version: self.version + 1,
-                })
             }
-            Msg::Replace(p) => {
-                *self.pg.borrow_mut() = *p;
-                Rc::new(State {
-                    pg: self.pg.clone(),
-                    version: self.version + 1,
-                })
-            }
+            Msg::Replace(p) => *self.pg.borrow_mut() = *p,
         }
+        Rc::new(State {
+            pg: self.pg.clone(),
+        })
     }
 }
 
@@ -98,8 +89,9 @@ fn storage() -> Option<web_sys::Storage> {
 
 /// The page's query, its address without the query, and the playground it opens with: the
 /// link's scenario, else the saved one, else a fresh cluster (with the reason a link or the
-/// saved state could not be opened).
-fn initial() -> (Query, String, Playground, Option<String>) {
+/// saved state could not be opened). The playground is taken out by the reducer's start, so the
+/// page keeps no second copy of it.
+fn initial() -> (Query, String, RefCell<Option<Playground>>, Option<String>) {
     let location = web_sys::window().map(|w| w.location());
     let search = location
         .as_ref()
@@ -122,7 +114,7 @@ fn initial() -> (Query, String, Playground, Option<String>) {
         },
         None => (Playground::new(lang), None),
     };
-    (query, base, playground, problem)
+    (query, base, RefCell::new(Some(playground)), problem)
 }
 
 const MODES: [(ProxyMode, &str); 3] = [
@@ -139,7 +131,7 @@ pub fn app() -> Html {
     let (query, base, _, problem) = &*start;
     let state = {
         let start = start.clone();
-        use_reducer(move || State::new(start.2.clone()))
+        use_reducer(move || State::new(start.2.borrow_mut().take().unwrap_or_default()))
     };
     use_effect_with((), |_| perf::first_render());
     use_effect(perf::rendered);
