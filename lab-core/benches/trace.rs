@@ -5,49 +5,12 @@
 //! `taskset -c 1 cargo bench -p lab-core --bench trace`; figures in docs/perf.md.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use lab_core::proxy::{Protocol, ProxySnapshot, iptables};
+use lab_core::scale::measure::last_cluster_ip;
 use lab_core::trace::{Packet, PodAddr, ProxyMode, Source, Tracer};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 const NODE: &str = "kind-worker";
-
-/// The ClusterIP rule last in nat `KUBE-SERVICES` as `iptables-save` prints it: its comment,
-/// destination and protocol.
-fn last_cluster_ip(snapshot: &ProxySnapshot) -> (String, SocketAddrV4, Protocol) {
-    let save = iptables::render(snapshot, NODE, &iptables::IptablesOptions::kind())
-        .expect("node exists")
-        .save_text();
-    let nat = save.split("*nat\n").nth(1).expect("nat table");
-    let line = nat
-        .lines()
-        .rfind(|l| l.starts_with("-A KUBE-SERVICES ") && l.contains(" cluster IP\""))
-        .expect("a cluster IP rule");
-    let word_after = |flag: &str| {
-        line.split(flag)
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .expect("flag present")
-            .to_string()
-    };
-    let ip: Ipv4Addr = word_after(" -d ")
-        .trim_end_matches("/32")
-        .parse()
-        .expect("address");
-    let port: u16 = word_after(" --dport ").parse().expect("port");
-    let proto = match word_after(" -p ").as_str() {
-        "udp" => Protocol::Udp,
-        "sctp" => Protocol::Sctp,
-        _ => Protocol::Tcp,
-    };
-    let comment = line
-        .split("--comment \"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap_or_default()
-        .to_string();
-    (comment, SocketAddrV4::new(ip, port), proto)
-}
 
 fn trace(c: &mut Criterion) {
     let mut group = c.benchmark_group("trace");
@@ -61,7 +24,7 @@ fn trace(c: &mut Criterion) {
     };
     for n in [1usize, 5_000, 20_000] {
         let snapshot = lab_core::scale::proxy_snapshot(n, 5);
-        let (comment, destination, protocol) = last_cluster_ip(&snapshot);
+        let (destination, protocol) = last_cluster_ip(&snapshot).expect("a cluster IP rule");
         let packet = Packet {
             source: Source::Pod {
                 namespace: "default".into(),
@@ -78,7 +41,7 @@ fn trace(c: &mut Criterion) {
             let setup = start.elapsed();
             let t = tracer.trace_seeded(&packet, 1).expect("trace");
             eprintln!(
-                "{n} services, {}: setup {setup:.1?}; to {destination} ({comment}): {} steps, \
+                "{n} services, {}: setup {setup:.1?}; to {destination}: {} steps, \
                  rules traversed {}, hash lookups {}, verdict {:?}",
                 mode.as_str(),
                 t.steps.len(),

@@ -12,7 +12,10 @@
 //! - see an invalid Service refused at its line in the YAML editor;
 //! - reload and keep the scenario, open the share link (and a one-view embed of it) in a fresh
 //!   browser to get the same cluster;
-//! - start lab 01 (its checks fail, with a likely cause) and apply its solution (they pass).
+//! - start lab 01 (its checks fail, with a likely cause) and apply its solution (they pass);
+//! - open every view's embed;
+//! - measure the scale view (1 / 5,000 / 20,000 Services in every mode) in its web worker while
+//!   the page stays usable.
 //!
 //! Screenshots go to `$CARGO_TARGET_DIR/screenshots/` (`target/` by default): `playground.png`
 //! and one `playground-<view>.png` per view (kept as CI artefacts).
@@ -24,6 +27,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use support::Sim;
 use support::browser::{click, connect, start_driver};
+
+/// Every view, by its `?embed=` key, which is also its section's class.
+const VIEWS: [&str; 9] = [
+    "map", "labs", "pods", "editor", "trace", "dns", "rules", "terminal", "scale",
+];
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -384,18 +392,10 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
     std::fs::create_dir_all(&shots).unwrap();
     std::fs::write(shots.join("playground.png"), &png).unwrap();
     // One picture per view, for the CI artefacts.
-    for (view, css) in [
-        ("map", "section.map"),
-        ("labs", "section.labs"),
-        ("pods", "section.pods"),
-        ("editor", "section.editor"),
-        ("trace", "section.trace"),
-        ("dns", "section.dns"),
-        ("rules", "section.rules"),
-        ("terminal", "section.terminal"),
-    ] {
+    for view in VIEWS {
+        let css = format!("section.{view}");
         let png = c
-            .find(Locator::Css(css))
+            .find(Locator::Css(&css))
             .await
             .unwrap_or_else(|e| panic!("{css}: {e}"))
             .screenshot()
@@ -481,6 +481,165 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
         "every check passes: lab done"
     );
     assert_eq!(wait_count(&fresh, "#lab-checks li.fail", 0).await, 0);
+
+    // Every view has an embed (the book's live scenes), showing that view alone.
+    for view in VIEWS {
+        fresh
+            .goto(&format!("{web}?lang=en&embed={view}"))
+            .await
+            .unwrap();
+        fresh
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(&format!(
+                "main.embed[data-embed='{view}'] section.{view}"
+            )))
+            .await
+            .unwrap_or_else(|e| panic!("the {view} embed never rendered: {e}"));
+        assert_eq!(
+            fresh
+                .find_all(Locator::Css("main section"))
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "the {view} embed shows one view"
+        );
+    }
     fresh.close().await.unwrap();
+
+    scale_view_measures_in_a_worker(driver_port, &web).await;
     drop(sim);
+}
+
+/// The scale view: 1 / 5,000 / 20,000 Services in every mode, measured by lab-core in a web
+/// worker. The page stays usable meanwhile (the chapter applies and renders, and no main-thread
+/// task blocks it for long), then the charts and the table hold the nine measurements, with
+/// the exact rule counts and rules traversed `lab_core::scale::measure` gives natively.
+async fn scale_view_measures_in_a_worker(driver_port: u16, web: &str) {
+    let c = connect(driver_port, 1200, 1000).await;
+    c.goto(&format!("{web}?lang=en")).await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("#scale-run"))
+        .await
+        .expect("the scale view never rendered");
+    // Main-thread tasks over 50 ms, from now on.
+    c.execute(
+        "window.svclabLongTasks = []; new PerformanceObserver(l => \
+         window.svclabLongTasks.push(...l.getEntries().map(e => e.duration))) \
+         .observe({ type: 'longtask' });",
+        vec![],
+    )
+    .await
+    .unwrap();
+    click(&c, "#scale-run").await;
+    // The heaviest part: 20,000 Services (the smaller sizes take seconds).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !text(&c, "#scale-status").await.contains("20,000 Services") {
+        assert!(
+            Instant::now() < deadline,
+            "the worker never reached 20,000 Services"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // While the worker syncs 20,000 Services the page answers: the chapter applies and its
+    // pods render.
+    click(&c, "#apply").await;
+    assert_eq!(
+        wait_count(&c, "g.pod.ready[data-name^='httpd-']", 3).await,
+        3,
+        "the page kept working during the measurement"
+    );
+    let running = c
+        .find(Locator::Css("#scale-status"))
+        .await
+        .unwrap()
+        .attr("data-running")
+        .await
+        .unwrap();
+    assert_eq!(
+        running.as_deref(),
+        Some("true"),
+        "still measuring meanwhile"
+    );
+    // The whole measurement (minutes on a loaded 2-core machine at most).
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let status = c.find(Locator::Css("#scale-status")).await.unwrap();
+        let done = status.attr("data-done").await.unwrap();
+        let running = status.attr("data-running").await.unwrap();
+        if running.as_deref() == Some("false") {
+            assert_eq!(done.as_deref(), Some("9"), "nine measurements");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the scale view did not finish: {done:?}"
+        );
+        assert!(
+            c.find_all(Locator::Css("#scale-error"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        c.find_all(Locator::Css("#scale-error"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "{}",
+        text(&c, "#scale").await
+    );
+    for chart in ["rules", "traversed", "full-sync", "change"] {
+        assert_eq!(
+            wait_count(&c, &format!("#scale-chart-{chart} g.bar"), 9).await,
+            9,
+            "{chart}"
+        );
+    }
+    // Exact counts: rules on the node and rules one packet traverses, per mode and size.
+    let table = text(&c, "#scale-table").await;
+    for row in [
+        "rules on kind-worker, iptables 26 85,009 340,009",
+        "rules on kind-worker, IPVS 6 30,000 120,000",
+        "rules on kind-worker, nftables 35 60,023 240,023",
+        "rules a packet traverses, iptables 16 5,015 20,015",
+        "rules a packet traverses, IPVS 17 17 17",
+        "rules a packet traverses, nftables 15 15 15",
+        "chapter: add one iptables rule 50 µs 11 min 5 h",
+    ] {
+        assert!(table.contains(row), "{row:?} not in\n{table}");
+    }
+    // No main-thread task came near a freeze (the worker did the work).
+    let long: Vec<f64> = serde_json::from_value(
+        c.execute("return window.svclabLongTasks", vec![])
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let worst = long.iter().copied().fold(0.0, f64::max);
+    assert!(
+        worst < 500.0,
+        "a {worst} ms task blocked the page: {long:?}"
+    );
+
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"));
+    let png = c
+        .find(Locator::Css("section.scale"))
+        .await
+        .unwrap()
+        .screenshot()
+        .await
+        .unwrap();
+    std::fs::write(
+        target.join("screenshots/playground-scale-measured.png"),
+        &png,
+    )
+    .unwrap();
+    c.close().await.unwrap();
 }

@@ -150,6 +150,40 @@ pub enum Text {
     StatusError,
     /// Before the rules the last sync removed.
     SyncRemoved,
+    /// The scale view's heading.
+    ScaleTitle,
+    /// What the scale view measures and where.
+    ScaleIntro,
+    /// The button that starts the measuring.
+    ScaleRun,
+    /// Said when the worker failed.
+    ScaleFailed,
+    /// The rules chart's title.
+    ScaleRules,
+    /// The full-sync chart's title.
+    ScaleFullSync,
+    /// The one-change chart's title.
+    ScaleChange,
+    /// The rules-traversed chart's title.
+    ScaleTraversed,
+    /// The tables' first column heading.
+    ScaleServices,
+    /// The combined table's caption.
+    ScaleChapterCaption,
+    /// The chapter's rules row.
+    ScaleRowChapterRules,
+    /// A measured rules row, before the mode.
+    ScaleRowRules,
+    /// The chapter's iptables row.
+    ScaleRowChapterAddIptables,
+    /// The chapter's IPVS row.
+    ScaleRowChapterAddIpvs,
+    /// A measured one-change row, before the mode.
+    ScaleRowChange,
+    /// A measured rules-traversed row, before the mode.
+    ScaleRowTraversed,
+    /// Why the chapter's minutes and hours are not what the page measures.
+    ScaleWhy,
 }
 
 /// `text` in `lang`.
@@ -315,6 +349,50 @@ pub fn text(lang: Lang, text: Text) -> &'static str {
         (Text::StatusError, ZhCn) => "无法检查",
         (Text::SyncRemoved, En) => "the last sync removed:",
         (Text::SyncRemoved, ZhCn) => "上次同步删除了：",
+        (Text::ScaleTitle, En) => "iptables, IPVS and nftables as Services grow",
+        (Text::ScaleTitle, ZhCn) => "Service 增多时的 iptables、IPVS 与 nftables",
+        (Text::ScaleIntro, En) => {
+            "This page runs kube-proxy's rule generation for kind-worker at 1, 5,000 and 20,000 Services (5 endpoints each) in every mode, in a background worker, and traces one packet to the Service whose rule comes last. Times are this browser's; rule counts and rules traversed are exact."
+        }
+        (Text::ScaleIntro, ZhCn) => {
+            "本页在后台 worker 中，以每种模式为 kind-worker 生成 kube-proxy 规则（1、5,000、20,000 个 Service，每个 5 个端点），并追踪一个发往规则排在最后的 Service 的数据包。时间为本浏览器实测；规则数与经过的规则数是精确值。"
+        }
+        (Text::ScaleRun, En) => "measure in this page",
+        (Text::ScaleRun, ZhCn) => "在本页面中测量",
+        (Text::ScaleFailed, En) => "the measurement failed:",
+        (Text::ScaleFailed, ZhCn) => "测量失败：",
+        (Text::ScaleRules, En) => "rules on the node",
+        (Text::ScaleRules, ZhCn) => "节点上的规则数",
+        (Text::ScaleFullSync, En) => "full sync (all Services)",
+        (Text::ScaleFullSync, ZhCn) => "全量同步（全部 Service）",
+        (Text::ScaleChange, En) => "sync after one endpoint change",
+        (Text::ScaleChange, ZhCn) => "一个端点变化后的同步",
+        (Text::ScaleTraversed, En) => "rules one packet is tested against",
+        (Text::ScaleTraversed, ZhCn) => "一个数据包经过的规则数",
+        (Text::ScaleServices, En) => "Services",
+        (Text::ScaleServices, ZhCn) => "Service 数量",
+        (Text::ScaleChapterCaption, En) => {
+            "the chapter's table (grey rows) beside this page's measurements"
+        }
+        (Text::ScaleChapterCaption, ZhCn) => "本章的表格（灰色行）与本页的实测值对照",
+        (Text::ScaleRowChapterRules, En) => "chapter: rules",
+        (Text::ScaleRowChapterRules, ZhCn) => "本章：规则数",
+        (Text::ScaleRowRules, En) => "rules on kind-worker,",
+        (Text::ScaleRowRules, ZhCn) => "kind-worker 上的规则数，",
+        (Text::ScaleRowChapterAddIptables, En) => "chapter: add one iptables rule",
+        (Text::ScaleRowChapterAddIptables, ZhCn) => "本章：增加 1 条 iptables 规则",
+        (Text::ScaleRowChapterAddIpvs, En) => "chapter: add one IPVS rule",
+        (Text::ScaleRowChapterAddIpvs, ZhCn) => "本章：增加 1 条 IPVS 规则",
+        (Text::ScaleRowChange, En) => "one endpoint change, partial sync,",
+        (Text::ScaleRowChange, ZhCn) => "一个端点变化的部分同步，",
+        (Text::ScaleRowTraversed, En) => "rules a packet traverses,",
+        (Text::ScaleRowTraversed, ZhCn) => "数据包经过的规则数，",
+        (Text::ScaleWhy, En) => {
+            "Why no minutes or hours here: the chapter's figures come from the first iptables proxier, which reloaded the whole table for every change while legacy iptables swapped the kernel's ruleset as one blob under a lock. Today's kube-proxy sends only the changed chains plus KUBE-SERVICES (partial sync), so one change costs milliseconds. What stays linear is the data path: in iptables mode a packet is tested against every KUBE-SERVICES rule ahead of its own, while IPVS and nftables find the Service with one hash lookup."
+        }
+        (Text::ScaleWhy, ZhCn) => {
+            "为什么这里看不到分钟或小时：本章的数字来自最早的 iptables 代理，它每次变化都重载整张表，而旧版 iptables 要在全局锁下整体替换内核规则集。如今的 kube-proxy 只下发变化的链和 KUBE-SERVICES（部分同步），一次变化只需几毫秒。始终线性增长的是数据路径：iptables 模式下数据包要依次匹配排在它前面的所有 KUBE-SERVICES 规则，而 IPVS 和 nftables 只需一次哈希查找。"
+        }
         (Text::DnsDigNote, ZhCn) => {
             "dig 的输出如同在旁边的 dnsutils Pod 中运行（相同的 /etc/resolv.conf）：除非加 +search，dig 不使用 search 列表"
         }
@@ -402,6 +480,23 @@ mod tests {
             Text::StatusFail,
             Text::StatusError,
             Text::SyncRemoved,
+            Text::ScaleTitle,
+            Text::ScaleIntro,
+            Text::ScaleRun,
+            Text::ScaleFailed,
+            Text::ScaleRules,
+            Text::ScaleFullSync,
+            Text::ScaleChange,
+            Text::ScaleTraversed,
+            Text::ScaleServices,
+            Text::ScaleChapterCaption,
+            Text::ScaleRowChapterRules,
+            Text::ScaleRowRules,
+            Text::ScaleRowChapterAddIptables,
+            Text::ScaleRowChapterAddIpvs,
+            Text::ScaleRowChange,
+            Text::ScaleRowTraversed,
+            Text::ScaleWhy,
         ] {
             assert_ne!(text(Lang::En, t), text(Lang::ZhCn, t));
         }

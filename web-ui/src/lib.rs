@@ -18,6 +18,8 @@
 //! - [`editor`] — the YAML editor's errors, placed at the line of the field they name.
 //! - [`labs`] — the guided labs of `labs/` (embedded), started, solved and graded in the page.
 //! - [`share`] — share links, embeds and the saved state: a scenario is its action log.
+//! - [`scale`] — iptables vs IPVS vs nftables at 1 / 5,000 / 20,000 Services: the worker's
+//!   messages, the charts and the chapter's table beside the measurements.
 //! - [`trace`] — one packet's journey (lookup, rules, DNAT, the pod reached) as stages.
 //! - [`i18n`] — the visible strings in zh-CN and English.
 
@@ -32,5 +34,6 @@ pub mod layout;
 pub mod map;
 pub mod playground;
 pub mod rules;
+pub mod scale;
 pub mod share;
 pub mod trace;

@@ -6,7 +6,10 @@ mod app;
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
-    yew::Renderer::<app::App>::new().render();
+    // The scale view's worker instantiates this same module: it has no window and no page.
+    if web_sys::window().is_some() {
+        yew::Renderer::<app::App>::new().render();
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -13,9 +13,6 @@ use k8s_openapi::api::core::v1::Service;
 use lab_core::Cluster;
 use lab_core::config::ProxyMode;
 use lab_core::proxy::ProxySnapshot;
-use lab_core::proxy::iptables::IptablesOptions;
-use lab_core::proxy::ipvs::IpvsOptions;
-use lab_core::proxy::nftables::NftablesOptions;
 use lab_core::proxy::sync::{ItemKind, Op, Proxier, ProxierMode, SyncResult};
 use std::collections::BTreeSet;
 
@@ -119,12 +116,7 @@ impl MarkIndex<'_> {
 
 /// kube-proxy on `node` in `mode`, with the host facts the node commands render with.
 pub fn proxier(cluster: &Cluster, node: &str, mode: ProxyMode) -> Proxier {
-    let mode = match mode {
-        ProxyMode::Iptables => ProxierMode::Iptables(IptablesOptions::kind()),
-        ProxyMode::Ipvs => ProxierMode::Ipvs(IpvsOptions::default()),
-        ProxyMode::Nftables => ProxierMode::Nftables(NftablesOptions::for_cluster(cluster)),
-    };
-    Proxier::new(node, mode)
+    Proxier::new(node, ProxierMode::for_cluster(cluster, mode))
 }
 
 /// Syncs `proxier` to `cluster` and says what the sync changed; a full sync (the first, or

@@ -45,16 +45,22 @@ pub enum View {
     Dns,
     /// The guided labs.
     Labs,
+    /// The scale comparison of the proxy modes.
+    Scale,
 }
 
 impl View {
     /// Every view, in page order.
-    pub const ALL: [View; 5] = [
+    pub const ALL: [View; 9] = [
         View::Map,
+        View::Labs,
         View::Pods,
         View::Editor,
+        View::Trace,
+        View::Dns,
         View::Rules,
         View::Terminal,
+        View::Scale,
     ];
 
     /// The name used in `?embed=`.
@@ -68,6 +74,7 @@ impl View {
             View::Trace => "trace",
             View::Dns => "dns",
             View::Labs => "labs",
+            View::Scale => "scale",
         }
     }
 

@@ -35,6 +35,8 @@ use super::{
     EndpointInfo, Protocol, ProxyConfig, ProxyError, ProxySnapshot, ServicePortInfo,
     ServicePortName, endpoints_map, service_ports,
 };
+use crate::cluster::Cluster;
+use crate::config::ProxyMode;
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -53,6 +55,27 @@ pub enum ProxierMode {
     Ipvs(IpvsOptions),
     /// nftables mode (`nft -f` transactions).
     Nftables(NftablesOptions),
+}
+
+impl ProxierMode {
+    /// `mode` with a kind node's host facts ([`IptablesOptions::kind`], default IPVS options,
+    /// [`NftablesOptions::kind`]).
+    pub fn kind(mode: ProxyMode) -> ProxierMode {
+        match mode {
+            ProxyMode::Iptables => ProxierMode::Iptables(IptablesOptions::kind()),
+            ProxyMode::Ipvs => ProxierMode::Ipvs(IpvsOptions::default()),
+            ProxyMode::Nftables => ProxierMode::Nftables(NftablesOptions::kind()),
+        }
+    }
+
+    /// `mode` with the host facts the simulated cluster's nodes render with (its Service range
+    /// for nftables), as the node commands and traces use them.
+    pub fn for_cluster(cluster: &Cluster, mode: ProxyMode) -> ProxierMode {
+        match mode {
+            ProxyMode::Nftables => ProxierMode::Nftables(NftablesOptions::for_cluster(cluster)),
+            other => ProxierMode::kind(other),
+        }
+    }
 }
 
 /// What changed, for one item.

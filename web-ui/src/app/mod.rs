@@ -9,6 +9,7 @@ mod map;
 mod perf;
 mod pods;
 mod rules;
+mod scale;
 mod terminal;
 mod trace;
 
@@ -361,6 +362,7 @@ pub fn app() -> Html {
             View::Dns => dns_view,
             View::Labs => labs_view,
             View::Terminal => terminal_view,
+            View::Scale => html! { <scale::ScaleView lang={lang} /> },
         };
         return html! {
             <main lang={html_lang(lang)} class="embed" data-embed={view.key()}>
@@ -416,6 +418,7 @@ pub fn app() -> Html {
             {dns_view}
             {rules_view}
             {terminal_view}
+            <scale::ScaleView lang={lang} />
             <section class="share" aria-labelledby="share-title">
                 <h2 id="share-title">{t(Text::ShareTitle)}</h2>
                 <input id="share-link" type="text" readonly=true aria-labelledby="share-title"

@@ -1,6 +1,9 @@
 //! The benchmark scenario of the course's scale table: N Services, each selecting its own
 //! 5-replica Deployment, on the scale profile (many workers, a 10.0.0.0/8 pod network).
 //! Shared by the criterion benchmark and the `converge` example that reports peak memory.
+//! [`measure`] runs the table's comparison of proxy modes (the web UI's scale view).
+
+pub mod measure;
 
 use crate::cluster::Cluster;
 use crate::config::ClusterConfig;
@@ -102,85 +105,108 @@ pub fn apply_and_converge(c: &mut Cluster, services: usize) {
     c.settle();
 }
 
-/// A kube-proxy input for the rule benchmarks, built directly (DESIGN: benchmarks may use
-/// selectorless Services with generated EndpointSlices): `services` ClusterIP Services on
-/// port 80, each with one EndpointSlice of `endpoints` ready endpoints on port 8080, and the
-/// three kind nodes.
-pub fn proxy_snapshot(services: usize, endpoints: usize) -> crate::proxy::ProxySnapshot {
-    use k8s_openapi::api::core::v1::{ConfigMap, Node};
+/// A selectorless ClusterIP Service `namespace/name` at `ip`, port 80/TCP → 8080, its port
+/// named `port_name` (unnamed when empty), and its EndpointSlice `<name>-abcde`: one ready
+/// endpoint per `(address, node)` on port 8080/TCP.
+fn selectorless(
+    namespace: &str,
+    name: &str,
+    ip: String,
+    port_name: &str,
+    endpoints: impl Iterator<Item = (std::net::Ipv4Addr, Option<&'static str>)>,
+) -> (Service, k8s_openapi::api::discovery::v1::EndpointSlice) {
     use k8s_openapi::api::discovery::v1::{
         Endpoint, EndpointConditions, EndpointPort, EndpointSlice,
     };
+    let service = Service {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(namespace.to_string()),
+            ..Default::default()
+        },
+        spec: Some(ServiceSpec {
+            cluster_ip: Some(ip.clone()),
+            cluster_ips: Some(vec![ip]),
+            type_: Some("ClusterIP".into()),
+            ports: Some(vec![ServicePort {
+                name: (!port_name.is_empty()).then(|| port_name.to_string()),
+                port: 80,
+                protocol: Some("TCP".into()),
+                target_port: Some(IntOrString::Int(8080)),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        status: None,
+    };
+    let slice = EndpointSlice {
+        metadata: ObjectMeta {
+            name: Some(format!("{name}-abcde")),
+            namespace: Some(namespace.to_string()),
+            labels: Some(BTreeMap::from([(
+                crate::controllers::endpointslice::LABEL_SERVICE_NAME.to_string(),
+                name.to_string(),
+            )])),
+            ..Default::default()
+        },
+        address_type: "IPv4".into(),
+        endpoints: endpoints
+            .map(|(address, node)| Endpoint {
+                addresses: vec![address.to_string()],
+                conditions: Some(EndpointConditions {
+                    ready: Some(true),
+                    serving: Some(true),
+                    terminating: Some(false),
+                }),
+                node_name: node.map(str::to_string),
+                ..Default::default()
+            })
+            .collect(),
+        ports: Some(vec![EndpointPort {
+            name: Some(port_name.to_string()),
+            port: Some(8080),
+            protocol: Some("TCP".into()),
+            app_protocol: None,
+        }]),
+    };
+    (service, slice)
+}
+
+/// The `n`th endpoint address of the benchmarks: 10.0.1.0 upward.
+fn endpoint_address(n: usize) -> std::net::Ipv4Addr {
+    std::net::Ipv4Addr::from(0x0a00_0100 + n as u32)
+}
+
+/// A kube-proxy input for the rule benchmarks, built directly (DESIGN: benchmarks may use
+/// selectorless Services with generated EndpointSlices): `services` ClusterIP Services on
+/// port 80, each with one EndpointSlice of `endpoints` ready endpoints on port 8080 (on
+/// kind-worker and kind-worker2 in turn), and the three kind nodes.
+pub fn proxy_snapshot(services: usize, endpoints: usize) -> crate::proxy::ProxySnapshot {
+    use k8s_openapi::api::core::v1::{ConfigMap, Node};
     let base = Cluster::kind();
     let nodes: Vec<Node> = base.list_typed::<Node>(None).cloned().collect();
     let config: Option<ConfigMap> = base
         .get_typed::<ConfigMap>("kube-system", "kube-proxy")
         .cloned();
     let cidr = base.config().service_cidr;
-    let mut svcs = Vec::with_capacity(services);
-    let mut slices = Vec::with_capacity(services);
-    for i in 0..services {
-        let name = format!("svc-{i}");
-        let ip = cidr.nth(1024 + i as u64).to_string();
-        svcs.push(Service {
-            metadata: ObjectMeta {
-                name: Some(name.clone()),
-                namespace: Some("default".into()),
-                ..Default::default()
-            },
-            spec: Some(ServiceSpec {
-                cluster_ip: Some(ip.clone()),
-                cluster_ips: Some(vec![ip]),
-                type_: Some("ClusterIP".into()),
-                ports: Some(vec![ServicePort {
-                    port: 80,
-                    protocol: Some("TCP".into()),
-                    target_port: Some(IntOrString::Int(8080)),
-                    ..Default::default()
-                }]),
-                ..Default::default()
-            }),
-            status: None,
-        });
-        let eps = (0..endpoints)
-            .map(|e| {
-                let n = (i * endpoints + e) as u32;
-                Endpoint {
-                    addresses: vec![std::net::Ipv4Addr::from(0x0a00_0000 + 0x0100 + n).to_string()],
-                    conditions: Some(EndpointConditions {
-                        ready: Some(true),
-                        serving: Some(true),
-                        terminating: Some(false),
-                    }),
-                    node_name: Some(if e % 2 == 0 {
-                        "kind-worker".into()
+    let (svcs, slices) = (0..services)
+        .map(|i| {
+            selectorless(
+                "default",
+                &format!("svc-{i}"),
+                cidr.nth(1024 + i as u64).to_string(),
+                "",
+                (0..endpoints).map(|e| {
+                    let node = if e % 2 == 0 {
+                        "kind-worker"
                     } else {
-                        "kind-worker2".into()
-                    }),
-                    ..Default::default()
-                }
-            })
-            .collect();
-        slices.push(EndpointSlice {
-            metadata: ObjectMeta {
-                name: Some(format!("{name}-abcde")),
-                namespace: Some("default".into()),
-                labels: Some(BTreeMap::from([(
-                    "kubernetes.io/service-name".to_string(),
-                    name,
-                )])),
-                ..Default::default()
-            },
-            address_type: "IPv4".into(),
-            endpoints: eps,
-            ports: Some(vec![EndpointPort {
-                name: Some(String::new()),
-                port: Some(8080),
-                protocol: Some("TCP".into()),
-                app_protocol: None,
-            }]),
-        });
-    }
+                        "kind-worker2"
+                    };
+                    (endpoint_address(i * endpoints + e), Some(node))
+                }),
+            )
+        })
+        .unzip();
     crate::proxy::ProxySnapshot::from_objects(nodes, svcs, slices, config.as_ref())
 }
 
@@ -202,9 +228,6 @@ pub fn dns_objects(
     Vec<k8s_openapi::api::discovery::v1::EndpointSlice>,
 ) {
     use k8s_openapi::api::core::v1::Namespace;
-    use k8s_openapi::api::discovery::v1::{
-        Endpoint, EndpointConditions, EndpointPort, EndpointSlice,
-    };
     let cidr = ClusterConfig::kind().service_cidr;
     let mut ips = (1024u64..)
         .map(|n| cidr.nth(n))
@@ -216,65 +239,17 @@ pub fn dns_objects(
         },
         ..Default::default()
     };
-    let mut svcs = Vec::with_capacity(services);
-    let mut slices = Vec::with_capacity(services);
-    for i in 0..services {
-        let name = format!("svc-{i}");
-        let ip = ips.next().map(|ip| ip.to_string()).unwrap_or_default();
-        svcs.push(Service {
-            metadata: ObjectMeta {
-                name: Some(name.clone()),
-                namespace: Some(DNS_BENCH_NAMESPACE.into()),
-                ..Default::default()
-            },
-            spec: Some(ServiceSpec {
-                cluster_ip: Some(ip.clone()),
-                cluster_ips: Some(vec![ip]),
-                type_: Some("ClusterIP".into()),
-                ports: Some(vec![ServicePort {
-                    name: Some("http".into()),
-                    port: 80,
-                    protocol: Some("TCP".into()),
-                    target_port: Some(IntOrString::Int(8080)),
-                    ..Default::default()
-                }]),
-                ..Default::default()
-            }),
-            status: None,
-        });
-        let eps = (0..endpoints)
-            .map(|e| Endpoint {
-                addresses: vec![
-                    std::net::Ipv4Addr::from(0x0a00_0100 + (i * endpoints + e) as u32).to_string(),
-                ],
-                conditions: Some(EndpointConditions {
-                    ready: Some(true),
-                    serving: Some(true),
-                    terminating: Some(false),
-                }),
-                ..Default::default()
-            })
-            .collect();
-        slices.push(EndpointSlice {
-            metadata: ObjectMeta {
-                name: Some(format!("{name}-abcde")),
-                namespace: Some(DNS_BENCH_NAMESPACE.into()),
-                labels: Some(BTreeMap::from([(
-                    crate::controllers::endpointslice::LABEL_SERVICE_NAME.to_string(),
-                    name,
-                )])),
-                ..Default::default()
-            },
-            address_type: "IPv4".into(),
-            endpoints: eps,
-            ports: Some(vec![EndpointPort {
-                name: Some("http".into()),
-                port: Some(8080),
-                protocol: Some("TCP".into()),
-                app_protocol: None,
-            }]),
-        });
-    }
+    let (svcs, slices) = (0..services)
+        .map(|i| {
+            selectorless(
+                DNS_BENCH_NAMESPACE,
+                &format!("svc-{i}"),
+                ips.next().map(|ip| ip.to_string()).unwrap_or_default(),
+                "http",
+                (0..endpoints).map(move |e| (endpoint_address(i * endpoints + e), None)),
+            )
+        })
+        .unzip();
     (namespace, svcs, slices)
 }
 
