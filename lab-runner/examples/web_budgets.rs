@@ -8,7 +8,11 @@
 //! - `apply_200_ms`: applying a 200-replica Deployment and its Service in the YAML editor, up to
 //!   the re-render with 200 running pods (the controllers run to convergence in the page);
 //! - `interaction_ms`: with those 200 pods on the page, an action's dispatch to its re-render
-//!   (fail a pod's readiness, pass it again, delete a pod), 12 times; the median and maximum.
+//!   (fail a pod's readiness, pass it again, delete a pod), 12 times; the median and maximum;
+//! - `scale_*`: the scale view's measurement (1 / 5,000 / 20,000 Services in every mode, in its
+//!   web worker): the wall time from the click to the ninth result, the longest main-thread task
+//!   meanwhile (a frozen page would show the whole measurement as one task), and the figures the
+//!   page measured at 20,000 Services (from the bars' `data-value`).
 //!
 //! Prints one JSON line. Chromium is started by chromedriver, so pinning this process
 //! (`taskset`) pins the browser too.
@@ -127,6 +131,54 @@ async fn main() {
             );
         }
     }
+    // The scale view, with the 200 pods still on the page.
+    c.execute(
+        "window.svclabLongTasks = []; new PerformanceObserver(l => \
+         window.svclabLongTasks.push(...l.getEntries().map(e => e.duration))) \
+         .observe({ type: 'longtask' });",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    click(&c, "#scale-run").await;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let status = c.find(Locator::Css("#scale-status")).await.unwrap();
+        if status.attr("data-running").await.unwrap().as_deref() == Some("false") {
+            let done = status.attr("data-done").await.unwrap();
+            assert_eq!(done.as_deref(), Some("9"), "the scale view failed");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the scale view never finished");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let scale_total_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let long: Vec<f64> = serde_json::from_value(
+        c.execute("return window.svclabLongTasks", vec![])
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let mut at_20000 = serde_json::Map::new();
+    for chart in ["full-sync", "change"] {
+        for mode in ["iptables", "ipvs", "nftables"] {
+            let bar = c
+                .find(Locator::Css(&format!(
+                    "#scale-chart-{chart} g.bar[data-services='20000'][data-mode='{mode}']"
+                )))
+                .await
+                .unwrap();
+            let value: f64 = bar
+                .attr("data-value")
+                .await
+                .unwrap()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(f64::NAN);
+            at_20000.insert(format!("{chart}/{mode}"), value.into());
+        }
+    }
+
     let mut sorted = times.clone();
     sorted.sort_by(|a, b| a.total_cmp(b));
     let median = sorted[sorted.len() / 2];
@@ -142,6 +194,9 @@ async fn main() {
             "reduce_ms": reduce_times,
             "render_start_ms": render_starts,
             "deferred_ms": deferred,
+            "scale_total_ms": scale_total_ms,
+            "scale_longest_task_ms": long.iter().copied().fold(0.0, f64::max),
+            "scale_20000_ms": at_20000,
         })
     );
     let _ = c.close().await;

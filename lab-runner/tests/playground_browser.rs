@@ -3,7 +3,7 @@
 //! test clicks through the chapter:
 //! - apply the manifests, see 3 pods and `httpd-svc` on the map, scale to 5 and see 5 endpoint
 //!   lines, with the rules that sync wrote marked in the rules view;
-//! - delete a pod and see its replacement take its place;
+//! - delete a pod and see its replacement take its place (its old line fading out);
 //! - switch kube-proxy to IPVS and read `ipvsadm -Ln` narrowed to `httpd-svc`;
 //! - play a trace from a pod to `httpd-svc:8080` that ends at a pod IP (lit up on the map, its
 //!   rules marked in the rules view);
@@ -119,7 +119,7 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
         "{svc_text}"
     );
     assert!(svc_text.contains(":8080"), "{svc_text}");
-    let lines = "line.endpoint[data-service='httpd-svc']";
+    let lines = "line.endpoint:not(.leaving)[data-service='httpd-svc']";
     assert_eq!(wait_count(&c, lines, 3).await, 3);
     // New pods and endpoint lines animate in (the stylesheet's keyframes apply to them).
     let animations = c
@@ -184,6 +184,18 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
         .await
         .unwrap()
         .unwrap();
+    let victim_ip = text(&c, &format!("g.pod[data-name='{victim}'] text.meta")).await;
+    let victim_ip = victim_ip.split(" · ").next().unwrap().to_string();
+    // Record the lines that leave (they fade out for a moment, then are gone).
+    c.execute(
+        "window.svclabLeft = []; new MutationObserver(ms => ms.forEach(m => \
+         m.addedNodes.forEach(n => n.classList && n.classList.contains('leaving') && \
+         window.svclabLeft.push(n.getAttribute('data-ip'))))) \
+         .observe(document.getElementById('cluster-map'), { childList: true, subtree: true });",
+        vec![],
+    )
+    .await
+    .unwrap();
     click(&c, &format!("#pods tr[data-name='{victim}'] button.delete")).await;
     assert_eq!(wait_count(&c, httpd_pods, 5).await, 5);
     assert_eq!(
@@ -194,6 +206,17 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
         wait_count(&c, lines, 5).await,
         5,
         "the replacement is an endpoint"
+    );
+    let left = c.execute("return window.svclabLeft", vec![]).await.unwrap();
+    assert!(
+        left.as_array()
+            .is_some_and(|l| l.iter().any(|ip| ip.as_str() == Some(victim_ip.as_str()))),
+        "the deleted pod's line ({victim_ip}) faded out: {left}"
+    );
+    assert_eq!(
+        wait_count(&c, "line.endpoint.leaving", 0).await,
+        0,
+        "a leaving line is gone after its fade"
     );
 
     // The rules view shows iptables-save; switching kube-proxy to IPVS shows ipvsadm -Ln, and

@@ -6,6 +6,7 @@
 //! for endpoints such as `default/kubernetes` that are not pods).
 
 use crate::map::{ClusterMap, EndpointLine, NodeView, PodView, ServiceView};
+use std::collections::BTreeMap;
 
 /// A rectangle in SVG user units.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -188,9 +189,89 @@ pub fn layout(map: &ClusterMap) -> Layout<'_> {
     }
 }
 
+/// How long a leaving endpoint's line stays on the map, fading out (the stylesheet's
+/// `line-out` animation lasts as long).
+pub const EXIT_MS: f64 = 800.0;
+
+/// An endpoint line whose endpoint has left (pod deleted, or no longer selected), drawn where
+/// it was while it fades out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeavingLine {
+    /// The Service's name.
+    pub service: String,
+    /// The endpoint's IP.
+    pub ip: String,
+    /// Start.
+    pub from: (f32, f32),
+    /// End.
+    pub to: (f32, f32),
+    /// When it left (the page's clock, milliseconds).
+    pub since_ms: f64,
+}
+
+/// What the map remembers between renders so that an endpoint that leaves fades out instead of
+/// vanishing: the lines it drew last, and the ones still leaving. (New lines need no memory:
+/// they are new keyed elements, which the stylesheet animates in.)
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Exits {
+    drawn: BTreeMap<LineKey, Ends>,
+    leaving: Vec<LeavingLine>,
+}
+
+/// A line's identity on the map: its Service and endpoint IP.
+type LineKey = (String, String);
+/// A line's two ends.
+type Ends = ((f32, f32), (f32, f32));
+
+impl Exits {
+    /// Takes in the lines drawn now, at `now_ms`: lines drawn last time and missing now start
+    /// leaving, a line that is back stops leaving, and lines that have left for [`EXIT_MS`]
+    /// are forgotten. Calling it again with the same lines changes nothing but the expiry.
+    pub fn update(&mut self, lines: &[Line<'_>], now_ms: f64) {
+        let drawn: BTreeMap<LineKey, Ends> = lines
+            .iter()
+            .map(|l| {
+                (
+                    (l.service.to_string(), l.endpoint.ip.clone()),
+                    (l.from, l.to),
+                )
+            })
+            .collect();
+        self.leaving.retain(|l| {
+            now_ms - l.since_ms < EXIT_MS && !drawn.contains_key(&(l.service.clone(), l.ip.clone()))
+        });
+        for ((service, ip), (from, to)) in std::mem::replace(&mut self.drawn, drawn) {
+            if !self.drawn.contains_key(&(service.clone(), ip.clone())) {
+                self.leaving.push(LeavingLine {
+                    service,
+                    ip,
+                    from,
+                    to,
+                    since_ms: now_ms,
+                });
+            }
+        }
+    }
+
+    /// The lines leaving now.
+    pub fn leaving(&self) -> &[LeavingLine] {
+        &self.leaving
+    }
+
+    /// Milliseconds from `now_ms` until the next leaving line is done (when the map should
+    /// draw again), if any is leaving.
+    pub fn next_expiry(&self, now_ms: f64) -> Option<f64> {
+        self.leaving
+            .iter()
+            .map(|l| (l.since_ms + EXIT_MS - now_ms).max(0.0))
+            .reduce(f64::min)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::i18n::Lang;
     use crate::playground::{Action, Playground};
 
     #[test]
@@ -226,5 +307,47 @@ mod tests {
                     .map(|n| n.rect.y + n.rect.h)
                     .fold(0.0, f32::max)
         );
+    }
+
+    #[test]
+    fn a_line_that_leaves_fades_out_for_a_while_then_is_forgotten() {
+        let mut p = Playground::new(Lang::En);
+        p.reduce(Action::ApplyChapter);
+        let mut exits = Exits::default();
+        let before = p.map();
+        exits.update(&layout(&before).lines, 0.0);
+        assert!(
+            exits.leaving().is_empty(),
+            "nothing left on the first render"
+        );
+        // Scaling to 2 removes one endpoint of httpd-svc.
+        p.reduce(Action::Scale(2));
+        let after = p.map();
+        let now = layout(&after);
+        exits.update(&now.lines, 100.0);
+        let left: Vec<&str> = exits.leaving().iter().map(|l| l.service.as_str()).collect();
+        assert_eq!(left, ["httpd-svc"]);
+        let gone = &exits.leaving()[0];
+        assert!(now.lines.iter().all(|l| l.endpoint.ip != gone.ip));
+        assert_eq!(exits.next_expiry(100.0), Some(EXIT_MS));
+        // Drawing again (another reason to render) keeps it until its time is up.
+        exits.update(&now.lines, 100.0 + EXIT_MS / 2.0);
+        assert_eq!(exits.leaving().len(), 1);
+        exits.update(&now.lines, 100.0 + EXIT_MS);
+        assert!(exits.leaving().is_empty());
+        assert_eq!(exits.next_expiry(1000.0), None);
+    }
+
+    #[test]
+    fn a_line_that_comes_back_stops_leaving() {
+        let mut p = Playground::new(Lang::En);
+        p.reduce(Action::ApplyChapter);
+        let mut exits = Exits::default();
+        let full = p.map();
+        exits.update(&layout(&full).lines, 0.0);
+        exits.update(&[], 10.0);
+        assert_eq!(exits.leaving().len(), layout(&full).lines.len());
+        exits.update(&layout(&full).lines, 20.0);
+        assert!(exits.leaving().is_empty());
     }
 }

@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 use web_ui::i18n::{Lang, Text, text};
-use web_ui::layout::{Rect, layout};
+use web_ui::layout::{Exits, Rect, layout};
 use web_ui::map::{ClusterMap, PodView};
 use yew::prelude::*;
 
@@ -20,6 +20,20 @@ pub struct Props {
 pub fn cluster_map_view(props: &Props) -> Html {
     let lang = props.lang;
     let l = layout(&props.map);
+    // Lines whose endpoint left fade out where they were; the map draws again when they are done.
+    let exits = use_mut_ref(Exits::default);
+    let redraw = use_force_update();
+    let now = js_sys::Date::now();
+    exits.borrow_mut().update(&l.lines, now);
+    let next_expiry = exits.borrow().next_expiry(now);
+    use_effect(move || {
+        let timer = next_expiry.map(|ms| {
+            gloo_timers::callback::Timeout::new(ms.ceil() as u32 + 16, move || {
+                redraw.force_update()
+            })
+        });
+        move || drop(timer)
+    });
     let pods: usize = l.nodes.iter().map(|n| n.pods.len()).sum();
     let summary = format!(
         "{}: {} nodes, {} pods, {} services",
@@ -76,6 +90,13 @@ pub fn cluster_map_view(props: &Props) -> Html {
                     <line key={format!("{}/{}", line.service, line.endpoint.ip)}
                         class={classes!("endpoint", (!line.endpoint.ready).then_some("not-ready"))}
                         data-service={line.service.to_string()} data-ip={line.endpoint.ip.clone()}
+                        x1={line.from.0.to_string()} y1={line.from.1.to_string()}
+                        x2={line.to.0.to_string()} y2={line.to.1.to_string()} />
+                }) }
+                { for exits.borrow().leaving().iter().map(|line| html! {
+                    <line key={format!("leaving:{}/{}", line.service, line.ip)}
+                        class="endpoint leaving" aria-hidden="true"
+                        data-service={line.service.clone()} data-ip={line.ip.clone()}
                         x1={line.from.0.to_string()} y1={line.from.1.to_string()}
                         x2={line.to.0.to_string()} y2={line.to.1.to_string()} />
                 }) }
