@@ -132,14 +132,7 @@ async fn main() {
         }
     }
     // The scale view, with the 200 pods still on the page.
-    c.execute(
-        "window.svclabLongTasks = []; new PerformanceObserver(l => \
-         window.svclabLongTasks.push(...l.getEntries().map(e => e.duration))) \
-         .observe({ type: 'longtask' });",
-        vec![],
-    )
-    .await
-    .unwrap();
+    browser::watch_long_tasks(&c).await;
     let started = Instant::now();
     click(&c, "#scale-run").await;
     let deadline = Instant::now() + Duration::from_secs(600);
@@ -154,12 +147,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let scale_total_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let long: Vec<f64> = serde_json::from_value(
-        c.execute("return window.svclabLongTasks", vec![])
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let long = browser::long_tasks(&c).await;
     let mut at_20000 = serde_json::Map::new();
     for chart in ["full-sync", "change"] {
         for mode in ["iptables", "ipvs", "nftables"] {

@@ -26,7 +26,7 @@ use fantoccini::{Client, Locator};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use support::Sim;
-use support::browser::{click, connect, start_driver};
+use support::browser::{click, connect, long_tasks, start_driver, watch_long_tasks};
 
 /// Every view, by its `?embed=` key, which is also its section's class.
 const VIEWS: [&str; 9] = [
@@ -548,14 +548,7 @@ async fn scale_view_measures_in_a_worker(driver_port: u16, web: &str) {
         .await
         .expect("the scale view never rendered");
     // Main-thread tasks over 50 ms, from now on.
-    c.execute(
-        "window.svclabLongTasks = []; new PerformanceObserver(l => \
-         window.svclabLongTasks.push(...l.getEntries().map(e => e.duration))) \
-         .observe({ type: 'longtask' });",
-        vec![],
-    )
-    .await
-    .unwrap();
+    watch_long_tasks(&c).await;
     click(&c, "#scale-run").await;
     // The heaviest part: 20,000 Services (the smaller sizes take seconds).
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -637,12 +630,7 @@ async fn scale_view_measures_in_a_worker(driver_port: u16, web: &str) {
         assert!(table.contains(row), "{row:?} not in\n{table}");
     }
     // No main-thread task came near a freeze (the worker did the work).
-    let long: Vec<f64> = serde_json::from_value(
-        c.execute("return window.svclabLongTasks", vec![])
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let long = long_tasks(&c).await;
     let worst = long.iter().copied().fold(0.0, f64::max);
     assert!(
         worst < 500.0,

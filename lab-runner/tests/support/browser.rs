@@ -1,7 +1,7 @@
 //! Headless Chromium for the playground's browser test and `scripts/bench-web`: Debian's
-//! chromedriver on 127.0.0.1 (killed on drop) and a WebDriver session with a fresh profile, plus
-//! the one helper both use. Shared by `tests/playground_browser.rs` (through `support`) and
-//! `examples/web_budgets.rs` (by path).
+//! chromedriver on 127.0.0.1 (killed on drop) and a WebDriver session with a fresh profile,
+//! plus the helpers both use (clicking, the page's long tasks). Shared by
+//! `tests/playground_browser.rs` (through `support`) and `examples/web_budgets.rs` (by path).
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -84,4 +84,26 @@ pub async fn click(c: &Client, css: &str) {
         .click()
         .await
         .unwrap();
+}
+
+/// Starts recording the page's main-thread tasks over 50 ms (the Long Tasks API).
+pub async fn watch_long_tasks(c: &Client) {
+    c.execute(
+        "window.svclabLongTasks = []; new PerformanceObserver(l => \
+         window.svclabLongTasks.push(...l.getEntries().map(e => e.duration))) \
+         .observe({ type: 'longtask' });",
+        vec![],
+    )
+    .await
+    .unwrap();
+}
+
+/// The durations of the long tasks recorded since [`watch_long_tasks`], in milliseconds.
+pub async fn long_tasks(c: &Client) -> Vec<f64> {
+    serde_json::from_value(
+        c.execute("return window.svclabLongTasks", vec![])
+            .await
+            .unwrap(),
+    )
+    .unwrap()
 }
