@@ -300,8 +300,8 @@ pub fn desired_subsets(svc: &Service, pods: &[&Pod]) -> Vec<EndpointSubset> {
             address.hostname = pod.spec.as_ref().and_then(|s| s.hostname.clone());
         }
         let ready = publish || pod_ready(pod);
-        let subset = |port: Option<EndpointPort>| {
-            let addresses = Some(vec![address.clone()]);
+        let subset = |address: EndpointAddress, port: Option<EndpointPort>| {
+            let addresses = Some(vec![address]);
             let (addresses, not_ready_addresses) = if ready {
                 (addresses, None)
             } else {
@@ -315,43 +315,54 @@ pub fn desired_subsets(svc: &Service, pods: &[&Pod]) -> Vec<EndpointSubset> {
         };
         if ports.is_empty() {
             if headless_no_ports {
-                subsets.push(subset(None));
+                subsets.push(subset(address, None));
             }
             continue;
         }
-        for sp in ports {
-            let Some(port) = find_port(pod, sp) else {
-                continue;
+        let mut resolved = ports
+            .iter()
+            .filter_map(|sp| {
+                Some(EndpointPort {
+                    name: sp.name.clone().filter(|n| !n.is_empty()),
+                    port: find_port(pod, sp)?,
+                    protocol: sp.protocol.clone(),
+                    app_protocol: sp.app_protocol.clone(),
+                })
+            })
+            .peekable();
+        // One subset per resolved port; the last one takes the address itself.
+        while let Some(port) = resolved.next() {
+            let address = if resolved.peek().is_some() {
+                address.clone()
+            } else {
+                std::mem::take(&mut address)
             };
-            subsets.push(subset(Some(EndpointPort {
-                name: sp.name.clone().filter(|n| !n.is_empty()),
-                port,
-                protocol: sp.protocol.clone(),
-                app_protocol: sp.app_protocol.clone(),
-            })));
+            subsets.push(subset(address, Some(port)));
         }
     }
     repack_subsets(subsets)
 }
 
 /// An EndpointPort as a comparable key; `port == -1` is RepackSubsets' "no ports" sentinel.
-type PortKey = (Option<String>, i32, Option<String>, Option<String>);
+/// Keys borrow from the subsets being repacked: a sync of a 200-pod Service compares each
+/// address several times, and owned keys made that mostly string copies.
+type PortKey<'a> = (Option<&'a str>, i32, Option<&'a str>, Option<&'a str>);
 /// An address's identity in RepackSubsets: IP and target UID.
-type AddressKey = (String, Option<String>);
+type AddressKey<'a> = (&'a str, Option<&'a str>);
 
-fn port_key(p: &EndpointPort) -> PortKey {
+fn port_key(p: &EndpointPort) -> PortKey<'_> {
     (
-        p.name.clone(),
+        p.name.as_deref(),
         p.port,
-        p.protocol.clone(),
-        p.app_protocol.clone(),
+        p.protocol.as_deref(),
+        p.app_protocol.as_deref(),
     )
 }
 
-fn address_key(a: &EndpointAddress) -> AddressKey {
+fn address_key(a: &EndpointAddress) -> AddressKey<'_> {
     (
-        a.ip.clone(),
-        a.target_ref.as_ref().and_then(|r| r.uid.clone()),
+        a.ip.as_str(),
+        a.target_ref.as_ref().and_then(|r| r.uid.as_deref()),
     )
 }
 
@@ -360,9 +371,9 @@ fn address_key(a: &EndpointAddress) -> AddressKey {
 /// subset, addresses are sorted by IP compared as strings (so `10.244.2.10` comes before
 /// `10.244.2.9`), then UID; ports are sorted by name, port and protocol; subsets by their ports.
 pub fn repack_subsets(subsets: Vec<EndpointSubset>) -> Vec<EndpointSubset> {
-    let mut all_addrs: BTreeMap<AddressKey, EndpointAddress> = BTreeMap::new();
-    let mut port_to_addrs: BTreeMap<PortKey, (Option<EndpointPort>, BTreeMap<AddressKey, bool>)> =
-        BTreeMap::new();
+    type PortAddrs<'a> = (Option<&'a EndpointPort>, BTreeMap<AddressKey<'a>, bool>);
+    let mut all_addrs: BTreeMap<AddressKey, &EndpointAddress> = BTreeMap::new();
+    let mut port_to_addrs: BTreeMap<PortKey, PortAddrs> = BTreeMap::new();
     for subset in &subsets {
         let ports: Vec<Option<&EndpointPort>> = match subset.ports.as_deref() {
             None | Some([]) => vec![None],
@@ -372,7 +383,7 @@ pub fn repack_subsets(subsets: Vec<EndpointSubset>) -> Vec<EndpointSubset> {
             let key = port.map_or((None, -1, None, None), port_key);
             let entry = port_to_addrs
                 .entry(key)
-                .or_insert_with(|| (port.cloned(), BTreeMap::new()));
+                .or_insert_with(|| (port, BTreeMap::new()));
             let lists = [
                 (subset.addresses.iter().flatten(), true),
                 (subset.not_ready_addresses.iter().flatten(), false),
@@ -380,7 +391,7 @@ pub fn repack_subsets(subsets: Vec<EndpointSubset>) -> Vec<EndpointSubset> {
             for (addrs, ready) in lists {
                 for addr in addrs {
                     let k = address_key(addr);
-                    all_addrs.entry(k.clone()).or_insert_with(|| addr.clone());
+                    all_addrs.entry(k).or_insert(addr);
                     // Not ready always wins over ready.
                     let state = entry.1.entry(k).or_insert(ready);
                     *state = *state && ready;
@@ -389,7 +400,7 @@ pub fn repack_subsets(subsets: Vec<EndpointSubset>) -> Vec<EndpointSubset> {
         }
     }
     // Group ports by the exact set of (address, readiness) that offers them.
-    let mut groups: BTreeMap<Vec<(AddressKey, bool)>, Vec<EndpointPort>> = BTreeMap::new();
+    let mut groups: BTreeMap<Vec<(AddressKey, bool)>, Vec<&EndpointPort>> = BTreeMap::new();
     for (_, (port, addrs)) in port_to_addrs {
         let group = groups.entry(addrs.into_iter().collect()).or_default();
         if let Some(p) = port.filter(|p| p.port > 0) {
@@ -405,34 +416,32 @@ pub fn repack_subsets(subsets: Vec<EndpointSubset>) -> Vec<EndpointSubset> {
             for (k, r) in addrs {
                 if let Some(a) = all_addrs.get(&k) {
                     if r {
-                        ready.push(a.clone());
+                        ready.push((*a).clone());
                     } else {
-                        not_ready.push(a.clone());
+                        not_ready.push((*a).clone());
                     }
                 }
             }
-            ports.sort_by_key(port_key);
+            ports.sort_by_key(|p| port_key(p));
             EndpointSubset {
                 addresses: (!ready.is_empty()).then_some(ready),
                 not_ready_addresses: (!not_ready.is_empty()).then_some(not_ready),
-                ports: (!ports.is_empty()).then_some(ports),
+                ports: (!ports.is_empty()).then(|| ports.into_iter().cloned().collect()),
             }
         })
         .collect();
-    out.sort_by(|a, b| {
-        let key = |s: &EndpointSubset| {
-            (
-                s.ports.iter().flatten().map(port_key).collect::<Vec<_>>(),
-                s.addresses
-                    .iter()
-                    .chain(s.not_ready_addresses.iter())
-                    .flatten()
-                    .map(address_key)
-                    .next(),
-            )
-        };
-        key(a).cmp(&key(b))
-    });
+    fn order(s: &EndpointSubset) -> (Vec<PortKey<'_>>, Option<AddressKey<'_>>) {
+        (
+            s.ports.iter().flatten().map(port_key).collect(),
+            s.addresses
+                .iter()
+                .chain(s.not_ready_addresses.iter())
+                .flatten()
+                .map(address_key)
+                .next(),
+        )
+    }
+    out.sort_by(|a, b| order(a).cmp(&order(b)));
     out
 }
 
@@ -491,14 +500,19 @@ pub fn truncate_subsets(subsets: &mut [EndpointSubset]) -> bool {
 /// kept) with the trigger-time annotation of `current` (the caller stamps a new one on a write).
 fn desired_endpoints(svc: &Service, current: Option<&Endpoints>, pods: &[&Pod]) -> Endpoints {
     let mut subsets = desired_subsets(svc, pods);
-    let mut ep = current.cloned().unwrap_or_else(|| Endpoints {
-        metadata: ObjectMeta {
-            name: svc.metadata.name.clone(),
-            namespace: svc.metadata.namespace.clone(),
-            ..Default::default()
-        },
+    // Only the current object's metadata is kept: its subsets are replaced (and would be a copy
+    // of every address).
+    let mut ep = Endpoints {
+        metadata: current.map_or_else(
+            || ObjectMeta {
+                name: svc.metadata.name.clone(),
+                namespace: svc.metadata.namespace.clone(),
+                ..Default::default()
+            },
+            |c| c.metadata.clone(),
+        ),
         subsets: None,
-    });
+    };
     let mut annotations = ep.metadata.annotations.take().unwrap_or_default();
     if truncate_subsets(&mut subsets) {
         annotations.insert(ANNOTATION_OVER_CAPACITY.into(), "truncated".into());

@@ -73,20 +73,37 @@ pub(crate) fn sort_ports(ports: &mut [EndpointPort]) {
     ports.sort_by_key(port_tuple);
 }
 
-/// An endpoint's identity (`endpointsliceutil.hashEndpoint`): its addresses, hostname and target.
-/// Conditions, node and zone may change in place.
-type EndpointKey = (Vec<String>, Option<String>, Option<String>, Option<String>);
+/// An endpoint's identity (`endpointsliceutil.hashEndpoint`): its addresses (sorted), hostname
+/// and target namespace and name, as one string (one allocation per endpoint: a 200-pod Service
+/// looks every endpoint up on every sync). Conditions, node and zone may change in place.
+type EndpointKey = String;
 
 fn endpoint_key(ep: &Endpoint) -> EndpointKey {
-    let mut addresses = ep.addresses.clone();
-    addresses.sort();
+    let mut addresses: Vec<&str> = ep.addresses.iter().map(String::as_str).collect();
+    addresses.sort_unstable();
     let target = ep.target_ref.as_ref();
-    (
-        addresses,
-        ep.hostname.clone(),
-        target.and_then(|r| r.namespace.clone()),
-        target.and_then(|r| r.name.clone()),
-    )
+    let parts = [
+        ep.hostname.as_deref(),
+        target.and_then(|r| r.namespace.as_deref()),
+        target.and_then(|r| r.name.as_deref()),
+    ];
+    let mut key = String::with_capacity(64);
+    // Separators no address or name can contain; `-`/`+` keep an absent part apart from "".
+    for a in addresses {
+        key.push_str(a);
+        key.push('\u{1}');
+    }
+    for part in parts {
+        key.push('\0');
+        match part {
+            None => key.push('-'),
+            Some(p) => {
+                key.push('+');
+                key.push_str(p);
+            }
+        }
+    }
+    key
 }
 
 /// `endpointsliceutil.EndpointSet`, in insertion order: `pop` hands endpoints out in the order
@@ -178,16 +195,23 @@ pub(crate) fn owned_slices(
         .collect()
 }
 
-/// The slice as it would be stored, minus the trigger-time annotation, for "did anything change".
-fn without_trigger(s: &EndpointSlice) -> EndpointSlice {
-    let mut s = s.clone();
-    if let Some(a) = s.metadata.annotations.as_mut() {
-        a.remove(ANNOTATION_LAST_CHANGE_TRIGGER_TIME);
-        if a.is_empty() {
-            s.metadata.annotations = None;
+/// Whether two slices are the same but for the trigger-time annotation ("did anything
+/// change"); only the metadata is copied to compare, not the endpoints.
+fn same_but_trigger(a: &EndpointSlice, b: &EndpointSlice) -> bool {
+    fn meta(m: &ObjectMeta) -> ObjectMeta {
+        let mut m = m.clone();
+        if let Some(a) = m.annotations.as_mut() {
+            a.remove(ANNOTATION_LAST_CHANGE_TRIGGER_TIME);
+            if a.is_empty() {
+                m.annotations = None;
+            }
         }
+        m
     }
-    s
+    a.address_type == b.address_type
+        && a.endpoints == b.endpoints
+        && a.ports == b.ports
+        && meta(&a.metadata) == meta(&b.metadata)
 }
 
 fn stamp_trigger(s: &mut EndpointSlice, trigger: Option<&str>) {
@@ -223,7 +247,7 @@ pub(crate) fn apply_plan(c: &mut Cluster, namespace: &str, plan: Plan, trigger: 
         if m.generate_name.is_none() {
             m.generate_name = o.generate_name.clone();
         }
-        if without_trigger(&s) == without_trigger(stored) {
+        if same_but_trigger(&s, stored) {
             continue;
         }
         stamp_trigger(&mut s, trigger);
