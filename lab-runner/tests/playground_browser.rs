@@ -188,10 +188,12 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
     let victim_ip = victim_ip.split(" · ").next().unwrap().to_string();
     // Record the lines that leave (they fade out for a moment, then are gone).
     c.execute(
-        "window.svclabLeft = []; new MutationObserver(ms => ms.forEach(m => \
-         m.addedNodes.forEach(n => n.classList && n.classList.contains('leaving') && \
-         window.svclabLeft.push(n.getAttribute('data-ip'))))) \
-         .observe(document.getElementById('cluster-map'), { childList: true, subtree: true });",
+        "window.svclabLeft = []; window.svclabPodsAdded = 0; \
+         new MutationObserver(ms => ms.forEach(m => m.addedNodes.forEach(n => { \
+           if (n.classList && n.classList.contains('leaving')) \
+             window.svclabLeft.push(n.getAttribute('data-ip')); \
+           if (n.matches && n.matches('g.pod')) window.svclabPodsAdded += 1; \
+         }))).observe(document.getElementById('cluster-map'), { childList: true, subtree: true });",
         vec![],
     )
     .await
@@ -218,6 +220,12 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
         0,
         "a leaving line is gone after its fade"
     );
+    // Only the replacement was drawn anew: the other pods kept their elements (and their rows).
+    let added = c
+        .execute("return window.svclabPodsAdded", vec![])
+        .await
+        .unwrap();
+    assert_eq!(added.as_u64(), Some(1), "pods drawn anew by one deletion");
 
     // The rules view shows iptables-save; switching kube-proxy to IPVS shows ipvsadm -Ln, and
     // the Service filter keeps httpd-svc's virtual server with its 5 real servers.

@@ -98,8 +98,61 @@ const NODE_HEADER: f32 = 50.0;
 const POD_H: f32 = 44.0;
 const POD_GAP: f32 = 8.0;
 
-/// Lays `map` out.
+/// Which row of its node's column each pod has. A pod keeps its row while it lives, so a
+/// deletion moves no other pod (the map redraws one pod, not half a column) and the replacement
+/// takes the first free row: often the row of the pod it replaces.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Slots {
+    rows: BTreeMap<String, BTreeMap<String, usize>>,
+}
+
+impl Slots {
+    /// Places `map`'s pods: pods placed before keep their rows, rows of pods that are gone are
+    /// freed, and new pods take the lowest free rows, in name order.
+    pub fn update(&mut self, map: &ClusterMap) {
+        self.rows
+            .retain(|node, _| map.nodes.iter().any(|n| n.name == *node));
+        for node in &map.nodes {
+            let rows = self.rows.entry(node.name.clone()).or_default();
+            if rows.len() == node.pods.len() && node.pods.iter().all(|p| rows.contains_key(&p.name))
+            {
+                continue;
+            }
+            rows.retain(|name, _| node.pods.iter().any(|p| p.name == *name));
+            let mut taken: Vec<bool> = vec![false; node.pods.len() + rows.len()];
+            for row in rows.values() {
+                if let Some(t) = taken.get_mut(*row) {
+                    *t = true;
+                }
+            }
+            let mut free = (0..).filter(|r| !taken.get(*r).copied().unwrap_or(false));
+            for pod in &node.pods {
+                if !rows.contains_key(&pod.name) {
+                    let row = free.next().unwrap_or_default();
+                    rows.insert(pod.name.clone(), row);
+                }
+            }
+        }
+    }
+
+    /// The row of `pod` on `node`.
+    pub fn row(&self, node: &str, pod: &str) -> Option<usize> {
+        self.rows.get(node)?.get(pod).copied()
+    }
+}
+
+/// Lays `map` out, each pod in the row it had before ([`Slots`], updated here).
+pub fn layout_in<'a>(map: &'a ClusterMap, slots: &mut Slots) -> Layout<'a> {
+    slots.update(map);
+    layout_rows(map, |node, pod, j| slots.row(node, pod).unwrap_or(j))
+}
+
+/// Lays `map` out, pods in name order.
 pub fn layout(map: &ClusterMap) -> Layout<'_> {
+    layout_rows(map, |_, _, j| j)
+}
+
+fn layout_rows(map: &ClusterMap, row: impl Fn(&str, &str, usize) -> usize) -> Layout<'_> {
     let columns = map.nodes.len().max(map.services.len()).max(1) as f32;
     let width = 2.0 * MARGIN + columns * COLUMN + (columns - 1.0) * GAP;
     let nodes: Vec<NodeBox> = map
@@ -108,21 +161,31 @@ pub fn layout(map: &ClusterMap) -> Layout<'_> {
         .enumerate()
         .map(|(i, node)| {
             let x = MARGIN + i as f32 * (COLUMN + GAP);
-            let pods: Vec<PodBox> = node
+            let rows: Vec<usize> = node
                 .pods
                 .iter()
                 .enumerate()
-                .map(|(j, pod)| PodBox {
+                .map(|(j, pod)| row(&node.name, &pod.name, j))
+                .collect();
+            let mut pods: Vec<PodBox> = node
+                .pods
+                .iter()
+                .zip(&rows)
+                .map(|(pod, row)| PodBox {
                     pod,
                     rect: Rect {
                         x: x + 10.0,
-                        y: NODES_Y + NODE_HEADER + j as f32 * (POD_H + POD_GAP),
+                        y: NODES_Y + NODE_HEADER + *row as f32 * (POD_H + POD_GAP),
                         w: COLUMN - 20.0,
                         h: POD_H,
                     },
                 })
                 .collect();
-            let h = NODE_HEADER + node.pods.len() as f32 * (POD_H + POD_GAP) + 10.0;
+            // Top to bottom: with stable rows, a deletion and its replacement change one place
+            // in this (keyed) list instead of moving the pods between them.
+            pods.sort_by(|a, b| a.rect.y.total_cmp(&b.rect.y));
+            let rows = rows.iter().map(|r| r + 1).max().unwrap_or(0);
+            let h = NODE_HEADER + rows as f32 * (POD_H + POD_GAP) + 10.0;
             NodeBox {
                 node,
                 rect: Rect {
@@ -150,14 +213,21 @@ pub fn layout(map: &ClusterMap) -> Layout<'_> {
         })
         .collect();
     let mut lines = Vec::new();
+    // Each endpoint's pod, by name or else by IP (one lookup per line, not a walk of every pod).
+    let boxes = || nodes.iter().flat_map(|n| n.pods.iter());
+    let by_name: BTreeMap<&str, Rect> = boxes().map(|p| (p.pod.name.as_str(), p.rect)).collect();
+    let by_ip: BTreeMap<&str, Rect> = boxes()
+        .filter_map(|p| Some((p.pod.ip.as_deref()?, p.rect)))
+        .collect();
     for s in &services {
         for endpoint in &s.service.endpoints {
-            let pod = nodes.iter().flat_map(|n| n.pods.iter()).find(|p| {
-                endpoint.pod.as_deref() == Some(p.pod.name.as_str())
-                    || p.pod.ip.as_deref() == Some(endpoint.ip.as_str())
-            });
+            let pod = endpoint
+                .pod
+                .as_deref()
+                .and_then(|n| by_name.get(n))
+                .or_else(|| by_ip.get(endpoint.ip.as_str()));
             let to = match pod {
-                Some(p) => Some(p.rect.top_center()),
+                Some(rect) => Some(rect.top_center()),
                 None => nodes
                     .iter()
                     .find(|n| {
@@ -175,6 +245,13 @@ pub fn layout(map: &ClusterMap) -> Layout<'_> {
             }
         }
     }
+    // Per Service, in the order of the pods they reach (left to right, top to bottom), for the
+    // same reason.
+    lines.sort_by(|a, b| {
+        (a.from.0, a.to.0, a.to.1)
+            .partial_cmp(&(b.from.0, b.to.0, b.to.1))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     let height = nodes
         .iter()
         .map(|n| n.rect.y + n.rect.h)
@@ -349,5 +426,72 @@ mod tests {
         assert_eq!(exits.leaving().len(), layout(&full).lines.len());
         exits.update(&layout(&full).lines, 20.0);
         assert!(exits.leaving().is_empty());
+    }
+
+    #[test]
+    fn a_pod_keeps_its_row_and_a_replacement_takes_the_free_one() {
+        let mut p = Playground::new(Lang::En);
+        p.reduce(Action::ApplyChapter);
+        p.reduce(Action::Scale(6));
+        let mut slots = Slots::default();
+        let before = p.map();
+        let first = layout_in(&before, &mut slots);
+        // At first, pods are in name order, as `layout` places them.
+        assert_eq!(first, layout(&before));
+        let rect_of = |l: &Layout, name: &str| {
+            l.nodes
+                .iter()
+                .flat_map(|n| n.pods.iter())
+                .find(|b| b.pod.name == name)
+                .map(|b| b.rect)
+        };
+        let node = before
+            .nodes
+            .iter()
+            .find(|n| {
+                n.pods
+                    .iter()
+                    .filter(|p| p.name.starts_with("httpd-"))
+                    .count()
+                    >= 2
+            })
+            .unwrap();
+        let victim = node
+            .pods
+            .iter()
+            .find(|p| p.name.starts_with("httpd-"))
+            .unwrap();
+        let victim_rect = rect_of(&first, &victim.name).unwrap();
+        p.reduce(Action::DeletePod(victim.name.clone()));
+        let after = p.map();
+        let second = layout_in(&after, &mut slots);
+        // Every pod that stayed is where it was.
+        for n in &before.nodes {
+            for pod in &n.pods {
+                if let Some(r) = rect_of(&second, &pod.name) {
+                    assert_eq!(Some(r), rect_of(&first, &pod.name), "{} moved", pod.name);
+                }
+            }
+        }
+        // The new pod sits in a free row: the victim's, if it landed on the same node, or the
+        // first one after the others.
+        let new: Vec<&str> = after
+            .pods()
+            .map(|p| p.name.as_str())
+            .filter(|n| rect_of(&first, n).is_none())
+            .collect();
+        assert_eq!(new.len(), 1);
+        let new_rect = rect_of(&second, new[0]).unwrap();
+        let taken: Vec<Rect> = second
+            .nodes
+            .iter()
+            .flat_map(|n| n.pods.iter())
+            .filter(|b| b.pod.name != new[0])
+            .map(|b| b.rect)
+            .collect();
+        assert!(!taken.contains(&new_rect));
+        if new_rect.x == victim_rect.x {
+            assert_eq!(new_rect, victim_rect);
+        }
     }
 }

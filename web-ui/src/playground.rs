@@ -9,6 +9,7 @@ use lab_core::config::ProxyMode;
 use lab_core::proxy::ProxyConfig;
 use lab_core::shell::terminal::{self, TerminalOutput};
 use lab_core::{Cluster, Kind};
+use std::rc::Rc;
 
 /// The chapter's Deployment (3 httpd replicas), as lab-core's tests and the book use it.
 pub const CHAPTER_DEPLOYMENT: &str =
@@ -75,7 +76,7 @@ pub struct Playground {
     /// The last editor apply's error, placed at its line.
     pub editor_error: Option<crate::editor::EditorError>,
     /// The terminal's commands and their output, oldest first.
-    pub terminal: Vec<TerminalEntry>,
+    pub terminal: Rc<Vec<TerminalEntry>>,
     /// Commands run so far: the seed of kube-proxy's endpoint choice for the next one, so a
     /// repeated `wget` may reach another pod, as on a real cluster.
     pub commands_run: u64,
@@ -102,7 +103,7 @@ impl Playground {
             lang,
             error: None,
             editor_error: None,
-            terminal: Vec::new(),
+            terminal: Rc::default(),
             commands_run: 0,
             log: Vec::new(),
             lab: None,
@@ -156,16 +157,19 @@ impl Playground {
             Action::Run(line) => {
                 let line = line.trim().to_string();
                 if line == "clear" {
-                    self.terminal.clear();
+                    Rc::make_mut(&mut self.terminal).clear();
                 } else if !line.is_empty() {
                     self.commands_run += 1;
                     let output = terminal::run(&mut self.cluster, &line, self.commands_run);
-                    self.terminal.push(TerminalEntry {
+                    // Shared with the terminal view (no copy per render); copied on write only
+                    // while a render still holds the previous scrollback.
+                    let scrollback = Rc::make_mut(&mut self.terminal);
+                    scrollback.push(TerminalEntry {
                         command: line,
                         output,
                     });
-                    let excess = self.terminal.len().saturating_sub(TERMINAL_SCROLLBACK);
-                    self.terminal.drain(..excess);
+                    let excess = scrollback.len().saturating_sub(TERMINAL_SCROLLBACK);
+                    scrollback.drain(..excess);
                 }
                 Ok(())
             }

@@ -399,22 +399,39 @@ fn replicaset_relevant(old: Option<&Object>, new: Option<&Object>) -> bool {
         || kubelet::pod_ready(a) != kubelet::pod_ready(b)
 }
 
-/// Whether a pod change can change any Endpoints: labels, IP, readiness, phase, node, deletion.
+/// Whether a pod change can change any Endpoints or EndpointSlice: upstream's
+/// `podEndpointsChanged` (labels, hostname and subdomain, deletion, readiness, IPs) plus a move
+/// to or from a terminal phase, which takes the pod out of both. The node name is set before the
+/// pod has an IP and container ports are immutable, so neither wakes the controllers (a
+/// scheduling write used to cost a sync of every Endpoints and EndpointSlice of the pod's
+/// Services).
 fn endpoint_relevant(old: Option<&Object>, new: Option<&Object>) -> bool {
+    use k8s_openapi::api::core::v1::{Pod, PodIP};
     let (Some(Object::Pod(a)), Some(Object::Pod(b))) = (old, new) else {
         return true;
     };
-    let ready = |p: &k8s_openapi::api::core::v1::Pod| kubelet::pod_ready(p);
+    fn ips(p: &Pod) -> Option<(Option<&str>, Option<&Vec<PodIP>>)> {
+        p.status
+            .as_ref()
+            .map(|s| (s.pod_ip.as_deref(), s.pod_ips.as_ref()))
+    }
+    fn terminal(p: &Pod) -> bool {
+        matches!(
+            p.status.as_ref().and_then(|s| s.phase.as_deref()),
+            Some("Failed" | "Succeeded")
+        )
+    }
+    fn host(p: &Pod) -> Option<(Option<&str>, Option<&str>)> {
+        p.spec
+            .as_ref()
+            .map(|s| (s.hostname.as_deref(), s.subdomain.as_deref()))
+    }
     a.metadata.labels != b.metadata.labels
+        || host(a) != host(b)
         || a.metadata.deletion_timestamp != b.metadata.deletion_timestamp
-        || a.status.as_ref().and_then(|s| s.pod_ip.clone())
-            != b.status.as_ref().and_then(|s| s.pod_ip.clone())
-        || a.status.as_ref().and_then(|s| s.phase.clone())
-            != b.status.as_ref().and_then(|s| s.phase.clone())
-        || ready(a) != ready(b)
-        || a.spec.as_ref().and_then(|s| s.node_name.clone())
-            != b.spec.as_ref().and_then(|s| s.node_name.clone())
-        || a.spec.as_ref().map(|s| &s.containers) != b.spec.as_ref().map(|s| &s.containers)
+        || kubelet::pod_ready(a) != kubelet::pod_ready(b)
+        || ips(a) != ips(b)
+        || terminal(a) != terminal(b)
 }
 
 /// Runs all queues until none has work. Upstream controllers run concurrently; here each pass

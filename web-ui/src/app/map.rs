@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 use web_ui::i18n::{Lang, Text, text};
-use web_ui::layout::{Exits, Rect, layout};
+use web_ui::layout::{Exits, Rect, Slots, layout_in};
 use web_ui::map::{ClusterMap, PodView};
 use yew::prelude::*;
 
@@ -19,7 +19,9 @@ pub struct Props {
 #[function_component(ClusterMapView)]
 pub fn cluster_map_view(props: &Props) -> Html {
     let lang = props.lang;
-    let l = layout(&props.map);
+    // Pods keep their rows across renders, so a deletion redraws one pod, not half a column.
+    let slots = use_mut_ref(Slots::default);
+    let l = layout_in(&props.map, &mut slots.borrow_mut());
     // Lines whose endpoint left fade out where they were; the map draws again when they are done.
     let exits = use_mut_ref(Exits::default);
     let redraw = use_force_update();
@@ -86,13 +88,14 @@ pub fn cluster_map_view(props: &Props) -> Html {
                 // Drawn last, so the lines stay visible over the node columns.
                 { for l.lines.iter().map(|line| html! {
                     // Keyed by Service and address: a new endpoint's line is a new element, which
-                    // is what the stylesheet animates in.
-                    <line key={format!("{}/{}", line.service, line.endpoint.ip)}
-                        class={classes!("endpoint", (!line.endpoint.ready).then_some("not-ready"))}
-                        data-service={line.service.to_string()} data-ip={line.endpoint.ip.clone()}
-                        x1={line.from.0.to_string()} y1={line.from.1.to_string()}
-                        x2={line.to.0.to_string()} y2={line.to.1.to_string()} />
+                    // is what the stylesheet animates in; an unchanged line is not drawn again.
+                    <MapLine key={format!("{}/{}", line.service, line.endpoint.ip)}
+                        service={line.service.to_string()} ip={line.endpoint.ip.clone()}
+                        ready={line.endpoint.ready} from={line.from} to={line.to} />
                 }) }
+                // In a group of their own: the SVG's children keep one shape whether or not a line
+                // is leaving (an empty list becoming non-empty made Yew rebuild every pod).
+                <g class="leaving-lines">
                 { for exits.borrow().leaving().iter().map(|line| html! {
                     <line key={format!("leaving:{}/{}", line.service, line.ip)}
                         class="endpoint leaving" aria-hidden="true"
@@ -100,6 +103,7 @@ pub fn cluster_map_view(props: &Props) -> Html {
                         x1={line.from.0.to_string()} y1={line.from.1.to_string()}
                         x2={line.to.0.to_string()} y2={line.to.1.to_string()} />
                 }) }
+                </g>
             </svg>
         </section>
     }
@@ -134,5 +138,25 @@ fn map_pod(props: &PodProps) -> Html {
                 {format!("{} · {} · {}", p.ip.as_deref().unwrap_or("-"), p.status, state)}
             </text>
         </g>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct LineProps {
+    service: String,
+    ip: String,
+    ready: bool,
+    from: (f32, f32),
+    to: (f32, f32),
+}
+
+/// One endpoint line: its own component, so an action redraws only the lines it changed.
+#[function_component(MapLine)]
+fn map_line(props: &LineProps) -> Html {
+    html! {
+        <line class={classes!("endpoint", (!props.ready).then_some("not-ready"))}
+            data-service={props.service.clone()} data-ip={props.ip.clone()}
+            x1={props.from.0.to_string()} y1={props.from.1.to_string()}
+            x2={props.to.0.to_string()} y2={props.to.1.to_string()} />
     }
 }

@@ -324,8 +324,7 @@ pub fn app() -> Html {
     };
 
     let pods_view = html! {
-        <pods::PodsTable lang={lang} dispatch={state.dispatcher()}
-            pods={map.nodes.iter().flat_map(|n| n.pods.iter().map(|p| (n.name.clone(), p.clone()))).collect::<Vec<_>>()} />
+        <pods::PodsTable lang={lang} dispatch={state.dispatcher()} map={map.clone()} />
     };
     let editor_view = html! {
         <editor::EditorView lang={lang} error={p.editor_error.clone()} on_apply={on_apply} />
@@ -342,7 +341,7 @@ pub fn app() -> Html {
             on_node={on_node} on_service={on_service} />
     };
     let terminal_view = html! {
-        <terminal::TerminalView entries={Rc::new(p.terminal.clone())} lang={lang}
+        <terminal::TerminalView entries={p.terminal.clone()} lang={lang}
             on_run={on_run} on_complete={on_complete} />
     };
     let problem_view = html! {

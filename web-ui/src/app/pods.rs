@@ -3,16 +3,17 @@
 //! whose pod it changed (the 200-pod interaction budget).
 
 use super::{Msg, State};
+use std::rc::Rc;
 use web_ui::i18n::{Lang, Text, text};
-use web_ui::map::PodView;
+use web_ui::map::{ClusterMap, PodView};
 use web_ui::playground::Action;
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
 pub struct Props {
     pub lang: Lang,
-    /// (node, pod) in the map's order.
-    pub pods: Vec<(String, PodView)>,
+    /// The map's nodes and their pods (shared with the map, not copied per render).
+    pub map: Rc<ClusterMap>,
     pub dispatch: UseReducerDispatcher<State>,
 }
 
@@ -31,8 +32,8 @@ pub fn pods_table(props: &Props) -> Html {
                     <th scope="col">{t(Text::ColActions)}</th>
                 </tr></thead>
                 <tbody>
-                { for props.pods.iter().map(|(node, pod)| html! {
-                    <PodRow key={pod.name.clone()} lang={props.lang} node={node.clone()} pod={pod.clone()}
+                { for props.map.nodes.iter().flat_map(|n| n.pods.iter().map(move |p| (n, p))).map(|(node, pod)| html! {
+                    <PodRow key={pod.name.clone()} lang={props.lang} node={node.name.clone()} pod={pod.clone()}
                         dispatch={props.dispatch.clone()} />
                 }) }
                 </tbody>
