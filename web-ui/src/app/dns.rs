@@ -1,7 +1,6 @@
 //! The DNS view: a pod, a name and a type; the pod's nslookup and dig side by side, and the
 //! C library's queries under them.
 
-use web_sys::{HtmlInputElement, HtmlSelectElement};
 use web_ui::dns::{Answers, Panel, TYPES};
 use web_ui::i18n::{Lang, Text, text};
 use yew::prelude::*;
@@ -45,21 +44,15 @@ pub fn dns_panel(props: &Props) -> Html {
 
     let on_pod = {
         let pod = pod.clone();
-        Callback::from(move |e: Event| {
-            pod.set(Some(e.target_unchecked_into::<HtmlSelectElement>().value()))
-        })
+        Callback::from(move |e: Event| pod.set(Some(super::selected(&e))))
     };
     let on_name = {
         let name = name.clone();
-        Callback::from(move |e: InputEvent| {
-            name.set(e.target_unchecked_into::<HtmlInputElement>().value())
-        })
+        Callback::from(move |e: InputEvent| name.set(super::typed(&e)))
     };
     let on_type = {
         let qtype = qtype.clone();
-        Callback::from(move |e: Event| {
-            qtype.set(e.target_unchecked_into::<HtmlSelectElement>().value())
-        })
+        Callback::from(move |e: Event| qtype.set(super::selected(&e)))
     };
     let ask = {
         let (answers, on_ask) = (answers.clone(), props.on_ask.clone());

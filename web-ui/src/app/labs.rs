@@ -6,7 +6,6 @@ use super::{Msg, State};
 use gloo_timers::callback::Timeout;
 use lab_core::lab::{Lab, Report, Status};
 use std::rc::Rc;
-use web_sys::HtmlSelectElement;
 use web_ui::i18n::{Lang, Text, text};
 use web_ui::playground::Action;
 use yew::prelude::*;
@@ -77,7 +76,7 @@ pub fn labs_panel(props: &Props) -> Html {
     let on_pick = {
         let (picked, hints) = (picked.clone(), hints.clone());
         Callback::from(move |e: Event| {
-            picked.set(Some(e.target_unchecked_into::<HtmlSelectElement>().value()));
+            picked.set(Some(super::selected(&e)));
             hints.set(Vec::new());
         })
     };

@@ -26,15 +26,18 @@ use web_ui::rules::{
 use web_ui::share::{self, Query, STORAGE_KEY, View};
 use yew::prelude::*;
 
-/// The rules view's kube-proxy: node, mode, the resourceVersion it last synced, the proxier
-/// itself, and what that sync changed.
-type Synced = (
-    String,
-    ProxyMode,
-    u64,
-    lab_core::proxy::sync::Proxier,
-    SyncMarks,
-);
+/// The rules view's kube-proxy, kept across changes so that its next sync says what changed.
+struct Synced {
+    /// The node it runs on.
+    node: String,
+    /// Its mode.
+    mode: ProxyMode,
+    /// The cluster's resourceVersion it last synced.
+    version: u64,
+    proxier: lab_core::proxy::sync::Proxier,
+    /// What that sync changed.
+    marks: SyncMarks,
+}
 
 /// `Playground` behind Yew's reducer hook. The playground is changed in place (a cluster of
 /// 200 pods is too big to copy on every click); each change returns a new `State` (a new `Rc`),
@@ -79,6 +82,18 @@ impl Reducible for State {
             pg: self.pg.clone(),
         })
     }
+}
+
+/// The value of the `<select>` a change event came from.
+pub(crate) fn selected(e: &Event) -> String {
+    e.target_unchecked_into::<web_sys::HtmlSelectElement>()
+        .value()
+}
+
+/// The value of the `<input>` an input event came from.
+pub(crate) fn typed(e: &InputEvent) -> String {
+    e.target_unchecked_into::<web_sys::HtmlInputElement>()
+        .value()
 }
 
 /// The `localStorage` key of the chosen language (kept apart: it is not part of a scenario).
@@ -160,8 +175,7 @@ pub fn app() -> Html {
     // Pods the trace view lights up on the map, and the rules its last trace hit.
     let highlight = use_state(Vec::<String>::new);
     let trace_hits = use_state(|| None::<trace::Hits>);
-    // The rules view's kube-proxy: node, mode, the resourceVersion it last synced, itself, and
-    // what that sync changed.
+    // The rules view's kube-proxy (see `Synced`).
     let synced = use_mut_ref(|| None::<Synced>);
     let rules_node = use_state(|| "kind-worker".to_string());
     let rules_service = use_state(|| None::<String>);
@@ -211,16 +225,24 @@ pub fn app() -> Html {
             let version = p.cluster.resource_version();
             let mut synced = synced.borrow_mut();
             let marks = match &mut *synced {
-                Some(s) if s.0 == node && s.1 == mode && s.2 == version => s.4.clone(),
-                Some(s) if s.0 == node && s.1 == mode => {
-                    s.4 = sync_marks(&mut s.3, &p.cluster);
-                    s.2 = version;
-                    s.4.clone()
+                Some(s) if s.node == node && s.mode == mode && s.version == version => {
+                    s.marks.clone()
+                }
+                Some(s) if s.node == node && s.mode == mode => {
+                    s.marks = sync_marks(&mut s.proxier, &p.cluster);
+                    s.version = version;
+                    s.marks.clone()
                 }
                 _ => {
                     let mut proxier = rules_proxier(&p.cluster, &node, mode);
                     let _ = sync_marks(&mut proxier, &p.cluster);
-                    *synced = Some((node.clone(), mode, version, proxier, SyncMarks::default()));
+                    *synced = Some(Synced {
+                        node: node.clone(),
+                        mode,
+                        version,
+                        proxier,
+                        marks: SyncMarks::default(),
+                    });
                     SyncMarks::default()
                 }
             };

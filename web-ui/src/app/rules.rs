@@ -5,7 +5,6 @@
 //! wait for it.
 
 use std::rc::Rc;
-use web_sys::HtmlSelectElement;
 use web_ui::i18n::{Lang, Text, text};
 use web_ui::rules::SyncMarks;
 use yew::prelude::*;
@@ -79,11 +78,9 @@ fn marked(lines: &[String], synced: &[bool], hits: &[String]) -> Html {
 #[function_component(RulesView)]
 pub fn rules_view(props: &Props) -> Html {
     let lang = props.lang;
-    let on_node = props
-        .on_node
-        .reform(|e: Event| e.target_unchecked_into::<HtmlSelectElement>().value());
+    let on_node = props.on_node.reform(|e: Event| super::selected(&e));
     let on_service = props.on_service.reform(|e: Event| {
-        let v = e.target_unchecked_into::<HtmlSelectElement>().value();
+        let v = super::selected(&e);
         (!v.is_empty()).then_some(v)
     });
     // The text, which lines the last sync wrote, and what it removed: prepared once per

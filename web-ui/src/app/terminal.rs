@@ -3,7 +3,6 @@
 //! `shell::terminal` over the page's cluster); this component only keeps the line being typed.
 
 use std::rc::Rc;
-use web_sys::HtmlInputElement;
 use web_ui::i18n::{Lang, Text, text};
 use web_ui::playground::TerminalEntry;
 use yew::prelude::*;
@@ -32,7 +31,7 @@ pub fn terminal_view(props: &Props) -> Html {
         let line = line.clone();
         let walk = walk.clone();
         Callback::from(move |e: InputEvent| {
-            line.set(e.target_unchecked_into::<HtmlInputElement>().value());
+            line.set(super::typed(&e));
             walk.set(None);
         })
     };

@@ -3,7 +3,6 @@
 //! map through `on_highlight` (the source pod, and the pod reached once the last stage shows).
 
 use gloo_timers::callback::Interval;
-use web_sys::{HtmlInputElement, HtmlSelectElement};
 use web_ui::i18n::{Lang, Text, text};
 use web_ui::trace::{From, StageKind, TraceProblem, TraceView};
 
@@ -102,15 +101,11 @@ pub fn trace_view(props: &Props) -> Html {
 
     let on_from = {
         let from = from.clone();
-        Callback::from(move |e: Event| {
-            from.set(Some(e.target_unchecked_into::<HtmlSelectElement>().value()))
-        })
+        Callback::from(move |e: Event| from.set(Some(super::selected(&e))))
     };
     let on_to = {
         let to = to.clone();
-        Callback::from(move |e: InputEvent| {
-            to.set(e.target_unchecked_into::<HtmlInputElement>().value())
-        })
+        Callback::from(move |e: InputEvent| to.set(super::typed(&e)))
     };
     let run = {
         let (result, shown, runs, playing) =
