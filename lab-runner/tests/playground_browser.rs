@@ -22,6 +22,7 @@
 
 mod support;
 
+use fantoccini::elements::Element;
 use fantoccini::{Client, Locator};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -37,29 +38,45 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Polls until `css` matches `want` elements (10 s at most); returns the count seen last.
-async fn wait_count(c: &Client, css: &str, want: usize) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(10);
+/// Asks `probe` every 50 ms until it says it is done (the `bool`), `limit` at most; returns
+/// its last answer. Views finish after the render an action caused (the rules text is computed
+/// in an effect, the scale view in a worker), so the test polls instead of reading once.
+async fn poll<T>(limit: Duration, mut probe: impl AsyncFnMut() -> (bool, T)) -> T {
+    let deadline = Instant::now() + limit;
     loop {
-        let n = c.find_all(Locator::Css(css)).await.unwrap().len();
-        if n == want || Instant::now() > deadline {
-            return n;
+        let (done, value) = probe().await;
+        if done || Instant::now() > deadline {
+            return value;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
-/// The text of `css` once `ok` accepts it (10 s at most; then whatever it is): for views that
-/// finish after the render an action caused (the rules text is computed in an effect).
+/// Polls until `css` matches `want` elements (10 s at most); returns the count seen last.
+async fn wait_count(c: &Client, css: &str, want: usize) -> usize {
+    poll(Duration::from_secs(10), async || {
+        let n = c.find_all(Locator::Css(css)).await.unwrap().len();
+        (n == want, n)
+    })
+    .await
+}
+
+/// The text of `css` once `ok` accepts it (10 s at most; then whatever it is).
 async fn wait_text(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    poll(Duration::from_secs(10), async || {
         let t = text(c, css).await;
-        if ok(&t) || Instant::now() > deadline {
-            return t;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (ok(&t), t)
+    })
+    .await
+}
+
+/// The element `css` once it exists (20 s at most; else the test fails, saying `what`).
+async fn element(c: &Client, css: &str, what: &str) -> Element {
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
 async fn text(c: &Client, css: &str) -> String {
@@ -95,11 +112,7 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
     let c = connect(driver_port, 1000, 900).await;
     c.goto(&web).await.unwrap();
     // The wasm has loaded and rendered once the map is there.
-    c.wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("#cluster-map"))
-        .await
-        .expect("the playground's map never rendered");
+    element(&c, "#cluster-map", "the playground's map never rendered").await;
     // zh-CN by default; English on request, with the cluster kept.
     assert_eq!(text(&c, "#apply").await, "应用本章的清单");
     click(&c, "#lang-en").await;
@@ -149,17 +162,14 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
     assert_eq!(text(&c, "#replicas").await, "5");
     // The rules view marks what kube-proxy's last sync (the scale-up) wrote on kind-worker: the
     // new endpoints' chains and the Service chain's rules whose probabilities changed.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let synced = loop {
+    let synced = poll(Duration::from_secs(10), async || {
         let marks = c
             .find_all(Locator::Css("#rules mark.synced"))
             .await
             .unwrap();
-        if !marks.is_empty() || Instant::now() > deadline {
-            break marks;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+        (!marks.is_empty(), marks)
+    })
+    .await;
     let mut marked = String::new();
     for m in &synced {
         marked.push_str(&m.text().await.unwrap());
@@ -436,11 +446,7 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
     }
     // A reload keeps the scenario (localStorage).
     c.refresh().await.unwrap();
-    c.wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("#pods tbody tr"))
-        .await
-        .expect("the saved scenario was not replayed");
+    element(&c, "#pods tbody tr", "the saved scenario was not replayed").await;
     assert_eq!(text(&c, "#pods tbody").await, pods_before);
     c.close().await.unwrap();
 
@@ -448,12 +454,7 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
     // pod names and IPs, the IPVS mode and the terminal's output.
     let fresh = connect(driver_port, 1000, 900).await;
     fresh.goto(&link).await.unwrap();
-    fresh
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("#pods tbody tr"))
-        .await
-        .expect("the shared link never rendered");
+    element(&fresh, "#pods tbody tr", "the shared link never rendered").await;
     assert_eq!(text(&fresh, "#pods tbody").await, pods_before);
     assert_eq!(text(&fresh, "#terminal-output").await, terminal_before);
     assert!(
@@ -463,12 +464,12 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
     );
     // An embed shows its one view.
     fresh.goto(&format!("{link}&embed=rules")).await.unwrap();
-    fresh
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("main.embed #rules"))
-        .await
-        .expect("the rules embed never rendered");
+    element(
+        &fresh,
+        "main.embed #rules",
+        "the rules embed never rendered",
+    )
+    .await;
     assert_eq!(wait_count(&fresh, "#cluster-map", 0).await, 0);
     assert!(
         wait_text(&fresh, "#rules", |t| t.contains("IP Virtual Server"))
@@ -477,12 +478,8 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
     );
     // A broken link says so and starts a fresh cluster.
     fresh.goto(&format!("{web}?lang=en&s=%%%")).await.unwrap();
-    let problem = fresh
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("#scenario-error"))
+    let problem = element(&fresh, "#scenario-error", "a broken link is reported")
         .await
-        .expect("a broken link is reported")
         .text()
         .await
         .unwrap();
@@ -491,12 +488,12 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
 
     // A guided lab: lab 01 starts failing (its Service's selector has a typo), says why, and
     // passes once its solution is applied, graded live on the page's cluster.
-    fresh
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("#lab-start"))
-        .await
-        .expect("the labs are parsed after the first render");
+    element(
+        &fresh,
+        "#lab-start",
+        "the labs are parsed after the first render",
+    )
+    .await;
     click(&fresh, "#lab-start").await;
     let status = wait_text(&fresh, "#lab-status", |t| t.contains(" / ")).await;
     let (passed, total) = status.split_once(" / ").expect("n / m");
@@ -519,14 +516,12 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
             .goto(&format!("{web}?lang=en&embed={view}"))
             .await
             .unwrap();
-        fresh
-            .wait()
-            .at_most(Duration::from_secs(20))
-            .for_element(Locator::Css(&format!(
-                "main.embed[data-embed='{view}'] section.{view}"
-            )))
-            .await
-            .unwrap_or_else(|e| panic!("the {view} embed never rendered: {e}"));
+        element(
+            &fresh,
+            &format!("main.embed[data-embed='{view}'] section.{view}"),
+            &format!("the {view} embed never rendered"),
+        )
+        .await;
         assert_eq!(
             fresh
                 .find_all(Locator::Css("main section"))
@@ -550,23 +545,20 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
 async fn scale_view_measures_in_a_worker(driver_port: u16, web: &str) {
     let c = connect(driver_port, 1200, 1000).await;
     c.goto(&format!("{web}?lang=en")).await.unwrap();
-    c.wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("#scale-run"))
-        .await
-        .expect("the scale view never rendered");
+    element(&c, "#scale-run", "the scale view never rendered").await;
     // Main-thread tasks over 50 ms, from now on.
     watch_long_tasks(&c).await;
     click(&c, "#scale-run").await;
     // The heaviest part: 20,000 Services (the smaller sizes take seconds).
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !text(&c, "#scale-status").await.contains("20,000 Services") {
-        assert!(
-            Instant::now() < deadline,
-            "the worker never reached 20,000 Services"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let status = poll(Duration::from_secs(120), async || {
+        let t = text(&c, "#scale-status").await;
+        (t.contains("20,000 Services"), t)
+    })
+    .await;
+    assert!(
+        status.contains("20,000 Services"),
+        "the worker never reached 20,000 Services: {status}"
+    );
     // While the worker syncs 20,000 Services the page answers: the chapter applies and its
     // pods render.
     click(&c, "#apply").await;
@@ -587,28 +579,19 @@ async fn scale_view_measures_in_a_worker(driver_port: u16, web: &str) {
         Some("true"),
         "still measuring meanwhile"
     );
-    // The whole measurement (minutes on a loaded 2-core machine at most).
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
+    // The whole measurement (minutes on a loaded 2-core machine at most), or a failure.
+    let (running, done) = poll(Duration::from_secs(300), async || {
         let status = c.find(Locator::Css("#scale-status")).await.unwrap();
-        let done = status.attr("data-done").await.unwrap();
         let running = status.attr("data-running").await.unwrap();
-        if running.as_deref() == Some("false") {
-            assert_eq!(done.as_deref(), Some("9"), "nine measurements");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the scale view did not finish: {done:?}"
-        );
-        assert!(
-            c.find_all(Locator::Css("#scale-error"))
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+        let done = status.attr("data-done").await.unwrap();
+        (running.as_deref() == Some("false"), (running, done))
+    })
+    .await;
+    assert_eq!(
+        running.as_deref(),
+        Some("false"),
+        "the scale view did not finish: {done:?}"
+    );
     assert!(
         c.find_all(Locator::Css("#scale-error"))
             .await
@@ -617,6 +600,7 @@ async fn scale_view_measures_in_a_worker(driver_port: u16, web: &str) {
         "{}",
         text(&c, "#scale").await
     );
+    assert_eq!(done.as_deref(), Some("9"), "nine measurements");
     for chart in ["rules", "traversed", "full-sync", "change"] {
         assert_eq!(
             wait_count(&c, &format!("#scale-chart-{chart} g.bar"), 9).await,
