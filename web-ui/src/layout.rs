@@ -7,6 +7,7 @@
 
 use crate::map::{ClusterMap, EndpointLine, NodeView, PodView, ServiceView};
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 /// A rectangle in SVG user units.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -44,8 +45,8 @@ pub struct ServiceBox<'a> {
 /// A placed pod.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PodBox<'a> {
-    /// The pod.
-    pub pod: &'a PodView,
+    /// The pod (its shared view, which the map's component takes as is).
+    pub pod: &'a Rc<PodView>,
     /// Its box.
     pub rect: Rect,
 }

@@ -5,6 +5,7 @@
 //! kube-proxy programs its rules from, so the map shows what traffic can reach, terminating and
 //! not-ready endpoints included (drawn differently).
 
+use std::rc::Rc;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use lab_core::Cluster;
@@ -41,7 +42,8 @@ pub struct NodeView {
     /// The node's pod range.
     pub pod_cidr: String,
     /// Pods on the node, by namespace and name.
-    pub pods: Vec<PodView>,
+    /// (Shared: the map's and the table's components take them without copying.)
+    pub pods: Vec<Rc<PodView>>,
 }
 
 /// A line from a Service to one endpoint.
@@ -84,7 +86,7 @@ pub struct ClusterMap {
     /// Nodes in name order.
     pub nodes: Vec<NodeView>,
     /// Pods the scheduler has not placed yet.
-    pub unscheduled: Vec<PodView>,
+    pub unscheduled: Vec<Rc<PodView>>,
     /// Services in namespace/name order.
     pub services: Vec<ServiceView>,
 }
@@ -96,6 +98,7 @@ impl ClusterMap {
             .iter()
             .flat_map(|n| n.pods.iter())
             .chain(self.unscheduled.iter())
+            .map(|p| &**p)
     }
 }
 
@@ -228,8 +231,8 @@ impl ClusterMap {
                 .and_then(|s| s.node_name.as_deref())
                 .and_then(|n| nodes.iter_mut().find(|v| v.name == n))
             {
-                Some(node) => node.pods.push(pod_view(p)),
-                None => unscheduled.push(pod_view(p)),
+                Some(node) => node.pods.push(Rc::new(pod_view(p))),
+                None => unscheduled.push(Rc::new(pod_view(p))),
             }
         }
         let services = cluster
@@ -300,7 +303,7 @@ mod tests {
             .clone();
         c.delete(lab_core::Kind::Pod, "default", &victim).unwrap();
         let map = ClusterMap::from_cluster(&c, Some("default"));
-        let all: Vec<&PodView> = map.nodes.iter().flat_map(|n| n.pods.iter()).collect();
+        let all: Vec<&PodView> = map.pods().collect();
         assert_eq!(
             all.iter().find(|p| p.name == victim).unwrap().status,
             "Terminating"

@@ -111,7 +111,7 @@ pub fn cluster_map_view(props: &Props) -> Html {
 
 #[derive(Properties, PartialEq)]
 struct PodProps {
-    pod: PodView,
+    pod: Rc<PodView>,
     rect: Rect,
     lang: Lang,
     traced: bool,

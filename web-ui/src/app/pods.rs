@@ -46,7 +46,7 @@ pub fn pods_table(props: &Props) -> Html {
 struct RowProps {
     lang: Lang,
     node: String,
-    pod: PodView,
+    pod: Rc<PodView>,
     dispatch: UseReducerDispatcher<State>,
 }
 
