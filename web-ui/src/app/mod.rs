@@ -149,7 +149,14 @@ pub fn app() -> Html {
         let start = start.clone();
         use_reducer(move || State::new(start.2.borrow_mut().take().unwrap_or_default()))
     };
-    use_effect_with((), |_| perf::first_render());
+    use_effect_with((), |_| {
+        perf::first_render();
+        // In a task after the first render is on screen (see `playground::warm_up`).
+        gloo_timers::callback::Timeout::new(0, || {
+            web_ui::playground::warm_up();
+        })
+        .forget();
+    });
     use_effect(perf::rendered);
     // Keep the scenario across reloads: the saved text is the share link's.
     let (log_len, page_lang) = {
