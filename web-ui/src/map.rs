@@ -5,13 +5,13 @@
 //! kube-proxy programs its rules from, so the map shows what traffic can reach, terminating and
 //! not-ready endpoints included (drawn differently).
 
-use std::rc::Rc;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use lab_core::Cluster;
 use lab_core::controllers::kubelet::pod_ready;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 /// One pod as the map shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
