@@ -318,8 +318,9 @@ impl Exits {
         self.leaving.retain(|l| {
             now_ms - l.since_ms < EXIT_MS && !drawn.contains_key(&(l.service.clone(), l.ip.clone()))
         });
-        for ((service, ip), (from, to)) in std::mem::replace(&mut self.drawn, drawn) {
-            if !self.drawn.contains_key(&(service.clone(), ip.clone())) {
+        for (key, (from, to)) in std::mem::replace(&mut self.drawn, drawn) {
+            if !self.drawn.contains_key(&key) {
+                let (service, ip) = key;
                 self.leaving.push(LeavingLine {
                     service,
                     ip,

@@ -71,8 +71,8 @@ impl SyncMarks {
         let mut ix = MarkIndex::default();
         ix.chains.extend(self.chains.iter().map(String::as_str));
         for c in &self.changed {
-            if c.starts_with("-> ") {
-                ix.real_servers.insert(c.as_str());
+            if let Some(addr) = c.strip_prefix("-> ") {
+                ix.real_servers.insert(addr);
             } else if let Some((chain, Some(target))) = chain_and_target(c) {
                 ix.jumps.insert((chain, target));
             } else {
@@ -89,6 +89,7 @@ pub struct MarkIndex<'a> {
     exact: BTreeSet<&'a str>,
     chains: BTreeSet<&'a str>,
     jumps: BTreeSet<(&'a str, &'a str)>,
+    /// IPVS real servers' `IP:PORT`.
     real_servers: BTreeSet<&'a str>,
 }
 
@@ -108,7 +109,7 @@ impl MarkIndex<'_> {
         }
         if let Some(rest) = t.strip_prefix("-> ") {
             let addr = rest.split_whitespace().next().unwrap_or("");
-            return self.real_servers.contains(format!("-> {addr}").as_str());
+            return self.real_servers.contains(addr);
         }
         self.exact.contains(t)
     }

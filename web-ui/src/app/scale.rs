@@ -143,7 +143,7 @@ fn start(on_event: Callback<Event>) -> Result<Running, String> {
 }
 
 /// What the view shows: the figures so far and where the worker is.
-#[derive(Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 struct Progress {
     figures: Vec<Figures>,
     current: Option<(usize, lab_core::config::ProxyMode)>,
@@ -160,12 +160,7 @@ impl Reducible for Progress {
     type Action = Msg;
 
     fn reduce(self: std::rc::Rc<Self>, msg: Msg) -> std::rc::Rc<Self> {
-        let mut next = Progress {
-            figures: self.figures.clone(),
-            current: self.current,
-            running: self.running,
-            failed: self.failed.clone(),
-        };
+        let mut next = (*self).clone();
         match msg {
             Msg::Start => {
                 next = Progress {
