@@ -5,7 +5,10 @@
 //! as its action log, not as a snapshot of objects: `?s=` carries the log as URL-safe base64 of a
 //! small versioned JSON document, `localStorage` keeps the same text, and opening either replays
 //! the log into a fresh cluster. `?embed=<view>` shows one view alone (the book's live scenes),
-//! `?lang=en|zh-CN` picks the language.
+//! `?lang=en|zh-CN` picks the language. `?scene=` is the readable form the book writes by hand
+//! (`chapter,scale:5,mode:ipvs`): steps turned into the same actions ([`play_scene`]). An embed
+//! neither reads nor writes the saved state: a chapter's scene must not show the learner's own
+//! playground, nor overwrite it.
 //!
 //! A link is input from anywhere: a broken one is reported ([`ShareError`]) and the page starts
 //! fresh; a log longer than [`MAX_ACTIONS`] or [`MAX_ENCODED`] is refused before any replay, so a
@@ -15,6 +18,7 @@ use crate::i18n::Lang;
 use crate::playground::{Action, Playground};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use lab_core::config::ProxyMode;
 use serde::{Deserialize, Serialize};
 
 /// The `localStorage` key of the saved scenario.
@@ -102,7 +106,21 @@ pub enum ShareError {
     /// Too big to replay.
     #[error("the link's scenario is too large ({0})")]
     TooLarge(String),
+    /// A `?scene=` step that is not one of [`SCENE_STEPS`], or that failed.
+    #[error("the link's scene step {step:?} {reason}")]
+    Scene {
+        /// The step as written.
+        step: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
+
+/// The steps `?scene=` understands, as the error lists them.
+pub const SCENE_STEPS: &str =
+    "chapter, scale:N, mode:iptables|ipvs|nftables, unready:N, lab:ID, solve";
+/// Most steps a scene may hold.
+pub const MAX_SCENE_STEPS: usize = 32;
 
 #[derive(Serialize, Deserialize)]
 struct Document {
@@ -162,11 +180,81 @@ pub fn replay(lang: Lang, actions: &[Action]) -> Playground {
     p
 }
 
+/// A fresh playground in `lang` with `?scene=` `text` played: comma-separated steps, each one
+/// action of the log (so the page's share link of a scene is an ordinary `?s=` link):
+/// - `chapter`: the chapter's Deployment, `httpd-svc` and `clientpod` applied;
+/// - `scale:N`: the chapter's Deployment scaled to N;
+/// - `mode:iptables|ipvs|nftables`: kube-proxy's ConfigMap edited to that mode;
+/// - `unready:N`: the N-th (from 1) httpd pod, by name, fails its readiness probe;
+/// - `lab:ID`: lab ID started on a fresh cluster; `solve`: that lab's solution applied.
+///
+/// A step that does not parse or whose action fails is an error: a book's scene that silently
+/// showed something else would teach the wrong thing.
+pub fn play_scene(lang: Lang, text: &str) -> Result<Playground, ShareError> {
+    let steps: Vec<&str> = text.split(',').map(str::trim).collect();
+    if steps.len() > MAX_SCENE_STEPS {
+        return Err(ShareError::TooLarge(format!(
+            "{} scene steps, at most {MAX_SCENE_STEPS}",
+            steps.len()
+        )));
+    }
+    let mut p = Playground::new(lang);
+    for step in steps {
+        let bad = |reason: String| ShareError::Scene {
+            step: step.to_string(),
+            reason,
+        };
+        let number = |v: &str| {
+            v.parse::<i32>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| bad("needs a number".into()))
+        };
+        let action = match step.split_once(':') {
+            None if step == "chapter" => Action::ApplyChapter,
+            None if step == "solve" => match &p.lab {
+                Some(id) => Action::SolveLab(id.clone()),
+                None => return Err(bad("comes before any lab:ID".into())),
+            },
+            Some(("scale", n)) => Action::Scale(number(n)?),
+            Some(("mode", m)) => Action::SetProxyMode(match m {
+                "iptables" => ProxyMode::Iptables,
+                "ipvs" => ProxyMode::Ipvs,
+                "nftables" => ProxyMode::Nftables,
+                _ => return Err(bad("names no kube-proxy mode".into())),
+            }),
+            Some(("unready", n)) => {
+                let n = number(n)? as usize;
+                let mut pods: Vec<String> = p
+                    .map()
+                    .pods()
+                    .filter(|x| x.name.starts_with("httpd-"))
+                    .map(|x| x.name.clone())
+                    .collect();
+                pods.sort();
+                match n.checked_sub(1).and_then(|i| pods.get(i)) {
+                    Some(pod) => Action::SetPodReady(pod.clone(), false),
+                    None => return Err(bad(format!("but there are {} httpd pods", pods.len()))),
+                }
+            }
+            Some(("lab", id)) => Action::StartLab(id.to_string()),
+            _ => return Err(bad(format!("is not one of {SCENE_STEPS}"))),
+        };
+        p.reduce(action);
+        if let Some(e) = p.error.take() {
+            return Err(bad(format!("failed: {e}")));
+        }
+    }
+    Ok(p)
+}
+
 /// What the page's query string asks for.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Query {
     /// `s`: an encoded scenario.
     pub scenario: Option<String>,
+    /// `scene`: a scene's steps (used when there is no `s`).
+    pub scene: Option<String>,
     /// `embed`: the one view to show.
     pub embed: Option<View>,
     /// `lang`.
@@ -180,6 +268,7 @@ pub fn parse_query(search: &str) -> Query {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         match k {
             "s" if !v.is_empty() => q.scenario = Some(v.to_string()),
+            "scene" if !v.is_empty() => q.scene = Some(v.replace("%2C", ",").replace("%3A", ":")),
             "embed" => q.embed = View::parse(v),
             "lang" => q.lang = Lang::parse(v),
             _ => {}
@@ -204,7 +293,6 @@ pub fn link(base: &str, actions: &[Action], lang: Lang, embed: Option<View>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lab_core::config::ProxyMode;
 
     fn chapter_scenario() -> Playground {
         let mut p = Playground::new(Lang::En);
@@ -274,6 +362,80 @@ mod tests {
         ));
         assert!(matches!(
             decode(&"A".repeat(MAX_ENCODED + 1)),
+            Err(ShareError::TooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn a_scene_is_the_same_as_its_actions() {
+        let q = parse_query("?embed=map&scene=chapter,scale:5,unready:2,mode:ipvs&lang=en");
+        assert_eq!(
+            q.scene.as_deref(),
+            Some("chapter,scale:5,unready:2,mode:ipvs")
+        );
+        let p = play_scene(Lang::En, q.scene.as_deref().unwrap()).unwrap();
+        assert_eq!(p.replicas(), Some(5));
+        assert_eq!(p.proxy_mode(), ProxyMode::Ipvs);
+        let mut names: Vec<_> = p
+            .map()
+            .pods()
+            .filter(|x| x.name.starts_with("httpd-"))
+            .cloned()
+            .collect();
+        names.sort_by(|a, b| a.name.cmp(&b.name));
+        let unready: Vec<_> = names.iter().map(|x| x.ready).collect();
+        assert_eq!(
+            unready,
+            [true, false, true, true, true],
+            "the 2nd httpd pod by name"
+        );
+        // The log is ordinary actions: a share link of a scene replays to the same cluster.
+        let again = replay(Lang::En, &decode(&encode(scenario(&p))).unwrap());
+        assert_eq!(again.map(), p.map());
+    }
+
+    #[test]
+    fn a_lab_scene_starts_and_solves_the_lab() {
+        let start = play_scene(Lang::En, "lab:01-clusterip").unwrap();
+        let solved = play_scene(Lang::En, "lab:01-clusterip,solve").unwrap();
+        let report = |p: &Playground| crate::labs::grade("01-clusterip", &p.cluster).unwrap();
+        assert!(!report(&start).all_passed(), "lab 01 starts broken");
+        assert!(report(&solved).all_passed(), "its solution passes");
+    }
+
+    #[test]
+    fn broken_scenes_name_the_step() {
+        let err = |s| play_scene(Lang::En, s).unwrap_err().to_string();
+        assert_eq!(
+            err("chapter,frob"),
+            format!("the link's scene step \"frob\" is not one of {SCENE_STEPS}")
+        );
+        assert_eq!(
+            err("scale:x"),
+            "the link's scene step \"scale:x\" needs a number"
+        );
+        assert_eq!(
+            err("mode:userspace"),
+            "the link's scene step \"mode:userspace\" names no kube-proxy mode"
+        );
+        assert_eq!(
+            err("solve"),
+            "the link's scene step \"solve\" comes before any lab:ID"
+        );
+        assert_eq!(
+            err("chapter,unready:4"),
+            "the link's scene step \"unready:4\" but there are 3 httpd pods"
+        );
+        assert_eq!(
+            err("scale:2"),
+            "the link's scene step \"scale:2\" failed: deployments.apps \"httpd\" not found"
+        );
+        assert!(
+            err("lab:99-nope")
+                .starts_with("the link's scene step \"lab:99-nope\" failed: unknown lab")
+        );
+        assert!(matches!(
+            play_scene(Lang::En, &vec!["chapter"; MAX_SCENE_STEPS + 1].join(",")),
             Err(ShareError::TooLarge(_))
         ));
     }

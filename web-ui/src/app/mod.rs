@@ -122,12 +122,18 @@ fn initial() -> (Query, String, RefCell<Option<Playground>>, Option<String>) {
         .and_then(|s| s.get_item(LANG_KEY).ok().flatten())
         .and_then(|l| Lang::parse(&l));
     let lang = query.lang.or(saved_lang).unwrap_or_default();
-    let saved = storage().and_then(|s| s.get_item(STORAGE_KEY).ok().flatten());
-    let (playground, problem) = match query.scenario.as_deref().or(saved.as_deref()) {
-        Some(text) => match share::decode(text) {
-            Ok(actions) => (share::replay(lang, &actions), None),
-            Err(e) => (Playground::new(lang), Some(e.to_string())),
-        },
+    // An embed (a book's scene) never shows the learner's saved playground.
+    let saved = storage()
+        .filter(|_| query.embed.is_none())
+        .and_then(|s| s.get_item(STORAGE_KEY).ok().flatten());
+    let opened = match (&query.scenario, &query.scene) {
+        (Some(text), _) => Some(share::decode(text).map(|a| share::replay(lang, &a))),
+        (None, Some(scene)) => Some(share::play_scene(lang, scene)),
+        (None, None) => saved.map(|text| share::decode(&text).map(|a| share::replay(lang, &a))),
+    };
+    let (playground, problem) = match opened {
+        Some(Ok(p)) => (p, None),
+        Some(Err(e)) => (Playground::new(lang), Some(e.to_string())),
         None => (Playground::new(lang), None),
     };
     (query, base, RefCell::new(Some(playground)), problem)
@@ -163,10 +169,12 @@ pub fn app() -> Html {
         let p = state.pg.borrow();
         (p.log.len(), p.lang)
     };
+    // An embed keeps its scene to itself: it must not overwrite the learner's playground.
+    let embedded = query.embed.is_some();
     use_effect_with(log_len, {
         let state = state.clone();
         move |_| {
-            if let Some(s) = storage() {
+            if let Some(s) = storage().filter(|_| !embedded) {
                 let _ = s.set_item(
                     STORAGE_KEY,
                     &share::encode(share::scenario(&state.pg.borrow())),
@@ -174,8 +182,8 @@ pub fn app() -> Html {
             }
         }
     });
-    use_effect_with(page_lang, |lang| {
-        if let Some(s) = storage() {
+    use_effect_with(page_lang, move |lang| {
+        if let Some(s) = storage().filter(|_| !embedded) {
             let _ = s.set_item(LANG_KEY, lang.key());
         }
     });
