@@ -163,10 +163,12 @@ impl Store {
 
     /// Objects whose ownerReferences name `uid`.
     pub fn dependents_of(&self, uid: &str) -> Vec<ObjectKey> {
-        self.dependents
-            .get(uid)
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default()
+        self.dependents(uid).cloned().collect()
+    }
+
+    /// [`Store::dependents_of`], borrowed (a ReplicaSet's 200 pods are not copied to be read).
+    pub fn dependents(&self, uid: &str) -> impl Iterator<Item = &ObjectKey> {
+        self.dependents.get(uid).into_iter().flatten()
     }
 
     /// Stores a new object. The caller has already validated it and filled its metadata

@@ -110,9 +110,8 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
     let template = &spec.template;
     let mut rss: Vec<ReplicaSet> = c
         .store
-        .dependents_of(obj.uid())
-        .into_iter()
-        .filter_map(|k| c.store.get(&k).cloned())
+        .dependents(obj.uid())
+        .filter_map(|k| c.store.get(k).cloned())
         .filter_map(|o| <&ReplicaSet>::try_from(&*o).ok().cloned())
         .filter(|rs| {
             rs.metadata
@@ -477,9 +476,8 @@ fn scaled_event(c: &mut Cluster, d: &Object, rs: &ReplicaSet, from: i32, to: i32
 pub fn replica_sets_of<'a>(c: &'a Cluster, d: &Object) -> Vec<&'a ReplicaSet> {
     let mut out: Vec<&ReplicaSet> = c
         .store
-        .dependents_of(d.uid())
-        .into_iter()
-        .filter_map(|k| c.store.get(&k))
+        .dependents(d.uid())
+        .filter_map(|k| c.store.get(k))
         .filter_map(|o| <&ReplicaSet>::try_from(&**o).ok())
         .collect();
     out.sort_by_key(|rs| {

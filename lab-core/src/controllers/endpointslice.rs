@@ -32,7 +32,8 @@ use crate::object::{Kind, Object, ObjectKey};
 use k8s_openapi::api::core::v1::{Pod, Service, ServicePort};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Label naming the Service a slice belongs to.
 pub const LABEL_SERVICE_NAME: &str = "kubernetes.io/service-name";
@@ -74,11 +75,13 @@ pub(crate) fn sort_ports(ports: &mut [EndpointPort]) {
 }
 
 /// An endpoint's identity (`endpointsliceutil.hashEndpoint`): its addresses (sorted), hostname
-/// and target namespace and name, as one string (one allocation per endpoint: a 200-pod Service
-/// looks every endpoint up on every sync). Conditions, node and zone may change in place.
+/// and target namespace and name, as one string. Conditions, node and zone may change in place.
 type EndpointKey = String;
 
-fn endpoint_key(ep: &Endpoint) -> EndpointKey {
+/// Writes `ep`'s [`EndpointKey`] into `key` (cleared first): a lookup reuses one buffer, as a
+/// 200-pod Service looks every endpoint up on every sync.
+fn write_endpoint_key(ep: &Endpoint, key: &mut String) {
+    key.clear();
     let mut addresses: Vec<&str> = ep.addresses.iter().map(String::as_str).collect();
     addresses.sort_unstable();
     let target = ep.target_ref.as_ref();
@@ -87,7 +90,6 @@ fn endpoint_key(ep: &Endpoint) -> EndpointKey {
         target.and_then(|r| r.namespace.as_deref()),
         target.and_then(|r| r.name.as_deref()),
     ];
-    let mut key = String::with_capacity(64);
     // Separators no address or name can contain; `-`/`+` keep an absent part apart from "".
     for a in addresses {
         key.push_str(a);
@@ -103,6 +105,11 @@ fn endpoint_key(ep: &Endpoint) -> EndpointKey {
             }
         }
     }
+}
+
+fn endpoint_key(ep: &Endpoint) -> EndpointKey {
+    let mut key = String::with_capacity(64);
+    write_endpoint_key(ep, &mut key);
     key
 }
 
@@ -110,30 +117,46 @@ fn endpoint_key(ep: &Endpoint) -> EndpointKey {
 /// they were added, where upstream's `PopAny` follows Go map order.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct EndpointSet {
-    order: VecDeque<EndpointKey>,
-    items: BTreeMap<EndpointKey, Endpoint>,
+    /// The endpoints in insertion order; `None` once taken.
+    slots: Vec<Option<Endpoint>>,
+    /// Where each endpoint still in the set is in `slots`.
+    index: BTreeMap<EndpointKey, usize>,
+    /// The first slot `pop` has not handed out.
+    next: usize,
+    /// A lookup's key buffer.
+    scratch: String,
 }
 
 impl EndpointSet {
     /// Adds (or replaces, keeping its place) an endpoint.
     pub(crate) fn insert(&mut self, ep: Endpoint) {
         let key = endpoint_key(&ep);
-        if self.items.insert(key.clone(), ep).is_none() {
-            self.order.push_back(key);
+        match self.index.get(&key) {
+            Some(&i) => self.slots[i] = Some(ep),
+            None => {
+                self.index.insert(key, self.slots.len());
+                self.slots.push(Some(ep));
+            }
         }
     }
     /// Removes and returns the desired version of `ep`, if it is in the set.
     pub(crate) fn take(&mut self, ep: &Endpoint) -> Option<Endpoint> {
-        self.items.remove(&endpoint_key(ep))
+        write_endpoint_key(ep, &mut self.scratch);
+        let i = self.index.remove(self.scratch.as_str())?;
+        self.slots[i].take()
     }
     /// Whether the set holds an endpoint with `ep`'s identity.
     pub(crate) fn get(&self, ep: &Endpoint) -> Option<&Endpoint> {
-        self.items.get(&endpoint_key(ep))
+        let i = *self.index.get(&endpoint_key(ep))?;
+        self.slots[i].as_ref()
     }
     /// Removes and returns the oldest endpoint still in the set.
     pub(crate) fn pop(&mut self) -> Option<Endpoint> {
-        while let Some(key) = self.order.pop_front() {
-            if let Some(ep) = self.items.remove(&key) {
+        while let Some(slot) = self.slots.get_mut(self.next) {
+            self.next += 1;
+            if let Some(ep) = slot.take() {
+                write_endpoint_key(&ep, &mut self.scratch);
+                self.index.remove(self.scratch.as_str());
                 return Some(ep);
             }
         }
@@ -141,11 +164,11 @@ impl EndpointSet {
     }
     /// Number of endpoints.
     pub(crate) fn len(&self) -> usize {
-        self.items.len()
+        self.index.len()
     }
     /// Whether the set is empty.
     pub(crate) fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.index.is_empty()
     }
 }
 
@@ -181,17 +204,29 @@ pub(crate) fn owned_slices(
     service: &str,
     by: &str,
 ) -> Vec<EndpointSlice> {
+    owned_slice_refs(c, owner_uid, service, by)
+        .into_iter()
+        .cloned()
+        .collect()
+}
+
+/// [`owned_slices`], borrowed from the store: the reconciler copies only the slices it changes
+/// (a 200-endpoint slice copied on every pod change was a tenth of a deletion's work).
+pub(crate) fn owned_slice_refs<'c>(
+    c: &'c Cluster,
+    owner_uid: &str,
+    service: &str,
+    by: &str,
+) -> Vec<&'c EndpointSlice> {
     if owner_uid.is_empty() {
         return Vec::new();
     }
     c.store
-        .dependents_of(owner_uid)
-        .into_iter()
+        .dependents(owner_uid)
         .filter(|k| k.kind == Kind::EndpointSlice)
-        .filter_map(|k| c.store.get(&k))
+        .filter_map(|k| c.store.get(k))
         .filter_map(|o| o.as_typed::<EndpointSlice>())
         .filter(|s| labelled_for(s, service, by))
-        .cloned()
         .collect()
 }
 
@@ -469,6 +504,22 @@ fn placeholder_equal(a: &EndpointSlice, b: &EndpointSlice) -> bool {
         && b.ports.as_ref().is_none_or(Vec::is_empty)
 }
 
+/// `slice` with `endpoints` instead of its own (which are not copied).
+fn with_endpoints(slice: Cow<'_, EndpointSlice>, endpoints: Vec<Endpoint>) -> EndpointSlice {
+    match slice {
+        Cow::Owned(mut s) => {
+            s.endpoints = endpoints;
+            s
+        }
+        Cow::Borrowed(s) => EndpointSlice {
+            metadata: s.metadata.clone(),
+            address_type: s.address_type.clone(),
+            endpoints,
+            ports: s.ports.clone(),
+        },
+    }
+}
+
 fn fill(slice: &mut EndpointSlice, desired: &mut EndpointSet, max: usize) {
     while slice.endpoints.len() < max {
         let Some(ep) = desired.pop() else { break };
@@ -480,12 +531,12 @@ fn fill(slice: &mut EndpointSlice, desired: &mut EndpointSet, max: usize) {
 fn reconcile_by_port_mapping(
     svc: &Service,
     owner: &OwnerReference,
-    existing: Vec<EndpointSlice>,
+    existing: Vec<Cow<'_, EndpointSlice>>,
     mut desired: Desired,
     address_type: &str,
     max: usize,
 ) -> Plan {
-    let mut by_name: BTreeMap<String, EndpointSlice> = BTreeMap::new();
+    let mut by_name: BTreeMap<String, Cow<'_, EndpointSlice>> = BTreeMap::new();
     let mut unchanged: BTreeSet<String> = BTreeSet::new();
     let mut to_update: BTreeSet<String> = BTreeSet::new();
     let mut to_delete: BTreeSet<String> = BTreeSet::new();
@@ -507,17 +558,16 @@ fn reconcile_by_port_mapping(
                 to_delete.insert(name.clone());
                 by_name.insert(name, slice);
             } else {
-                let mut s = slice;
-                s.endpoints = kept;
+                let mut s = with_endpoints(slice, kept);
                 s.metadata.labels = Some(labels);
                 to_update.insert(name.clone());
-                by_name.insert(name, s);
+                by_name.insert(name, Cow::Owned(s));
             }
         } else if labels_changed {
-            let mut s = slice;
+            let mut s = slice.into_owned();
             s.metadata.labels = Some(labels);
             to_update.insert(name.clone());
-            by_name.insert(name, s);
+            by_name.insert(name, Cow::Owned(s));
         } else {
             unchanged.insert(name.clone());
             by_name.insert(name, slice);
@@ -530,7 +580,7 @@ fn reconcile_by_port_mapping(
         names.sort_by_key(|n| std::cmp::Reverse(by_name.get(n).map_or(0, |s| s.endpoints.len())));
         for n in names {
             if let Some(s) = by_name.get_mut(&n) {
-                fill(s, &mut desired.endpoints, max);
+                fill(s.to_mut(), &mut desired.endpoints, max);
             }
         }
     }
@@ -559,7 +609,7 @@ fn reconcile_by_port_mapping(
         }
         match target.and_then(|n| by_name.get_mut(&n).map(|s| (n, s))) {
             Some((n, s)) => {
-                fill(s, &mut desired.endpoints, max);
+                fill(s.to_mut(), &mut desired.endpoints, max);
                 unchanged.remove(&n);
                 to_update.insert(n);
             }
@@ -571,10 +621,15 @@ fn reconcile_by_port_mapping(
         }
     }
 
-    let take =
-        |names: &BTreeSet<String>,
-         by_name: &mut BTreeMap<String, EndpointSlice>|
-         -> Vec<EndpointSlice> { names.iter().filter_map(|n| by_name.remove(n)).collect() };
+    let take = |names: &BTreeSet<String>,
+                by_name: &mut BTreeMap<String, Cow<'_, EndpointSlice>>|
+     -> Vec<EndpointSlice> {
+        names
+            .iter()
+            .filter_map(|n| by_name.remove(n))
+            .map(Cow::into_owned)
+            .collect()
+    };
     let update = take(&to_update, &mut by_name);
     let delete = take(&to_delete, &mut by_name);
     Plan {
@@ -588,20 +643,20 @@ fn reconcile_by_port_mapping(
 fn reconcile_by_address_type(
     svc: &Service,
     owner: &OwnerReference,
-    existing: Vec<EndpointSlice>,
+    existing: Vec<Cow<'_, EndpointSlice>>,
     desired: BTreeMap<PortKey, Desired>,
     address_type: &str,
     max: usize,
 ) -> Plan {
     let mut plan = Plan::default();
     let total_existing = existing.len();
-    let mut by_key: BTreeMap<PortKey, Vec<EndpointSlice>> = BTreeMap::new();
+    let mut by_key: BTreeMap<PortKey, Vec<Cow<'_, EndpointSlice>>> = BTreeMap::new();
     for s in existing {
         if owned_by(&s, svc) {
             let key = port_key(s.ports.as_deref().unwrap_or(&[]));
             by_key.entry(key).or_default().push(s);
         } else {
-            plan.delete.push(s);
+            plan.delete.push(s.into_owned());
         }
     }
     for (key, want) in desired {
@@ -612,7 +667,8 @@ fn reconcile_by_address_type(
         plan.delete.extend(p.delete);
     }
     // Port sets no longer wanted.
-    plan.delete.extend(by_key.into_values().flatten());
+    plan.delete
+        .extend(by_key.into_values().flatten().map(Cow::into_owned));
 
     // A Service with no endpoints keeps one placeholder slice.
     if total_existing == plan.delete.len() && plan.create.is_empty() {
@@ -631,18 +687,18 @@ pub(crate) fn reconcile(
     svc: &Service,
     owner: &OwnerReference,
     pods: &[&Pod],
-    existing: Vec<EndpointSlice>,
+    existing: Vec<Cow<'_, EndpointSlice>>,
     node_zone: &dyn Fn(&str) -> NodeZone,
     max: usize,
 ) -> Plan {
     let types = address_types(svc);
     let mut plan = Plan::default();
-    let mut by_type: BTreeMap<String, Vec<EndpointSlice>> = BTreeMap::new();
+    let mut by_type: BTreeMap<String, Vec<Cow<'_, EndpointSlice>>> = BTreeMap::new();
     for s in existing {
         if types.contains(&s.address_type.as_str()) {
             by_type.entry(s.address_type.clone()).or_default().push(s);
         } else {
-            plan.delete.push(s);
+            plan.delete.push(s.into_owned());
         }
     }
     for t in types {
@@ -688,7 +744,10 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
         // Selectorless Services get their slices from elsewhere (by hand, or mirrored).
         return;
     };
-    let existing = owned_slices(c, svc_obj.uid(), &key.name, CONTROLLER_NAME);
+    let existing = owned_slice_refs(c, svc_obj.uid(), &key.name, CONTROLLER_NAME)
+        .into_iter()
+        .map(Cow::Borrowed)
+        .collect();
     let owner = controller_ref(&svc_obj);
     let node_zone = |node: &str| -> NodeZone {
         let n = c.store.get(&ObjectKey::cluster(Kind::Node, node))?;
@@ -740,7 +799,8 @@ mod tests {
         max: usize,
     ) -> (Plan, Vec<EndpointSlice>) {
         let refs: Vec<&Pod> = pods.iter().collect();
-        let plan = reconcile(svc, &owner(svc), &refs, existing.clone(), &any_node, max);
+        let borrowed = existing.iter().map(Cow::Borrowed).collect();
+        let plan = reconcile(svc, &owner(svc), &refs, borrowed, &any_node, max);
         let mut state: BTreeMap<String, EndpointSlice> =
             existing.into_iter().map(|s| (slice_name(&s), s)).collect();
         for s in &plan.delete {

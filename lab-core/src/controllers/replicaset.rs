@@ -18,9 +18,8 @@ use std::sync::Arc;
 /// Pods controlled by the object with `uid` (via the owner index).
 pub(crate) fn owned_pods(c: &Cluster, uid: &str) -> Vec<Arc<Object>> {
     c.store
-        .dependents_of(uid)
-        .into_iter()
-        .filter_map(|k| c.store.get(&k).cloned())
+        .dependents(uid)
+        .filter_map(|k| c.store.get(k).cloned())
         .filter(|o| {
             matches!(&**o, Object::Pod(_))
                 && o.meta()

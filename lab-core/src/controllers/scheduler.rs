@@ -91,8 +91,8 @@ pub(crate) fn sync(c: &mut Cluster, key: &ObjectKey) {
         .map(|r| r.uid.clone());
     let mut siblings: BTreeMap<String, usize> = BTreeMap::new();
     if let Some(uid) = &owner_uid {
-        for k in c.store.dependents_of(uid) {
-            if let Some(Object::Pod(p)) = c.store.get(&k).map(|a| &**a)
+        for k in c.store.dependents(uid) {
+            if let Some(Object::Pod(p)) = c.store.get(k).map(|a| &**a)
                 && let Some(n) = p.spec.as_ref().and_then(|s| s.node_name.clone())
             {
                 *siblings.entry(n).or_default() += 1;
