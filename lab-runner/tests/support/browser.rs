@@ -57,6 +57,8 @@ pub fn start_driver() -> (Driver, u16) {
 /// flags this machine's closed network needs.
 pub async fn connect(port: u16, width: u32, height: u32) -> Client {
     let caps = serde_json::json!({
+        // The console's messages, for tests that read them (chromedriver's `se/log`).
+        "goog:loggingPrefs": { "browser": "ALL" },
         "goog:chromeOptions": {
             "binary": CHROMIUM,
             "args": [

@@ -713,18 +713,36 @@ fn copy_files(from: &Path, to: &Path) {
     }
 }
 
+/// `path` as reports name it: from the workspace's root, as `cargo test` is run there.
+pub fn label(path: &Path) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
 /// Runs the transcript at `path` against a fresh sim, in a working directory holding a copy of
 /// the files in each of `files`; panics with a report at the first step that does not match.
 pub fn run(path: &Path, files: &[&Path]) {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    // Named from the workspace's root, as `cargo test` is run there.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let file = path
-        .strip_prefix(root)
-        .unwrap_or(path)
-        .display()
-        .to_string();
+    let file = label(path);
     let steps = parse(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+    run_steps(&file, &steps, files, &[], &[]);
+}
+
+/// Runs `steps` (of the file named `file`) against a fresh sim, in a working directory holding
+/// a copy of the files in each of `files` and a symlink `name` → `target` for each of `links`
+/// (the book's lab chapters run from the repository's root: `labs/…`, read-only).
+/// `env` changes the commands' environment: `(name, Some(value))` sets, `(name, None)` removes
+/// (the zh-CN book runs as a Chinese learner's terminal: `LANG=zh_CN.UTF-8`, no `LC_ALL`).
+pub fn run_steps(
+    file: &str,
+    steps: &[Step],
+    files: &[&Path],
+    links: &[(&str, &Path)],
+    env: &[(&str, Option<&str>)],
+) {
     assert!(
         !steps.is_empty(),
         "{file}: no `console` block with a `$ ` command"
@@ -741,6 +759,9 @@ pub fn run(path: &Path, files: &[&Path]) {
     }
     for from in files {
         copy_files(from, &work);
+    }
+    for (name, target) in links {
+        std::os::unix::fs::symlink(target, work.join(name)).unwrap();
     }
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_lab-runner"), bin.join("lab-runner")).unwrap();
 
@@ -760,7 +781,7 @@ pub fn run(path: &Path, files: &[&Path]) {
         nodeport_offset: offset,
     };
     let path_var = std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into());
-    let env: BTreeMap<String, String> = [
+    let mut env_vars: BTreeMap<String, String> = [
         ("PATH", format!("{}:{path_var}", bin.display())),
         ("HOME", dir.path().join("home").display().to_string()),
         ("KUBECONFIG", home.join("kubeconfig").display().to_string()),
@@ -778,14 +799,20 @@ pub fn run(path: &Path, files: &[&Path]) {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    for (name, value) in env {
+        match value {
+            Some(v) => env_vars.insert(name.to_string(), v.to_string()),
+            None => env_vars.remove(*name),
+        };
+    }
     let mut session = Session {
         work,
-        env,
+        env: env_vars,
         ports,
         bindings: Bindings::new(),
     };
-    for step in &steps {
-        if let Err(report) = session.run_step(&file, step) {
+    for step in steps {
+        if let Err(report) = session.run_step(file, step) {
             let log = std::fs::read_to_string(home.join("sim.stderr")).unwrap_or_default();
             panic!("{report}\nsim stderr:\n{log}");
         }
