@@ -8,7 +8,7 @@ use k8s_openapi::api::apps::v1::{
     StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::core::v1::{
-    NamespaceSpec, NamespaceStatus, PodSpec, PodTemplateSpec, Toleration,
+    NamespaceSpec, NamespaceStatus, PodSpec, PodTemplateSpec, Probe, Toleration,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -207,6 +207,39 @@ pub fn default_pod_spec(spec: &mut PodSpec) {
         for p in c.ports.iter_mut().flatten() {
             p.protocol.get_or_insert_with(|| "TCP".into());
         }
+        for probe in [
+            &mut c.liveness_probe,
+            &mut c.readiness_probe,
+            &mut c.startup_probe,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            default_probe(probe);
+        }
+    }
+}
+
+/// `SetDefaults_Probe` and `SetDefaults_HTTPGetAction`: `kubectl describe` prints these
+/// (`http-get http://:80/ delay=0s timeout=1s period=10s #success=1 #failure=3`).
+fn default_probe(probe: &mut Probe) {
+    for (field, default) in [
+        (&mut probe.timeout_seconds, 1),
+        (&mut probe.period_seconds, 10),
+        (&mut probe.success_threshold, 1),
+        (&mut probe.failure_threshold, 3),
+    ] {
+        if field.unwrap_or(0) == 0 {
+            *field = Some(default);
+        }
+    }
+    if let Some(get) = probe.http_get.as_mut() {
+        if get.path.as_deref().unwrap_or("").is_empty() {
+            get.path = Some("/".into());
+        }
+        if get.scheme.as_deref().unwrap_or("").is_empty() {
+            get.scheme = Some("HTTP".into());
+        }
     }
 }
 
@@ -262,5 +295,38 @@ mod tests {
         let v = o.to_json();
         assert_eq!(v["spec"], serde_json::json!({"finalizers": ["kubernetes"]}));
         assert_eq!(v["status"], serde_json::json!({"phase": "Active"}));
+    }
+
+    #[test]
+    fn probes_get_the_apiservers_defaults() {
+        let mut spec: PodSpec = serde_json::from_value(serde_json::json!({
+            "containers": [{
+                "name": "httpd",
+                "image": "httpd:2.4",
+                "readinessProbe": {"httpGet": {"port": 80}, "initialDelaySeconds": 5},
+                "livenessProbe": {"tcpSocket": {"port": 80}, "periodSeconds": 3}
+            }]
+        }))
+        .unwrap();
+        default_pod_spec(&mut spec);
+        let c = &spec.containers[0];
+        let r = c.readiness_probe.as_ref().unwrap();
+        let timing = |p: &Probe| {
+            (
+                p.initial_delay_seconds,
+                p.timeout_seconds,
+                p.period_seconds,
+                p.success_threshold,
+                p.failure_threshold,
+            )
+        };
+        assert_eq!(timing(r), (Some(5), Some(1), Some(10), Some(1), Some(3)));
+        let get = r.http_get.as_ref().unwrap();
+        assert_eq!(
+            (get.path.as_deref(), get.scheme.as_deref()),
+            (Some("/"), Some("HTTP"))
+        );
+        let l = c.liveness_probe.as_ref().unwrap();
+        assert_eq!(timing(l), (None, Some(1), Some(3), Some(1), Some(3)));
     }
 }
