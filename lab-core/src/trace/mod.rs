@@ -301,7 +301,7 @@ impl Verdict {
             }
             Verdict::Reject => "REJECTED (ICMP port unreachable)".into(),
             Verdict::Drop => "DROPPED".into(),
-            Verdict::Accept => "accepted unchanged (not a Service address)".into(),
+            Verdict::Accept => "accepted unchanged (no kube-proxy rule matched it)".into(),
         }
     }
 }
