@@ -359,7 +359,13 @@ fn kind_steps(text: &str) -> (Vec<transcript::Step>, Vec<String>) {
         }
         let mut cmd = cmd.replace(" --context kind-kind", "");
         if cmd.starts_with("lab-runner cluster create") {
-            cmd.push_str(" --print-config");
+            // The kind config it would create, and the sim put in the kube-proxy mode that
+            // config asks for (`--lab 05`: IPVS), as the kind cluster would start.
+            cmd = format!(
+                "config=$({cmd} --print-config) && mode=$(printf '%s\\n' \"$config\" | sed -n 's/^ *kubeProxyMode: *//p') \
+                 && if [ -n \"$mode\" ]; then kubectl -n kube-system get configmap kube-proxy -o yaml \
+                 | sed \"s/mode: iptables/mode: $mode/\" | kubectl replace -f -; fi"
+            );
         }
         // `docker exec NODE CMD…` → `lab-runner node exec NODE -- CMD…` (also after a pipe).
         while let Some(i) = cmd.find("docker exec ") {
@@ -444,7 +450,12 @@ fn kind_steps_map_onto_the_sim() {
     assert_eq!(
         cmds,
         [
-            ("lab-runner cluster create --lab 05 --print-config", 0),
+            (
+                "config=$(lab-runner cluster create --lab 05 --print-config) && mode=$(printf '%s\\n' \"$config\" | sed -n 's/^ *kubeProxyMode: *//p') \
+                 && if [ -n \"$mode\" ]; then kubectl -n kube-system get configmap kube-proxy -o yaml \
+                 | sed \"s/mode: iptables/mode: $mode/\" | kubectl replace -f -; fi",
+                0
+            ),
             (
                 "lab-runner node exec kind-worker -- iptables-save | grep KUBE-SVC",
                 0
