@@ -197,12 +197,14 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
     let victim_ip = text(&c, &format!("g.pod[data-name='{victim}'] text.meta")).await;
     let victim_ip = victim_ip.split(" · ").next().unwrap().to_string();
     // Record the lines that leave (they fade out for a moment, then are gone).
+    // And mark every pod element drawn so far: one without the mark afterwards is drawn anew
+    // (an element Yew only moved keeps it).
     c.execute(
-        "window.svclabLeft = []; window.svclabPodsAdded = 0; \
+        "window.svclabLeft = []; \
+         document.querySelectorAll('#cluster-map g.pod').forEach(n => { n.svclabOld = true; }); \
          new MutationObserver(ms => ms.forEach(m => m.addedNodes.forEach(n => { \
            if (n.classList && n.classList.contains('leaving')) \
              window.svclabLeft.push(n.getAttribute('data-ip')); \
-           if (n.matches && n.matches('g.pod')) window.svclabPodsAdded += 1; \
          }))).observe(document.getElementById('cluster-map'), { childList: true, subtree: true });",
         vec![],
     )
@@ -232,10 +234,18 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
     );
     // Only the replacement was drawn anew: the other pods kept their elements (and their rows).
     let added = c
-        .execute("return window.svclabPodsAdded", vec![])
+        .execute(
+            "return Array.from(document.querySelectorAll('#cluster-map g.pod')) \
+               .filter(n => !n.svclabOld).map(n => n.getAttribute('data-name'))",
+            vec![],
+        )
         .await
         .unwrap();
-    assert_eq!(added.as_u64(), Some(1), "pods drawn anew by one deletion");
+    assert_eq!(
+        added.as_array().map(Vec::len),
+        Some(1),
+        "pods drawn anew by one deletion: {added}"
+    );
 
     // The rules view shows iptables-save; switching kube-proxy to IPVS shows ipvsadm -Ln, and
     // the Service filter keeps httpd-svc's virtual server with its 5 real servers.

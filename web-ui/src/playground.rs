@@ -85,6 +85,8 @@ pub struct Playground {
     pub log: Vec<Action>,
     /// The guided lab started last, graded live.
     pub lab: Option<String>,
+    /// A deletion the controllers have not yet followed through (see [`Playground::dispatch`]).
+    pub unsettled: bool,
 }
 
 impl Default for Playground {
@@ -141,11 +143,40 @@ impl Playground {
             commands_run: 0,
             log: Vec::new(),
             lab: None,
+            unsettled: false,
         }
     }
 
     /// Applies `action`, then lets the controllers settle so the map shows the converged state.
     pub fn reduce(&mut self, action: Action) {
+        if self.dispatch(action) {
+            self.settle();
+        }
+    }
+
+    /// Lets the controllers follow through what the last action started (the page's follow-up
+    /// to a staged deletion); nothing when they already have.
+    pub fn settle(&mut self) -> bool {
+        let was = std::mem::take(&mut self.unsettled);
+        if was {
+            self.cluster.settle();
+        }
+        was
+    }
+
+    /// [`Playground::reduce`] in two stages, as the page runs it: applies `action` and returns
+    /// `true` when the controllers still have to settle, which [`Playground::settle`] then does
+    /// (the page in its next task, so each stage is its own re-render).
+    ///
+    /// Only a pod deletion is staged: the apiserver answers once the pod is gone, its
+    /// ReplicaSet has created the replacement and the scheduler has placed it (what `Cluster::delete`
+    /// runs at once); the kubelet starting it, its IP and readiness, and the endpoint
+    /// controllers following are the second stage. At 200 pods the two together took longer than
+    /// a frame. Any action first settles a pending stage, so the state after each action is the
+    /// one [`Playground::reduce`] gives, and a replayed log rebuilds it exactly.
+    pub fn dispatch(&mut self, action: Action) -> bool {
+        self.settle();
+        let staged = matches!(action, Action::DeletePod(_));
         self.error = None;
         self.editor_error = None;
         if !matches!(action, Action::SetLang(_)) {
@@ -217,8 +248,14 @@ impl Playground {
                 Ok(())
             }
         };
+        let failed = result.is_err();
         self.error = result.err();
-        self.cluster.settle();
+        if staged && !failed {
+            self.unsettled = true;
+        } else {
+            self.cluster.settle();
+        }
+        self.unsettled
     }
 
     /// The Deployment's desired replicas, `None` before the chapter is applied.
@@ -457,5 +494,43 @@ mod tests {
     fn the_warm_up_runs_the_chapters_actions() {
         // Its httpd pods (each deleted one replaced) and the client pod.
         assert_eq!(warm_up(), WARM_UP_REPLICAS + 1);
+    }
+
+    #[test]
+    fn a_staged_deletion_ends_where_reduce_does() {
+        let mut staged = Playground::new(Lang::En);
+        staged.reduce(Action::ApplyChapter);
+        let mut whole = staged.clone();
+        let victim = first_httpd_pod(&staged);
+
+        assert!(staged.dispatch(Action::DeletePod(victim.clone())));
+        // The first stage: the pod is terminating and its replacement exists, not started yet.
+        let pods: Vec<_> = staged.map().pods().cloned().collect();
+        let status = |name: &str| {
+            pods.iter()
+                .find(|x| x.name == name)
+                .map(|x| x.status.as_str())
+        };
+        assert_eq!(status(&victim), Some("Terminating"));
+        assert!(
+            pods.iter()
+                .any(|x| x.name.starts_with("httpd-") && x.ip.is_none()),
+            "the replacement is there without an IP: {pods:?}"
+        );
+        // The next action settles first: same state as the whole reduce, then the action.
+        staged.reduce(Action::Scale(4));
+        whole.reduce(Action::DeletePod(victim));
+        whole.reduce(Action::Scale(4));
+        assert_eq!(staged.map(), whole.map());
+        assert_eq!(staged.log, whole.log);
+        assert_eq!(
+            staged.cluster.store().resource_version(),
+            whole.cluster.store().resource_version()
+        );
+
+        // A deletion that fails is not staged.
+        assert!(!staged.dispatch(Action::DeletePod("nope".into())));
+        assert!(staged.error.is_some());
+        assert!(!staged.settle(), "nothing pending");
     }
 }

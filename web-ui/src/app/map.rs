@@ -51,6 +51,10 @@ pub fn cluster_map_view(props: &Props) -> Html {
                 width={l.width.to_string()} height={l.height.to_string()}
                 viewBox={format!("0 0 {} {}", l.width, l.height)}>
                 <title>{summary}</title>
+                // Every list in a group of its own: Yew reconciles a list mixed with other
+                // elements by position from the end, so a list changing length (a line more,
+                // a pod less) redrew everything before it.
+                <g class="services">
                 { for l.services.iter().map(|s| {
                     let vip = s.service.cluster_ip.as_deref().unwrap_or("None");
                     let ports = s.service.ports.iter()
@@ -69,6 +73,8 @@ pub fn cluster_map_view(props: &Props) -> Html {
                         </g>
                     }
                 }) }
+                </g>
+                <g class="nodes">
                 { for l.nodes.iter().map(|n| html! {
                     <g class="node" data-name={n.node.name.clone()}>
                         <rect x={n.rect.x.to_string()} y={n.rect.y.to_string()}
@@ -79,13 +85,17 @@ pub fn cluster_map_view(props: &Props) -> Html {
                         <text x={(n.rect.x + 10.0).to_string()} y={(n.rect.y + 38.0).to_string()} class="meta">
                             {format!("{} · {}", n.node.ip, n.node.pod_cidr)}
                         </text>
+                        <g class="pods">
                         { for n.pods.iter().map(|p| html! {
                             <MapPod key={format!("{}@{}", p.pod.name, p.pod.ip.as_deref().unwrap_or(""))} pod={p.pod.clone()} rect={p.rect} lang={lang}
                                 traced={props.highlight.contains(&p.pod.name)} />
                         }) }
+                        </g>
                     </g>
                 }) }
+                </g>
                 // Drawn last, so the lines stay visible over the node columns.
+                <g class="lines">
                 { for l.lines.iter().map(|line| html! {
                     // Keyed by Service and address: a new endpoint's line is a new element, which
                     // is what the stylesheet animates in; an unchanged line is not drawn again.
@@ -93,8 +103,7 @@ pub fn cluster_map_view(props: &Props) -> Html {
                         service={line.service.to_string()} ip={line.endpoint.ip.clone()}
                         ready={line.endpoint.ready} from={line.from} to={line.to} />
                 }) }
-                // In a group of their own: the SVG's children keep one shape whether or not a line
-                // is leaving (an empty list becoming non-empty made Yew rebuild every pod).
+                </g>
                 <g class="leaving-lines">
                 { for exits.borrow().leaving().iter().map(|line| html! {
                     <line key={format!("leaving:{}/{}", line.service, line.ip)}

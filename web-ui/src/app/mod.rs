@@ -58,6 +58,9 @@ impl State {
 pub(crate) enum Msg {
     Do(Action),
     Replace(Box<Playground>),
+    /// The second stage of a staged action (`Playground::dispatch`): the controllers follow
+    /// through, in a task of its own after the first stage's render.
+    Settle,
 }
 
 impl From<Action> for Msg {
@@ -70,13 +73,25 @@ impl Reducible for State {
     type Action = Msg;
 
     fn reduce(self: Rc<Self>, msg: Msg) -> Rc<Self> {
-        perf::interaction_started();
         match msg {
             Msg::Do(action) => {
-                self.pg.borrow_mut().reduce(action);
+                perf::interaction_started();
+                self.pg.borrow_mut().dispatch(action);
                 perf::reduced();
             }
-            Msg::Replace(p) => *self.pg.borrow_mut() = *p,
+            Msg::Replace(p) => {
+                perf::interaction_started();
+                *self.pg.borrow_mut() = *p;
+            }
+            Msg::Settle => {
+                perf::follow_up_started();
+                if !self.pg.borrow_mut().settle() {
+                    // Already settled (an action came first): nothing to re-render.
+                    perf::follow_up_cancelled();
+                    return self;
+                }
+                perf::reduced();
+            }
         }
         Rc::new(State {
             pg: self.pg.clone(),
@@ -164,6 +179,17 @@ pub fn app() -> Html {
         .forget();
     });
     use_effect(perf::rendered);
+    // A staged action's second stage, in the next task: its first stage is on screen first.
+    let unsettled = state.pg.borrow().unsettled;
+    use_effect_with((unsettled, state.pg.borrow().log.len()), {
+        let state = state.clone();
+        move |(unsettled, _)| {
+            if *unsettled {
+                gloo_timers::callback::Timeout::new(0, move || state.dispatch(Msg::Settle))
+                    .forget();
+            }
+        }
+    });
     // Keep the scenario across reloads: the saved text is the share link's.
     let (log_len, page_lang) = {
         let p = state.pg.borrow();

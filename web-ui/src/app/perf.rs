@@ -4,7 +4,9 @@
 //! render), `data-last-interaction-ms` the time from an action's dispatch to its re-render being
 //! on the DOM, `data-last-reduce-ms` the part of it spent in the reducer (lab-core's work),
 //! `data-last-deferred-ms` the time until the work deferred past that render (the rules view)
-//! was done, and `data-interactions` how many were measured.
+//! was done, and `data-interactions` how many were measured. A staged action's second stage
+//! (a deletion's controllers following through, `Playground::dispatch`) is its own re-render:
+//! `data-last-follow-up-ms` from its start to its render on the DOM, `data-follow-ups` how many.
 
 use std::cell::Cell;
 
@@ -13,6 +15,9 @@ thread_local! {
     /// The last dispatch, kept for the deferred work that finishes after its render.
     static LAST: Cell<Option<f64>> = const { Cell::new(None) };
     static COUNT: Cell<u64> = const { Cell::new(0) };
+    /// Whether the render being timed is a follow-up's.
+    static FOLLOW_UP: Cell<bool> = const { Cell::new(false) };
+    static FOLLOW_UPS: Cell<u64> = const { Cell::new(0) };
 }
 
 fn now() -> Option<f64> {
@@ -33,13 +38,34 @@ pub fn interaction_started() {
     if let Some(t) = now() {
         STARTED.with(|s| s.set(Some(t)));
         LAST.with(|s| s.set(Some(t)));
+        FOLLOW_UP.with(|f| f.set(false));
     }
+}
+
+/// A staged action's second stage began: its re-render is timed as a follow-up.
+pub fn follow_up_started() {
+    if let Some(t) = now() {
+        STARTED.with(|s| s.set(Some(t)));
+        LAST.with(|s| s.set(Some(t)));
+        FOLLOW_UP.with(|f| f.set(true));
+    }
+}
+
+/// The follow-up had nothing left to do (no re-render comes).
+pub fn follow_up_cancelled() {
+    STARTED.with(|s| s.set(None));
+    FOLLOW_UP.with(|f| f.set(false));
 }
 
 /// The reducer finished the action (its share of the interaction, before any rendering).
 pub fn reduced() {
     if let (Some(start), Some(end)) = (STARTED.with(|s| s.get()), now()) {
-        set("data-last-reduce-ms", format!("{:.2}", end - start));
+        let name = if FOLLOW_UP.with(|f| f.get()) {
+            "data-last-follow-up-reduce-ms"
+        } else {
+            "data-last-reduce-ms"
+        };
+        set(name, format!("{:.2}", end - start));
     }
 }
 
@@ -53,12 +79,17 @@ pub fn render_started() {
 /// A render reached the DOM (call from an effect that runs after every render).
 pub fn rendered() {
     if let (Some(start), Some(end)) = (STARTED.with(|s| s.take()), now()) {
-        let n = COUNT.with(|c| {
+        let (counter, last, count) = if FOLLOW_UP.with(|f| f.take()) {
+            (&FOLLOW_UPS, "data-last-follow-up-ms", "data-follow-ups")
+        } else {
+            (&COUNT, "data-last-interaction-ms", "data-interactions")
+        };
+        let n = counter.with(|c| {
             c.set(c.get() + 1);
             c.get()
         });
-        set("data-last-interaction-ms", format!("{:.2}", end - start));
-        set("data-interactions", n.to_string());
+        set(last, format!("{:.2}", end - start));
+        set(count, n.to_string());
     }
 }
 
