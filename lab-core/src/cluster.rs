@@ -96,6 +96,9 @@ pub struct Cluster {
     pub(crate) log_seq: u64,
 }
 
+/// How far [`Cluster::settle`] runs virtual time at most: ten minutes.
+const SETTLE_LIMIT_MS: i64 = 600_000;
+
 impl Cluster {
     /// A fresh kind-like cluster (see [`ClusterConfig::kind`]), settled: system pods Running.
     pub fn kind() -> Cluster {
@@ -396,15 +399,32 @@ impl Cluster {
     /// virtual minutes. Returns the virtual milliseconds that passed.
     pub fn settle(&mut self) -> u64 {
         let start = self.now_ms;
-        self.run_controllers();
-        let limit = start + 600_000;
-        while let Some((t, _)) = self.timers.first().cloned() {
-            if t > limit {
-                break;
-            }
-            self.advance((t - self.now_ms).max(0) as u64);
-        }
+        let until = self.begin_settle();
+        while self.settle_step(until) {}
         (self.now_ms - start) as u64
+    }
+
+    /// [`Cluster::settle`] one step at a time, for a front end that shows each step (the
+    /// browser, one re-render per step): runs the controllers and returns the virtual time the
+    /// settle may run to; [`Cluster::settle_step`] with it until it returns `false` then ends
+    /// exactly where `settle` would have.
+    pub fn begin_settle(&mut self) -> i64 {
+        self.run_controllers();
+        self.now_ms + SETTLE_LIMIT_MS
+    }
+
+    /// One step of a settle begun by [`Cluster::begin_settle`]: advances to the next scheduled
+    /// moment (a container started, a readiness delay over, a grace period ended) and runs what
+    /// it wakes. Returns whether another step is due before `until`.
+    pub fn settle_step(&mut self, until: i64) -> bool {
+        let Some((t, _)) = self.timers.first().cloned() else {
+            return false;
+        };
+        if t > until {
+            return false;
+        }
+        self.advance((t - self.now_ms).max(0) as u64);
+        self.timers.first().is_some_and(|(t, _)| *t <= until)
     }
 
     // ----- the apiserver's request path -----

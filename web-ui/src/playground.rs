@@ -85,8 +85,9 @@ pub struct Playground {
     pub log: Vec<Action>,
     /// The guided lab started last, graded live.
     pub lab: Option<String>,
-    /// A deletion the controllers have not yet followed through (see [`Playground::dispatch`]).
-    pub unsettled: bool,
+    /// A deletion the controllers have not yet followed through (see [`Playground::dispatch`]):
+    /// the virtual time its settle may run to.
+    pub unsettled: Option<i64>,
 }
 
 impl Default for Playground {
@@ -143,7 +144,7 @@ impl Playground {
             commands_run: 0,
             log: Vec::new(),
             lab: None,
-            unsettled: false,
+            unsettled: None,
         }
     }
 
@@ -154,26 +155,38 @@ impl Playground {
         }
     }
 
-    /// Lets the controllers follow through what the last action started (the page's follow-up
-    /// to a staged deletion); nothing when they already have.
-    pub fn settle(&mut self) -> bool {
-        let was = std::mem::take(&mut self.unsettled);
-        if was {
-            self.cluster.settle();
+    /// Lets the controllers follow through what the last action started; nothing when they
+    /// already have.
+    pub fn settle(&mut self) {
+        if let Some(until) = self.unsettled.take() {
+            while self.cluster.settle_step(until) {}
         }
-        was
     }
 
-    /// [`Playground::reduce`] in two stages, as the page runs it: applies `action` and returns
-    /// `true` when the controllers still have to settle, which [`Playground::settle`] then does
-    /// (the page in its next task, so each stage is its own re-render).
+    /// One step of the follow-through (the page runs one per task, each its own re-render, as
+    /// `kubectl get pods -w` shows them: the old pod gone, the new one running, then ready).
+    /// Returns whether it did anything; [`Playground::unsettled`] says whether more is due.
+    pub fn settle_step(&mut self) -> bool {
+        let Some(until) = self.unsettled else {
+            return false;
+        };
+        if !self.cluster.settle_step(until) {
+            self.unsettled = None;
+        }
+        true
+    }
+
+    /// [`Playground::reduce`] in stages, as the page runs it: applies `action` and returns
+    /// `true` when the controllers still have to settle, which [`Playground::settle_step`] then
+    /// does one scheduled moment at a time (the page one per task, each its own re-render).
     ///
-    /// Only a pod deletion is staged: the apiserver answers once the pod is gone, its
-    /// ReplicaSet has created the replacement and the scheduler has placed it (what `Cluster::delete`
-    /// runs at once); the kubelet starting it, its IP and readiness, and the endpoint
-    /// controllers following are the second stage. At 200 pods the two together took longer than
-    /// a frame. Any action first settles a pending stage, so the state after each action is the
-    /// one [`Playground::reduce`] gives, and a replayed log rebuilds it exactly.
+    /// Only a pod deletion is staged: the apiserver answers with the pod Terminating, its
+    /// ReplicaSet has created the replacement and the scheduler has placed it (what
+    /// `Cluster::delete` runs at once); the grace period ending, the kubelet starting the new
+    /// pod, its readiness and the endpoint controllers following are the later steps. At 200
+    /// pods all of it took longer than a frame. The steps are exactly `Cluster::settle`'s, and
+    /// any action first finishes a pending settle, so the state after each action is the one
+    /// [`Playground::reduce`] gives, and a replayed log rebuilds it exactly.
     pub fn dispatch(&mut self, action: Action) -> bool {
         self.settle();
         let staged = matches!(action, Action::DeletePod(_));
@@ -251,11 +264,11 @@ impl Playground {
         let failed = result.is_err();
         self.error = result.err();
         if staged && !failed {
-            self.unsettled = true;
+            self.unsettled = Some(self.cluster.begin_settle());
         } else {
             self.cluster.settle();
         }
-        self.unsettled
+        self.unsettled.is_some()
     }
 
     /// The Deployment's desired replicas, `None` before the chapter is applied.
@@ -517,6 +530,10 @@ mod tests {
                 .any(|x| x.name.starts_with("httpd-") && x.ip.is_none()),
             "the replacement is there without an IP: {pods:?}"
         );
+        // One step further: not settled yet, but moving (the page re-renders each step).
+        let before = staged.cluster.now_ms();
+        assert!(staged.settle_step());
+        assert!(staged.cluster.now_ms() > before);
         // The next action settles first: same state as the whole reduce, then the action.
         staged.reduce(Action::Scale(4));
         whole.reduce(Action::DeletePod(victim));
@@ -531,6 +548,20 @@ mod tests {
         // A deletion that fails is not staged.
         assert!(!staged.dispatch(Action::DeletePod("nope".into())));
         assert!(staged.error.is_some());
-        assert!(!staged.settle(), "nothing pending");
+        assert!(!staged.settle_step(), "nothing pending");
+
+        // Stepping to the end is the whole settle.
+        let mut stepped = whole.clone();
+        let victim = first_httpd_pod(&whole);
+        assert!(stepped.dispatch(Action::DeletePod(victim.clone())));
+        let mut steps = 0;
+        while stepped.unsettled.is_some() {
+            assert!(stepped.settle_step());
+            steps += 1;
+        }
+        whole.reduce(Action::DeletePod(victim));
+        assert!(steps >= 2, "a deletion settles in several steps ({steps})");
+        assert_eq!(stepped.map(), whole.map());
+        assert_eq!(stepped.cluster.now_ms(), whole.cluster.now_ms());
     }
 }

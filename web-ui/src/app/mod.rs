@@ -58,8 +58,8 @@ impl State {
 pub(crate) enum Msg {
     Do(Action),
     Replace(Box<Playground>),
-    /// The second stage of a staged action (`Playground::dispatch`): the controllers follow
-    /// through, in a task of its own after the first stage's render.
+    /// The next step of a staged action (`Playground::dispatch`): the controllers follow
+    /// through one scheduled moment, in a task of its own after the previous step's render.
     Settle,
 }
 
@@ -85,7 +85,7 @@ impl Reducible for State {
             }
             Msg::Settle => {
                 perf::follow_up_started();
-                if !self.pg.borrow_mut().settle() {
+                if !self.pg.borrow_mut().settle_step() {
                     // Already settled (an action came first): nothing to re-render.
                     perf::follow_up_cancelled();
                     return self;
@@ -179,11 +179,15 @@ pub fn app() -> Html {
         .forget();
     });
     use_effect(perf::rendered);
-    // A staged action's second stage, in the next task: its first stage is on screen first.
-    let unsettled = state.pg.borrow().unsettled;
-    use_effect_with((unsettled, state.pg.borrow().log.len()), {
+    // A staged action's next step, in the next task: the previous step is on screen first.
+    let (unsettled, now, actions) = {
+        let p = state.pg.borrow();
+        (p.unsettled.is_some(), p.cluster.now_ms(), p.log.len())
+    };
+    use_effect_with((unsettled, now, actions), {
         let state = state.clone();
-        move |(unsettled, _)| {
+        move |(unsettled, _, _)| {
+            perf::settling(*unsettled);
             if *unsettled {
                 gloo_timers::callback::Timeout::new(0, move || state.dispatch(Msg::Settle))
                     .forget();

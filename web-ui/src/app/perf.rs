@@ -4,11 +4,12 @@
 //! render), `data-last-interaction-ms` the time from an action's dispatch to its re-render being
 //! on the DOM, `data-last-reduce-ms` the part of it spent in the reducer (lab-core's work),
 //! `data-last-deferred-ms` the time until the work deferred past that render (the rules view)
-//! was done, and `data-interactions` how many were measured. A staged action's second stage
-//! (a deletion's controllers following through, `Playground::dispatch`) is its own re-render:
-//! `data-last-follow-up-ms` from its start to its render on the DOM, `data-follow-ups` how many.
+//! was done, and `data-interactions` how many were measured. A staged action's later steps (a
+//! deletion's controllers following through, `Playground::dispatch`) are re-renders of their
+//! own: `data-follow-ups-ms` lists each one's time from its start to its render on the DOM since
+//! the last interaction, and `data-settling` says whether more are due.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 thread_local! {
     static STARTED: Cell<Option<f64>> = const { Cell::new(None) };
@@ -17,7 +18,8 @@ thread_local! {
     static COUNT: Cell<u64> = const { Cell::new(0) };
     /// Whether the render being timed is a follow-up's.
     static FOLLOW_UP: Cell<bool> = const { Cell::new(false) };
-    static FOLLOW_UPS: Cell<u64> = const { Cell::new(0) };
+    /// The follow-ups' times since the last interaction.
+    static FOLLOW_UPS: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
 }
 
 fn now() -> Option<f64> {
@@ -39,7 +41,13 @@ pub fn interaction_started() {
         STARTED.with(|s| s.set(Some(t)));
         LAST.with(|s| s.set(Some(t)));
         FOLLOW_UP.with(|f| f.set(false));
+        FOLLOW_UPS.with(|f| f.borrow_mut().clear());
     }
+}
+
+/// Whether a staged action still has steps to run (`data-settling`).
+pub fn settling(more: bool) {
+    set("data-settling", more.to_string());
 }
 
 /// A staged action's second stage began: its re-render is timed as a follow-up.
@@ -60,12 +68,9 @@ pub fn follow_up_cancelled() {
 /// The reducer finished the action (its share of the interaction, before any rendering).
 pub fn reduced() {
     if let (Some(start), Some(end)) = (STARTED.with(|s| s.get()), now()) {
-        let name = if FOLLOW_UP.with(|f| f.get()) {
-            "data-last-follow-up-reduce-ms"
-        } else {
-            "data-last-reduce-ms"
-        };
-        set(name, format!("{:.2}", end - start));
+        if !FOLLOW_UP.with(|f| f.get()) {
+            set("data-last-reduce-ms", format!("{:.2}", end - start));
+        }
     }
 }
 
@@ -79,17 +84,24 @@ pub fn render_started() {
 /// A render reached the DOM (call from an effect that runs after every render).
 pub fn rendered() {
     if let (Some(start), Some(end)) = (STARTED.with(|s| s.take()), now()) {
-        let (counter, last, count) = if FOLLOW_UP.with(|f| f.take()) {
-            (&FOLLOW_UPS, "data-last-follow-up-ms", "data-follow-ups")
-        } else {
-            (&COUNT, "data-last-interaction-ms", "data-interactions")
-        };
-        let n = counter.with(|c| {
+        if FOLLOW_UP.with(|f| f.take()) {
+            let list = FOLLOW_UPS.with(|f| {
+                let mut f = f.borrow_mut();
+                f.push(end - start);
+                f.iter()
+                    .map(|ms| format!("{ms:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            });
+            set("data-follow-ups-ms", list);
+            return;
+        }
+        let n = COUNT.with(|c| {
             c.set(c.get() + 1);
             c.get()
         });
-        set(last, format!("{:.2}", end - start));
-        set(count, n.to_string());
+        set("data-last-interaction-ms", format!("{:.2}", end - start));
+        set("data-interactions", n.to_string());
     }
 }
 
