@@ -117,6 +117,8 @@ async fn main() {
     let mut render_starts = Vec::new();
     let mut deferred = Vec::new();
     let mut follow_ups: Vec<Vec<f64>> = Vec::new();
+    // The wasm memory after each interaction (MiB): growing it can stall a render.
+    let mut memory = Vec::new();
     for i in 0..4 {
         let row = format!("#pods tbody tr[data-name^='web-']:nth-child({}) ", i + 1);
         for css in [
@@ -128,6 +130,12 @@ async fn main() {
             let (n, ms) = next_interaction(&c, seen).await;
             seen = n;
             times.push(ms);
+            memory.push(
+                attr(&c, "data-wasm-memory-mib")
+                    .await
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0),
+            );
             if css.ends_with("button.delete") {
                 let steps = follow_ups_done(&c).await;
                 assert!(!steps.is_empty(), "a deletion's later steps re-render");
@@ -209,6 +217,7 @@ async fn main() {
             "interaction_median_ms": median,
             "interaction_max_ms": max,
             "follow_up_ms": follow_ups,
+            "wasm_memory_mib": memory,
             "re_render_max_ms": re_render_max,
             "reduce_ms": reduce_times,
             "render_start_ms": render_starts,

@@ -101,33 +101,81 @@ impl Default for Playground {
 /// re-compiles a function optimised only once it has run for a while; with the chapter's 3 pods
 /// the first readiness change at 200 pods still ran the baseline code, about 3× slower).
 pub const WARM_UP_REPLICAS: usize = 40;
+/// Pods the warm-up fails, passes and deletes, one round each (the first deletions at 200 pods
+/// were still slow after 3 rounds).
+pub const WARM_UP_ROUNDS: usize = 8;
 
-/// Runs the chapter's everyday actions on a throwaway playground. The page calls it right after
-/// its first render: the browser compiles each wasm function on its first call (and optimises
-/// it once it is hot), so without this the learner's first readiness change or deletion would
-/// pay for that compilation (it made the first "pass readiness" at 200 pods the slowest
-/// interaction of the benchmark). Returns the number of pods it ended with.
-pub fn warm_up() -> usize {
-    let mut p = Playground::new(Lang::En);
-    p.reduce(Action::ApplyChapter);
-    p.reduce(Action::ApplyYaml(CHAPTER_DEPLOYMENT.replace(
-        "replicas: 3",
-        &format!("replicas: {WARM_UP_REPLICAS}"),
-    )));
-    for round in 0..3 {
-        let pods: Vec<String> = p
-            .map()
-            .pods()
-            .filter(|x| x.name.starts_with("httpd-"))
-            .map(|x| x.name.clone())
-            .collect();
-        if let Some(pod) = pods.get(round) {
-            p.reduce(Action::SetPodReady(pod.clone(), false));
-            p.reduce(Action::SetPodReady(pod.clone(), true));
-            p.reduce(Action::DeletePod(pod.clone()));
+/// The chapter's everyday actions on a throwaway playground, run by the page right after its
+/// first render, one step per task (each a few milliseconds, so the page stays responsive): the
+/// browser compiles each wasm function on its first call and optimises it once it is hot, so
+/// without this the learner's first readiness change or deletion at 200 pods would pay for
+/// that (it made them the slowest interactions of the benchmark).
+pub struct WarmUp {
+    playground: Option<Playground>,
+    round: usize,
+}
+
+impl Default for WarmUp {
+    fn default() -> Self {
+        WarmUp::new()
+    }
+}
+
+impl WarmUp {
+    /// A warm-up not started yet (its first step builds the cluster).
+    pub fn new() -> WarmUp {
+        WarmUp {
+            playground: None,
+            round: 0,
         }
     }
-    p.map().pods().count()
+
+    /// Runs the next step; `false` once it is done.
+    pub fn step(&mut self) -> bool {
+        let p = self.playground.get_or_insert_with(|| {
+            let mut p = Playground::new(Lang::En);
+            p.reduce(Action::ApplyChapter);
+            p
+        });
+        if self.round == 0 {
+            p.reduce(Action::ApplyYaml(CHAPTER_DEPLOYMENT.replace(
+                "replicas: 3",
+                &format!("replicas: {WARM_UP_REPLICAS}"),
+            )));
+        } else {
+            let pod = p
+                .map()
+                .pods()
+                .filter(|x| x.name.starts_with("httpd-"))
+                .nth(self.round % WARM_UP_REPLICAS)
+                .map(|x| x.name.clone());
+            if let Some(pod) = pod {
+                p.reduce(Action::SetPodReady(pod.clone(), false));
+                p.reduce(Action::SetPodReady(pod.clone(), true));
+                // As the page runs a deletion: staged, then step by step.
+                p.dispatch(Action::DeletePod(pod));
+                while p.unsettled.is_some() {
+                    p.settle_step();
+                }
+            }
+        }
+        self.round += 1;
+        self.round <= WARM_UP_ROUNDS
+    }
+
+    /// The pods it has now.
+    pub fn pods(&self) -> usize {
+        self.playground
+            .as_ref()
+            .map_or(0, |p| p.map().pods().count())
+    }
+}
+
+/// Runs a whole [`WarmUp`] at once; returns the number of pods it ended with.
+pub fn warm_up() -> usize {
+    let mut w = WarmUp::new();
+    while w.step() {}
+    w.pods()
 }
 
 impl Playground {

@@ -99,6 +99,19 @@ impl Reducible for State {
     }
 }
 
+/// The pause between a staged action's steps, in milliseconds.
+const STEP_MS: u32 = 150;
+
+/// Runs `w`'s next step in a task of its own, then schedules the one after.
+fn warm_up_later(mut w: web_ui::playground::WarmUp) {
+    gloo_timers::callback::Timeout::new(0, move || {
+        if w.step() {
+            warm_up_later(w);
+        }
+    })
+    .forget();
+}
+
 /// The value of the `<select>` a change event came from.
 pub(crate) fn selected(e: &Event) -> String {
     e.target_unchecked_into::<web_sys::HtmlSelectElement>()
@@ -172,14 +185,13 @@ pub fn app() -> Html {
     };
     use_effect_with((), |_| {
         perf::first_render();
-        // In a task after the first render is on screen (see `playground::warm_up`).
-        gloo_timers::callback::Timeout::new(0, || {
-            web_ui::playground::warm_up();
-        })
-        .forget();
+        // In tasks after the first render is on screen, one step each (see `WarmUp`).
+        warm_up_later(web_ui::playground::WarmUp::new());
     });
     use_effect(perf::rendered);
-    // A staged action's next step, in the next task: the previous step is on screen first.
+    // A staged action's next step, a moment later: the previous step stays on screen long
+    // enough to be seen (Terminating, then the replacement started, then ready), and the work
+    // that follows a render (the rules view's text) is done before the next step begins.
     let (unsettled, now, actions) = {
         let p = state.pg.borrow();
         (p.unsettled.is_some(), p.cluster.now_ms(), p.log.len())
@@ -189,7 +201,7 @@ pub fn app() -> Html {
         move |(unsettled, _, _)| {
             perf::settling(*unsettled);
             if *unsettled {
-                gloo_timers::callback::Timeout::new(0, move || state.dispatch(Msg::Settle))
+                gloo_timers::callback::Timeout::new(STEP_MS, move || state.dispatch(Msg::Settle))
                     .forget();
             }
         }

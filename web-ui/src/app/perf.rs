@@ -102,6 +102,11 @@ pub fn rendered() {
         });
         set("data-last-interaction-ms", format!("{:.2}", end - start));
         set("data-interactions", n.to_string());
+        #[cfg(target_arch = "wasm32")]
+        set(
+            "data-wasm-memory-mib",
+            (core::arch::wasm32::memory_size(0) / 16).to_string(),
+        );
     }
 }
 
