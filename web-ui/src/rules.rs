@@ -27,8 +27,19 @@ pub fn command(mode: ProxyMode) -> &'static [&'static str] {
 
 /// The rule text of `node` in `mode`, or the error the node gave.
 pub fn node_rules(cluster: &Cluster, node: &str, mode: ProxyMode) -> Result<String, String> {
+    node_rules_of(cluster, &ProxySnapshot::from_cluster(cluster), node, mode)
+}
+
+/// [`node_rules`] from a snapshot already taken (the rules view syncs its kube-proxy to the
+/// same one).
+pub fn node_rules_of(
+    cluster: &Cluster,
+    snapshot: &ProxySnapshot,
+    node: &str,
+    mode: ProxyMode,
+) -> Result<String, String> {
     let argv: Vec<String> = command(mode).iter().map(|s| s.to_string()).collect();
-    match lab_core::shell::node_exec(cluster, node, &argv) {
+    match lab_core::shell::node_exec_with(cluster, snapshot, node, &argv) {
         Ok(out) if out.exit_code == 0 => Ok(out.stdout),
         Ok(out) => Err(out.stderr),
         Err(e) => Err(e.kubectl_message()),
@@ -123,7 +134,12 @@ pub fn proxier(cluster: &Cluster, node: &str, mode: ProxyMode) -> Proxier {
 /// Syncs `proxier` to `cluster` and says what the sync changed; a full sync (the first, or
 /// after a configuration change) marks nothing, as everything is new.
 pub fn sync_marks(proxier: &mut Proxier, cluster: &Cluster) -> SyncMarks {
-    let Ok(result) = proxier.sync(&ProxySnapshot::from_cluster(cluster)) else {
+    sync_marks_to(proxier, &ProxySnapshot::from_cluster(cluster))
+}
+
+/// [`sync_marks`] to a snapshot already taken.
+pub fn sync_marks_to(proxier: &mut Proxier, snapshot: &ProxySnapshot) -> SyncMarks {
+    let Ok(result) = proxier.sync(snapshot) else {
         return SyncMarks::default();
     };
     marks_of(&result)

@@ -381,9 +381,11 @@ pub fn repack_subsets(mut subsets: Vec<EndpointSubset>) -> Vec<EndpointSubset> {
     /// Where an address first appears: subset, ready list or not, index.
     type At = (usize, bool, usize);
     type PortAddrs<'a> = (Option<&'a EndpointPort>, BTreeMap<AddressKey<'a>, bool>);
+    /// A subset to be: its addresses' places and readiness, and its ports.
+    type Group = (Vec<(At, bool)>, Vec<EndpointPort>);
     // The groups, by the addresses' places in `subsets` (so they can be moved out, not copied:
     // a 200-pod Service's sync copied every address here), and their ports.
-    let mut grouped: Vec<(Vec<(At, bool)>, Vec<EndpointPort>)> = Vec::new();
+    let mut grouped: Vec<Group> = Vec::new();
     {
         let mut all_addrs: BTreeMap<AddressKey, At> = BTreeMap::new();
         let mut port_to_addrs: BTreeMap<PortKey, PortAddrs> = BTreeMap::new();

@@ -44,6 +44,7 @@ pub use http::{
     external_http,
 };
 pub use node::exec as node_exec;
+pub use node::exec_with as node_exec_with;
 
 /// The body of Apache httpd's default `index.html` (the official `httpd` image), byte for byte.
 pub const IT_WORKS: &str = "<html><body><h1>It works!</h1></body></html>\n";

@@ -84,6 +84,17 @@ const NOT_SIMULATED: &[&str] = &[
 /// Runs `argv` on `node`: an unknown node is NotFound, an empty argv BadRequest; anything else
 /// is the command's own output and exit code.
 pub fn exec(cluster: &Cluster, node: &str, argv: &[String]) -> Result<ExecOutput, ApiError> {
+    exec_with(cluster, &ProxySnapshot::from_cluster(cluster), node, argv)
+}
+
+/// [`exec`] with the cluster's [`ProxySnapshot`] already taken (a front end that also syncs a
+/// `proxy::sync::Proxier` to it takes it once).
+pub fn exec_with(
+    cluster: &Cluster,
+    snapshot: &ProxySnapshot,
+    node: &str,
+    argv: &[String],
+) -> Result<ExecOutput, ApiError> {
     let not_found = || ApiError::NotFound {
         kind: Kind::Node,
         name: node.to_string(),
@@ -98,7 +109,7 @@ pub fn exec(cluster: &Cluster, node: &str, argv: &[String]) -> Result<ExecOutput
     };
     let n = Node {
         cluster,
-        snapshot: ProxySnapshot::from_cluster(cluster),
+        snapshot,
         name: node,
     };
     let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
@@ -134,7 +145,7 @@ fn unsupported(node: &str, what: &str) -> ExecOutput {
 /// One node of one snapshot.
 struct Node<'a> {
     cluster: &'a Cluster,
-    snapshot: ProxySnapshot,
+    snapshot: &'a ProxySnapshot,
     name: &'a str,
 }
 
@@ -147,7 +158,7 @@ impl Node<'_> {
     fn ipvs_state(&self) -> Result<IpvsState, ProxyError> {
         let options = IpvsOptions::default();
         if self.mode() == ProxyMode::Ipvs {
-            return ipvs::render(&self.snapshot, self.name, &options);
+            return ipvs::render(self.snapshot, self.name, &options);
         }
         Ok(IpvsState {
             node: self.name.to_string(),
@@ -161,10 +172,10 @@ impl Node<'_> {
     /// Every table `iptables-save` prints, as `lab-runner rules` renders it.
     fn iptables_text(&self) -> Result<String, ProxyError> {
         match self.mode() {
-            ProxyMode::Iptables => iptables::render_save(&self.snapshot, self.name),
-            ProxyMode::Ipvs => ipvs::render_iptables_save(&self.snapshot, self.name),
+            ProxyMode::Iptables => iptables::render_save(self.snapshot, self.name),
+            ProxyMode::Ipvs => ipvs::render_iptables_save(self.snapshot, self.name),
             ProxyMode::Nftables => Ok(kubelet_only(&iptables::render_save(
-                &self.snapshot,
+                self.snapshot,
                 self.name,
             )?)),
         }
@@ -386,7 +397,7 @@ impl Node<'_> {
         }
         if family == "ip" && self.mode() == ProxyMode::Nftables {
             let options = NftablesOptions::for_cluster(self.cluster);
-            let rules = nftables::render(&self.snapshot, self.name, &options)?;
+            let rules = nftables::render(self.snapshot, self.name, &options)?;
             return Ok(printed(rules.list_text()));
         }
         // nft echoes the command and underlines the table's name.

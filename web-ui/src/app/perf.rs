@@ -67,10 +67,10 @@ pub fn follow_up_cancelled() {
 
 /// The reducer finished the action (its share of the interaction, before any rendering).
 pub fn reduced() {
-    if let (Some(start), Some(end)) = (STARTED.with(|s| s.get()), now()) {
-        if !FOLLOW_UP.with(|f| f.get()) {
-            set("data-last-reduce-ms", format!("{:.2}", end - start));
-        }
+    if let (Some(start), Some(end)) = (STARTED.with(|s| s.get()), now())
+        && !FOLLOW_UP.with(|f| f.get())
+    {
+        set("data-last-reduce-ms", format!("{:.2}", end - start));
     }
 }
 
