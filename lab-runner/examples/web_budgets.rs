@@ -64,19 +64,26 @@ async fn next_interaction(c: &Client, seen: u64) -> (u64, f64) {
     }
 }
 
-/// Waits until the page has no staged steps left, then returns the follow-ups' times.
-async fn follow_ups_done(c: &Client) -> Vec<f64> {
+/// Waits until the page has no staged steps left, then returns the follow-ups' times and their
+/// reducers' share.
+async fn follow_ups_done(c: &Client) -> (Vec<f64>, Vec<f64>) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while attr(c, "data-settling").await.as_deref() != Some("false") {
         assert!(Instant::now() < deadline, "the deletion never settled");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    attr(c, "data-follow-ups-ms")
-        .await
-        .unwrap_or_default()
-        .split(',')
-        .filter_map(|v| v.parse().ok())
-        .collect()
+    let list = async |name: &str| -> Vec<f64> {
+        attr(c, name)
+            .await
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|v| v.parse().ok())
+            .collect()
+    };
+    (
+        list("data-follow-ups-ms").await,
+        list("data-follow-ups-reduce-ms").await,
+    )
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -117,6 +124,7 @@ async fn main() {
     let mut render_starts = Vec::new();
     let mut deferred = Vec::new();
     let mut follow_ups: Vec<Vec<f64>> = Vec::new();
+    let mut follow_up_reduces: Vec<Vec<f64>> = Vec::new();
     // The wasm memory after each interaction (MiB): growing it can stall a render.
     let mut memory = Vec::new();
     for i in 0..4 {
@@ -137,9 +145,10 @@ async fn main() {
                     .unwrap_or(0),
             );
             if css.ends_with("button.delete") {
-                let steps = follow_ups_done(&c).await;
+                let (steps, reduces) = follow_ups_done(&c).await;
                 assert!(!steps.is_empty(), "a deletion's later steps re-render");
                 follow_ups.push(steps);
+                follow_up_reduces.push(reduces);
             }
             // The rules view's text follows the render; give it its frame.
             tokio::time::sleep(Duration::from_millis(300)).await;
@@ -217,6 +226,7 @@ async fn main() {
             "interaction_median_ms": median,
             "interaction_max_ms": max,
             "follow_up_ms": follow_ups,
+            "follow_up_reduce_ms": follow_up_reduces,
             "wasm_memory_mib": memory,
             "re_render_max_ms": re_render_max,
             "reduce_ms": reduce_times,

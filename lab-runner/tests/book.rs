@@ -239,6 +239,10 @@ fn both_languages_have_the_same_chapters() {
                 text.starts_with("# "),
                 "book/{lang}/src/{name}: starts with its title"
             );
+            assert!(
+                !scenes(lang, name).is_empty(),
+                "book/{lang}/src/{name}: every chapter has a live scene"
+            );
         }
     }
     // Same structure: each chapter has as many headings, scenes and commands in both languages.

@@ -7,7 +7,8 @@
 //! was done, and `data-interactions` how many were measured. A staged action's later steps (a
 //! deletion's controllers following through, `Playground::dispatch`) are re-renders of their
 //! own: `data-follow-ups-ms` lists each one's time from its start to its render on the DOM since
-//! the last interaction, and `data-settling` says whether more are due.
+//! the last interaction (`data-follow-ups-reduce-ms` the reducer's share), and `data-settling`
+//! says whether more are due.
 
 use std::cell::{Cell, RefCell};
 
@@ -18,8 +19,9 @@ thread_local! {
     static COUNT: Cell<u64> = const { Cell::new(0) };
     /// Whether the render being timed is a follow-up's.
     static FOLLOW_UP: Cell<bool> = const { Cell::new(false) };
-    /// The follow-ups' times since the last interaction.
+    /// The follow-ups' times since the last interaction, and their reducers' share.
     static FOLLOW_UPS: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+    static FOLLOW_UP_REDUCES: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
 }
 
 fn now() -> Option<f64> {
@@ -42,6 +44,7 @@ pub fn interaction_started() {
         LAST.with(|s| s.set(Some(t)));
         FOLLOW_UP.with(|f| f.set(false));
         FOLLOW_UPS.with(|f| f.borrow_mut().clear());
+        FOLLOW_UP_REDUCES.with(|f| f.borrow_mut().clear());
     }
 }
 
@@ -67,11 +70,27 @@ pub fn follow_up_cancelled() {
 
 /// The reducer finished the action (its share of the interaction, before any rendering).
 pub fn reduced() {
-    if let (Some(start), Some(end)) = (STARTED.with(|s| s.get()), now())
-        && !FOLLOW_UP.with(|f| f.get())
-    {
+    let (Some(start), Some(end)) = (STARTED.with(|s| s.get()), now()) else {
+        return;
+    };
+    if FOLLOW_UP.with(|f| f.get()) {
+        let list = FOLLOW_UP_REDUCES.with(|f| {
+            let mut f = f.borrow_mut();
+            f.push(end - start);
+            list_ms(&f)
+        });
+        set("data-follow-ups-reduce-ms", list);
+    } else {
         set("data-last-reduce-ms", format!("{:.2}", end - start));
     }
+}
+
+fn list_ms(times: &[f64]) -> String {
+    times
+        .iter()
+        .map(|ms| format!("{ms:.2}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The page's render began (the gap from the dispatch is the scheduler's, not our work).
@@ -88,10 +107,7 @@ pub fn rendered() {
             let list = FOLLOW_UPS.with(|f| {
                 let mut f = f.borrow_mut();
                 f.push(end - start);
-                f.iter()
-                    .map(|ms| format!("{ms:.2}"))
-                    .collect::<Vec<_>>()
-                    .join(",")
+                list_ms(&f)
             });
             set("data-follow-ups-ms", list);
             return;
