@@ -1251,13 +1251,13 @@ fn proxy(
         .or(p.port.map(|x| x.to_string()))
         .unwrap_or_default();
     let nodes = match &p.node {
-        Some(n) => n.clone(),
-        None => "每个节点".to_string(),
+        Some(n) => format!("{n} 上"),
+        None => "每个节点上".to_string(),
     };
     let nodes_en = p.node.clone().unwrap_or_else(|| "every node".into());
     let m = p.mode.unwrap_or(mode).as_str();
     let expected = Text::new(
-        format!("{nodes} 上 kube-proxy（{m} 模式）把 {ns}/{s}:{port_shown} 转发到 {want_n} 个端点"),
+        format!("{nodes} kube-proxy（{m} 模式）把 {ns}/{s}:{port_shown} 转发到 {want_n} 个端点"),
         format!(
             "on {nodes_en}, kube-proxy ({m} mode) sends {ns}/{s}:{port_shown} to {want_n} endpoints"
         ),
@@ -1275,7 +1275,7 @@ fn proxy(
             ),
             Some(Text::new(
                 format!(
-                    "在 ConfigMap kube-system/kube-proxy 的 config.conf 中把 mode 设为 {w}（kind 中用 kubeProxyMode 创建集群）。"
+                    "在 ConfigMap kube-system/kube-proxy 的 config.conf 中把 mode 设为 {w}（kind 中创建集群时设 kubeProxyMode: {w}）。"
                 ),
                 format!(
                     "set mode: {w} in config.conf of ConfigMap kube-system/kube-proxy (on kind, create the cluster with kubeProxyMode: {w})"
