@@ -166,3 +166,53 @@ fn other_paths_get_apaches_404_from_the_pod() {
         "{served:?}"
     );
 }
+
+/// A pod's `127.0.0.1` is its own loopback: a node's NodePort on `127.0.0.1` is not there (the
+/// packet never leaves the pod, so no kube-proxy rule sees it). A trace from a pod to a loopback
+/// address says so.
+#[test]
+fn a_pods_loopback_is_its_own() {
+    use lab_core::proxy::Protocol;
+    use lab_core::shell::exec;
+    use lab_core::trace::{Choice, Packet, Source, TraceError, Tracer};
+    let mut c = cluster(ProxyMode::Iptables);
+    c.apply_manifests(include_str!("data/clientpod.yaml"))
+        .unwrap();
+    c.settle();
+    let wget = |pod: &str, url: &str| {
+        let argv: Vec<String> = ["wget", "-qO-", "-T", "2", url]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        exec(&c, "default", pod, None, &argv, 3).unwrap()
+    };
+    let o = wget("clientpod", "127.0.0.1:30144");
+    assert_eq!(o.exit_code, 1, "{o:?}");
+    assert!(o.stderr.contains("Connection refused"), "{o:?}");
+    // Through its node's address, the same NodePort does answer.
+    let host_ip = c
+        .get_typed::<Pod>("default", "clientpod")
+        .and_then(|p| p.status.as_ref()?.host_ip.clone())
+        .unwrap();
+    let o = wget("clientpod", &format!("{host_ip}:30144"));
+    assert_eq!((o.exit_code, o.stdout.as_str()), (0, IT_WORKS), "{o:?}");
+
+    let err = Tracer::from_cluster(&c)
+        .trace(
+            &Packet {
+                source: Source::Pod {
+                    namespace: "default".into(),
+                    name: "clientpod".into(),
+                },
+                destination: "127.0.0.1:30144".parse().unwrap(),
+                protocol: Protocol::Tcp,
+            },
+            Choice::Seed(1),
+        )
+        .unwrap_err();
+    assert!(matches!(err, TraceError::PodLoopback { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "127.0.0.1 is pod default/clientpod's own loopback: the packet never leaves the pod, so no kube-proxy rule sees it"
+    );
+}

@@ -215,7 +215,7 @@ pub fn connect(
     seed: u64,
     client_closes: bool,
 ) -> Result<Connection, ShellError> {
-    let r = name_then_packet(
+    let r = match name_then_packet(
         &Tracer::from_cluster(cluster),
         &DnsSnapshot::from_cluster(cluster),
         conf,
@@ -226,7 +226,21 @@ pub fn connect(
         port,
         Protocol::Tcp,
         Choice::Seed(seed),
-    )?;
+    ) {
+        // The pod's own loopback: whatever the pod itself listens on, no node rule involved.
+        Err(TraceError::PodLoopback { ip, .. }) => {
+            return Ok(landing(
+                cluster,
+                Some((namespace, pod)),
+                ip,
+                ip,
+                port,
+                client_closes,
+                ip,
+            ));
+        }
+        r => r?,
+    };
     let (Some(ip), Some(TraceOutcome::Single(trace))) = (r.address, r.connection) else {
         return Ok(Connection::BadAddress);
     };

@@ -124,6 +124,19 @@ pub enum TraceError {
         /// Name.
         name: String,
     },
+    /// A pod's packet to a loopback address: it stays in the pod's own network namespace, and
+    /// no node's rules (a node's `127.0.0.1` NodePorts included) ever see it.
+    #[error(
+        "{ip} is pod {namespace}/{name}'s own loopback: the packet never leaves the pod, so no kube-proxy rule sees it"
+    )]
+    PodLoopback {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// The loopback address dialled.
+        ip: Ipv4Addr,
+    },
 }
 
 impl From<ProxyError> for TraceError {
@@ -657,6 +670,14 @@ impl Tracer {
                         name: name.clone(),
                     });
                 };
+                let dst = *packet.destination.ip();
+                if dst.is_loopback() {
+                    return Err(TraceError::PodLoopback {
+                        namespace: namespace.clone(),
+                        name: name.clone(),
+                        ip: dst,
+                    });
+                }
                 (node, Some(ip), Hook::Prerouting, Some("veth0"))
             }
             Source::Node(n) => (n.clone(), None, Hook::Output, None),
