@@ -171,13 +171,6 @@ impl WarmUp {
     }
 }
 
-/// Runs a whole [`WarmUp`] at once; returns the number of pods it ended with.
-pub fn warm_up() -> usize {
-    let mut w = WarmUp::new();
-    while w.step() {}
-    w.pods()
-}
-
 impl Playground {
     /// A fresh kind cluster with nothing applied.
     pub fn new(lang: Lang) -> Playground {
@@ -554,7 +547,9 @@ mod tests {
     #[test]
     fn the_warm_up_runs_the_chapters_actions() {
         // Its httpd pods (each deleted one replaced) and the client pod.
-        assert_eq!(warm_up(), WARM_UP_REPLICAS + 1);
+        let mut w = WarmUp::new();
+        while w.step() {}
+        assert_eq!(w.pods(), WARM_UP_REPLICAS + 1);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! says whether more are due.
 
 use std::cell::{Cell, RefCell};
+use std::thread::LocalKey;
 
 thread_local! {
     static STARTED: Cell<Option<f64>> = const { Cell::new(None) };
@@ -74,23 +75,23 @@ pub fn reduced() {
         return;
     };
     if FOLLOW_UP.with(|f| f.get()) {
-        let list = FOLLOW_UP_REDUCES.with(|f| {
-            let mut f = f.borrow_mut();
-            f.push(end - start);
-            list_ms(&f)
-        });
-        set("data-follow-ups-reduce-ms", list);
+        record(&FOLLOW_UP_REDUCES, end - start, "data-follow-ups-reduce-ms");
     } else {
         set("data-last-reduce-ms", format!("{:.2}", end - start));
     }
 }
 
-fn list_ms(times: &[f64]) -> String {
-    times
-        .iter()
-        .map(|ms| format!("{ms:.2}"))
-        .collect::<Vec<_>>()
-        .join(",")
+/// Adds `ms` to `times` and writes the whole list to attribute `name`.
+fn record(times: &'static LocalKey<RefCell<Vec<f64>>>, ms: f64, name: &str) {
+    let list = times.with(|f| {
+        let mut f = f.borrow_mut();
+        f.push(ms);
+        f.iter()
+            .map(|ms| format!("{ms:.2}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    });
+    set(name, list);
 }
 
 /// The page's render began (the gap from the dispatch is the scheduler's, not our work).
@@ -104,12 +105,7 @@ pub fn render_started() {
 pub fn rendered() {
     if let (Some(start), Some(end)) = (STARTED.with(|s| s.take()), now()) {
         if FOLLOW_UP.with(|f| f.take()) {
-            let list = FOLLOW_UPS.with(|f| {
-                let mut f = f.borrow_mut();
-                f.push(end - start);
-                list_ms(&f)
-            });
-            set("data-follow-ups-ms", list);
+            record(&FOLLOW_UPS, end - start, "data-follow-ups-ms");
             return;
         }
         let n = COUNT.with(|c| {
