@@ -14,6 +14,7 @@
 //!   kubelet, service (allocators and the LoadBalancer provider), endpoints, endpointslice,
 //!   endpointslice-mirroring and root-ca-cert-publisher.
 //! - [`proxy`] — kube-proxy's rules per node (iptables, IPVS, nftables) and its partial sync.
+//! - [`compare`] — a real node's kube-proxy rules and a pod's lookups against the prediction.
 //! - [`trace`] — a packet through those rules; [`trace::name_then_packet`] adds the DNS lookup.
 //! - [`dns`] — CoreDNS's answers, pods' resolv.conf and resolver walks, nslookup/dig/host output.
 //! - [`shell`] — what `kubectl exec POD -- CMD` runs: nslookup, wget, cat, env… per image.
@@ -24,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod cluster;
+pub mod compare;
 pub mod config;
 pub mod controllers;
 pub mod defaults;
