@@ -13,9 +13,12 @@
 //! - `list`, `show LAB`, `check LAB`, `watch LAB`, `hint LAB [CHECK]`, `reset LAB`, `solve LAB`:
 //!   the grader, on the sim or any kube context; `cluster create|delete`: kind for the labs
 //!   ([`grade`]).
+//! - `compare [--node N|--all-nodes] [--dns]`: a cluster's real kube-proxy rules and DNS
+//!   answers against `lab_core::compare`'s prediction from its own objects ([`compare`]).
 //!
 //! Tables come from `lab_core::printers`, the apiserver's and kubectl's printers ([`get`]).
 
+mod compare;
 mod demo;
 mod dns_cli;
 mod dns_server;
@@ -197,6 +200,17 @@ enum Command {
     Solve(grade::ChangeArgs),
     /// Create or delete a real kind cluster shaped for the labs (wraps the kind CLI).
     Cluster(grade::KindArgs),
+    /// Compare a cluster's real kube-proxy rules (and DNS answers) with lab-core's prediction.
+    ///
+    /// Lists the cluster's Nodes, Services, EndpointSlices, Pods and the kube-proxy ConfigMap,
+    /// predicts each node's rules from them as they are, reads the node's own dump
+    /// (`iptables-save`; `ipvsadm -Ln`, `ipset list` and `iptables-save`; or
+    /// `nft list table ip kube-proxy`, per the mode) and diffs them per Service port: chains,
+    /// rules, probabilities, DNAT targets. Other programs' chains (Docker, kindnet, kubelet) and
+    /// kube-proxy chains without a predicted counterpart are listed apart. Each mismatch says
+    /// what was predicted, what was found and the likely cause. With --dns, also compares the
+    /// chapter's lookups from the probe pod. Exit 0 identical, 1 mismatches, 2 could not compare.
+    Compare(compare::CompareArgs),
 }
 
 /// The language of explanations; `zh` is accepted for `zh-CN`.
@@ -261,6 +275,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Reset(args) => grade::change(&args, grade::Change::Reset),
         Command::Solve(args) => grade::change(&args, grade::Change::Solve),
         Command::Cluster(args) => grade::kind_cluster(&args),
+        Command::Compare(args) => compare::run(&args),
     }
 }
 

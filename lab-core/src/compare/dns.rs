@@ -232,15 +232,13 @@ pub fn compare(
             )
         } else {
             (
-                format!(
-                    "the answers differ: a stale view (CoreDNS follows EndpointSlice changes a \
-                     moment later: look again), or the pod's search list differs \
-                     (cat /etc/resolv.conf in the pod)"
-                ),
-                format!(
-                    "解析结果不同：视图滞后（CoreDNS 会稍晚才跟上 EndpointSlice 的变化，请再看一次），\
-                     或者 Pod 的搜索列表不同（在 Pod 里 cat /etc/resolv.conf）"
-                ),
+                "the answers differ: a stale view (CoreDNS follows EndpointSlice changes a \
+                 moment later: look again), or the pod's search list differs \
+                 (cat /etc/resolv.conf in the pod)"
+                    .to_string(),
+                "解析结果不同：视图滞后（CoreDNS 会稍晚才跟上 EndpointSlice 的变化，请再看一次），\
+                 或者 Pod 的搜索列表不同（在 Pod 里 cat /etc/resolv.conf）"
+                    .to_string(),
             )
         };
         Cause {

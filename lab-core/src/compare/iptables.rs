@@ -146,10 +146,8 @@ pub(crate) fn parse(text: &str, ctx: &mut Context, predicted: bool) -> Side {
                     continue;
                 };
                 for r in rules_of(c) {
-                    if let Some(tg) = target(r) {
-                        if matches!(owner.get(tg), Some(None)) {
-                            add.push((tg, o.clone()));
-                        }
+                    if let Some(tg) = target(r).filter(|t| matches!(owner.get(t), Some(None))) {
+                        add.push((tg, o.clone()));
                     }
                 }
             }

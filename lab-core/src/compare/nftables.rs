@@ -263,12 +263,11 @@ pub(crate) fn parse(text: &str, ctx: &mut Context, predicted: bool) -> Side {
                 if let Some(body) = line.strip_prefix("elements = {") {
                     let body = body.trim_end().strip_suffix('}').unwrap_or(body);
                     for e in elements(body) {
+                        // By the per-Service chain it jumps to, else the Service its comment
+                        // names (`goto reject-chain` is shared), else the set's owner. Names
+                        // only: the same on both sides, whatever was parsed before.
                         let o = verdict_chain(&e)
-                            .and_then(|c| {
-                                name_owner(c).or_else(|| {
-                                    ctx.predicted_chains.get(&format!("chain {c}")).cloned()
-                                })
-                            })
+                            .and_then(name_owner)
                             .or_else(|| {
                                 e.split_once("comment \"")
                                     .and_then(|(_, c)| c.split('"').next())

@@ -20,11 +20,11 @@
 //! read, a probe that could not run).
 
 mod change;
-mod cluster;
+pub(crate) mod cluster;
 mod kind;
 mod labs;
 mod output;
-mod probes;
+pub(crate) mod probes;
 
 use crate::EXIT_FAILURE;
 use anyhow::{Context, Result};
@@ -51,7 +51,7 @@ pub struct LangArg {
 }
 
 impl LangArg {
-    fn resolve(&self) -> Lang {
+    pub(crate) fn resolve(&self) -> Lang {
         match self.lang {
             Some(crate::Lang::En) => Lang::En,
             Some(crate::Lang::ZhCn) => Lang::ZhCn,
@@ -120,11 +120,11 @@ pub enum Format {
 pub struct ClusterArgs {
     /// The kubeconfig context (default: the kubeconfig's current context).
     #[arg(long, value_name = "NAME")]
-    context: Option<String>,
+    pub(crate) context: Option<String>,
     /// The kubeconfig (default: the sim's, $SVCLAB_HOME/kubeconfig; with --context alone,
     /// $KUBECONFIG or ~/.kube/config).
     #[arg(long, value_name = "FILE")]
-    kubeconfig: Option<PathBuf>,
+    pub(crate) kubeconfig: Option<PathBuf>,
 }
 
 /// `lab-runner reset` and `solve` arguments.
@@ -320,7 +320,7 @@ pub fn hint(args: &HintArgs) -> Result<ExitCode> {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

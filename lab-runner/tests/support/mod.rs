@@ -6,8 +6,8 @@
 
 pub mod browser;
 
-use std::io::{BufRead, BufReader};
-use std::net::{Ipv4Addr, TcpListener};
+use std::io::{BufRead, BufReader, Read as _, Write as _};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -179,4 +179,129 @@ pub fn line_reader(output: impl std::io::Read + Send + 'static) -> mpsc::Receive
         }
     });
     lines
+}
+
+/// `kubectl apply -f DIR` when the folder holds manifests.
+pub fn apply_dir(home: &Path, dir: &Path) {
+    let has_yaml = std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            e.path()
+                .extension()
+                .is_some_and(|x| x == "yaml" || x == "yml")
+        })
+    });
+    if has_yaml {
+        kubectl(home, &["apply", "-f", dir.to_str().unwrap()]);
+    }
+}
+
+/// Waits (40 s at most) until every pod in the cluster is Running with all containers ready;
+/// returns anyway then (a lab's starting state may hold a pod that never starts).
+pub fn settle(home: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while Instant::now() < deadline {
+        let out = kubectl(home, &["get", "pods", "-A", "--no-headers"]);
+        let ready = out.lines().all(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let counts = w.get(2).and_then(|r| r.split_once('/'));
+            counts.is_some_and(|(a, b)| a == b) && w.get(3) == Some(&"Running")
+        });
+        if ready {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// The sim's API port, from its kubeconfig.
+pub fn api_port(home: &Path) -> u16 {
+    let k = std::fs::read_to_string(home.join("kubeconfig")).unwrap();
+    let server = k
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: http://127.0.0.1:"))
+        .expect("the sim's server");
+    server.trim().parse().unwrap()
+}
+
+/// A Kubernetes API that is not the sim: everything is relayed to `upstream` but the sim's own
+/// paths (`/svclab/…`), which get the plain 404 a real apiserver gives, and `forbidden` (a
+/// path), which gets RBAC's 403. One request per connection (so each is looked at). Bounded:
+/// 1000 connections, each idle for 30 s at most.
+pub fn not_the_sim(upstream: u16, forbidden: Option<&'static str>) -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(1000) {
+            let Ok(client) = conn else { break };
+            std::thread::spawn(move || relay(client, upstream, forbidden));
+        }
+    });
+    port
+}
+
+fn relay(mut client: TcpStream, upstream: u16, forbidden: Option<&str>) {
+    let _ = client.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match client.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let path = String::from_utf8_lossy(&head)
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("")
+        .to_string();
+    if path.starts_with("/svclab/") {
+        let body = "404 page not found\n";
+        let _ = write!(
+            client,
+            "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        return;
+    }
+    if forbidden.is_some_and(|f| path.split('?').next() == Some(f)) {
+        let resource = path
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .split('?')
+            .next()
+            .unwrap_or("");
+        let body = format!(
+            r#"{{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Failure","message":"{resource} is forbidden: User \"learner\" cannot list resource \"{resource}\" in API group \"\" at the cluster scope","reason":"Forbidden","details":{{"kind":"{resource}"}},"code":403}}"#
+        );
+        let _ = write!(
+            client,
+            "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        return;
+    }
+    // One request per connection: ask the upstream to close after its answer (an upgrade
+    // keeps its own Connection header).
+    let lower = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    if !lower.contains("\r\nconnection:") {
+        let end = head.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        head.splice(end..end, b"\r\nConnection: close".iter().copied());
+    }
+    let Ok(mut server) = TcpStream::connect((Ipv4Addr::LOCALHOST, upstream)) else {
+        return;
+    };
+    if server.write_all(&head).is_err() {
+        return;
+    }
+    let (Ok(mut from_client), Ok(mut to_server)) = (client.try_clone(), server.try_clone()) else {
+        return;
+    };
+    let up = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from_client, &mut to_server);
+        let _ = to_server.shutdown(std::net::Shutdown::Write);
+    });
+    let _ = std::io::copy(&mut server, &mut client);
+    let _ = client.shutdown(std::net::Shutdown::Write);
+    let _ = up.join();
 }
