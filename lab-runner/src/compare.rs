@@ -160,7 +160,7 @@ async fn compare(c: &Connected, args: &CompareArgs) -> Result<Outcome, String> {
     }
     let proxy = proxy_snapshot(&snap);
     let nodes = chosen_nodes(&proxy, args)?;
-    let nft = NftablesOptions::kind();
+    let nft = service_cidrs(c).await?;
     let mut reports = Vec::new();
     for node in &nodes {
         let mut found = Vec::new();
@@ -180,6 +180,40 @@ async fn compare(c: &Connected, args: &CompareArgs) -> Result<Outcome, String> {
         dns,
         second_look: false,
     })
+}
+
+/// The Service CIDRs nftables mode drops unallocated ClusterIPs of: the cluster's ServiceCIDR
+/// objects (networking.k8s.io/v1, GA in 1.33), or kind's 10.96.0.0/16 where the API serves none
+/// (the sim, older clusters).
+async fn service_cidrs(c: &Connected) -> Result<NftablesOptions, String> {
+    use k8s_openapi::api::networking::v1::ServiceCIDR;
+    use kube::api::{Api, ListParams};
+    let api: Api<ServiceCIDR> = Api::all(c.client.clone());
+    match api.list(&ListParams::default()).await {
+        Ok(list) => {
+            let mut cidrs: Vec<lab_core::config::Cidr> = list
+                .items
+                .iter()
+                .flat_map(|s| s.spec.iter().flat_map(|sp| sp.cidrs.iter().flatten()))
+                .filter_map(|c| lab_core::config::Cidr::parse(c))
+                .collect();
+            cidrs.sort_by_key(|c| (u32::from(c.network), c.prefix));
+            cidrs.dedup();
+            if cidrs.is_empty() {
+                Ok(NftablesOptions::kind())
+            } else {
+                Ok(NftablesOptions {
+                    service_cidrs: cidrs,
+                })
+            }
+        }
+        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 403 => Ok(NftablesOptions::kind()),
+        Err(kube::Error::Api(s)) => Err(format!(
+            "error: listing servicecidrs.networking.k8s.io: {}",
+            crate::node::server_error(&s)
+        )),
+        Err(e) => Err(c.unreachable(&e)),
+    }
 }
 
 /// The kube-proxy snapshot of the listed objects, as they are.
