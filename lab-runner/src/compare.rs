@@ -45,7 +45,7 @@ const SECOND_LOOK: Duration = Duration::from_secs(2);
 pub enum Format {
     /// Text for people.
     Text,
-    /// JSON (`apiVersion: svclab.dev/compare/v1`).
+    /// JSON (schema svclab.dev/compare-report/v1, docs/compare-report.schema.json).
     Json,
 }
 
@@ -449,7 +449,7 @@ fn text(c: &Connected, o: &Outcome, lang: Lang) -> String {
 
 fn json_text(c: &Connected, o: &Outcome) -> String {
     let value = json!({
-        "apiVersion": "svclab.dev/compare/v1",
+        "schema": "svclab.dev/compare-report/v1",
         "context": c.context,
         "server": c.server.to_string(),
         "sim": c.is_sim,

@@ -21,6 +21,23 @@ use std::time::{Duration, Instant};
 use support::{Sim, api_port, apply_dir, free_offset, kubeconfig, kubectl, not_the_sim, settle};
 
 const LABS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../labs");
+const SCHEMA: &str = include_str!("../../docs/compare-report.schema.json");
+
+/// The report must be what docs/compare-report.schema.json describes.
+fn assert_valid(report: &Value) {
+    let schema: Value = serde_json::from_str(SCHEMA).expect("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}\n{report:#}");
+    let counted: usize = mismatches(report).len()
+        + report["dns"]["lookups"]
+            .as_array()
+            .map_or(0, |l| l.iter().filter(|l| !l["cause"].is_null()).count());
+    assert_eq!(report["mismatches"], counted, "{report:#}");
+}
 
 fn lab_runner(home: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_lab-runner"));
@@ -51,6 +68,7 @@ fn compare_json(home: &Path, args: &[&str]) -> (Option<i32>, Value, String) {
     let out = run(home, &all);
     let report = serde_json::from_str(&text(&out.stdout))
         .unwrap_or_else(|e| panic!("not JSON ({e}): {out:?}"));
+    assert_valid(&report);
     (out.status.code(), report, text(&out.stderr))
 }
 
