@@ -111,6 +111,17 @@ fn solved(home: &Path, lab: &Path) {
     settle(home);
 }
 
+/// A fresh sim (in a home of its own) with `lab`'s solution applied and compared identical.
+fn lab_on_a_sim(lab: &Path) -> (tempfile::TempDir, Sim) {
+    let home_dir = tempfile::tempdir().unwrap();
+    let home = home_dir.path();
+    let offset = free_offset().to_string();
+    let sim = Sim::start(home, &["--nodeport-offset", &offset]);
+    solved(home, lab);
+    identical(home, &[], &lab.display().to_string());
+    (home_dir, sim)
+}
+
 fn set_mode(home: &Path, mode: &str) {
     let patch = format!(
         r#"{{"data":{{"config.conf":"apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nclusterCIDR: 10.244.0.0/16\nmode: {mode}\n"}}}}"#
@@ -164,11 +175,8 @@ fn every_labs_solution_predicted_equals_what_the_sim_shows() {
             for lab in pair {
                 s.spawn(move || {
                     let id = lab.file_name().unwrap().to_str().unwrap();
-                    let home_dir = tempfile::tempdir().unwrap();
+                    let (home_dir, _sim) = lab_on_a_sim(lab);
                     let home = home_dir.path();
-                    let offset = free_offset().to_string();
-                    let _sim = Sim::start(home, &["--nodeport-offset", &offset]);
-                    solved(home, lab);
                     let report = identical(home, &["--all-nodes", "--dns"], id);
                     assert_eq!(report["sim"], true);
                     let nodes = report["nodes"].as_array().unwrap();
@@ -208,12 +216,8 @@ fn every_labs_solution_predicted_equals_what_the_sim_shows() {
 
 #[test]
 fn text_report_and_a_changed_rule_through_a_node_command_template() {
-    let home_dir = tempfile::tempdir().unwrap();
+    let (home_dir, _sim) = lab_on_a_sim(&Path::new(LABS).join("01-clusterip"));
     let home = home_dir.path();
-    let offset = free_offset().to_string();
-    let _sim = Sim::start(home, &["--nodeport-offset", &offset]);
-    solved(home, &Path::new(LABS).join("01-clusterip"));
-    identical(home, &[], "01");
 
     let out = run(home, &["compare"]);
     let stdout = text(&out.stdout);
@@ -303,12 +307,8 @@ fn text_report_and_a_changed_rule_through_a_node_command_template() {
 
 #[test]
 fn kinds_docker_exec_path_and_a_clear_message_without_docker() {
-    let home_dir = tempfile::tempdir().unwrap();
+    let (home_dir, _sim) = lab_on_a_sim(&Path::new(LABS).join("02-nodeport"));
     let home = home_dir.path();
-    let offset = free_offset().to_string();
-    let _sim = Sim::start(home, &["--nodeport-offset", &offset]);
-    solved(home, &Path::new(LABS).join("02-nodeport"));
-    identical(home, &[], "02");
 
     // A cluster that is not the sim (its /svclab paths answer 404), under a kind-* context.
     let relay = not_the_sim(api_port(home), None);
@@ -447,12 +447,8 @@ impl Drop for Netns {
 
 #[test]
 fn the_sims_rules_in_a_real_kernel_and_one_rule_changed_there() {
-    let home_dir = tempfile::tempdir().unwrap();
+    let (home_dir, _sim) = lab_on_a_sim(&Path::new(LABS).join("02-nodeport"));
     let home = home_dir.path();
-    let offset = free_offset().to_string();
-    let _sim = Sim::start(home, &["--nodeport-offset", &offset]);
-    solved(home, &Path::new(LABS).join("02-nodeport"));
-    identical(home, &[], "02");
 
     // iptables: the sim's kind-worker rules loaded into a namespace, read by the real
     // iptables-save.

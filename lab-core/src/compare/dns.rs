@@ -285,21 +285,11 @@ impl DnsReport {
                 None => out.push_str(&format!("  ✓ {} → {}\n", l.name, l.found.brief(lang))),
                 Some(c) => {
                     out.push_str(&format!("  ✗ {}\n", l.name));
-                    let (p, f) = if zh {
-                        ("预测", "实际")
-                    } else {
-                        ("predicted", "found    ")
-                    };
-                    out.push_str(&format!("        {p}: {}\n", l.predicted.brief(lang)));
-                    out.push_str(&format!("        {f}: {}\n", l.found.brief(lang)));
-                    out.push_str(&format!(
-                        "        {}{}\n",
-                        if zh {
-                            "可能的原因："
-                        } else {
-                            "likely cause: "
-                        },
-                        c.text.get(lang)
+                    out.push_str(&super::predicted_found(
+                        lang,
+                        &l.predicted.brief(lang),
+                        &l.found.brief(lang),
+                        Some(&c.text),
                     ));
                 }
             }

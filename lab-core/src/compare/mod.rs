@@ -284,33 +284,16 @@ impl NodeReport {
             let mut last_cause: Option<&Text> = None;
             for m in &o.mismatches {
                 out.push_str(&format!("      {}\n", m.place));
-                let (p, f) = if zh {
-                    ("预测", "实际")
-                } else {
-                    ("predicted", "found    ")
-                };
                 let none = if zh { "（无）" } else { "(none)" };
-                out.push_str(&format!(
-                    "        {p}: {}\n",
-                    m.predicted.as_deref().unwrap_or(none)
-                ));
-                out.push_str(&format!(
-                    "        {f}: {}\n",
-                    m.found.as_deref().unwrap_or(none)
-                ));
                 // One cause said once for a run of mismatches it explains.
-                if last_cause != Some(&m.cause.text) {
-                    out.push_str(&format!(
-                        "        {}{}\n",
-                        if zh {
-                            "可能的原因："
-                        } else {
-                            "likely cause: "
-                        },
-                        m.cause.text.get(lang)
-                    ));
-                    last_cause = Some(&m.cause.text);
-                }
+                let cause = (last_cause != Some(&m.cause.text)).then_some(&m.cause.text);
+                out.push_str(&predicted_found(
+                    lang,
+                    m.predicted.as_deref().unwrap_or(none),
+                    m.found.as_deref().unwrap_or(none),
+                    cause,
+                ));
+                last_cause = Some(&m.cause.text);
             }
         }
         if !self.foreign.is_empty() {
@@ -341,6 +324,24 @@ impl NodeReport {
         }
         out
     }
+}
+
+/// The `predicted:` / `found:` lines of a difference, and its likely cause when given.
+pub(crate) fn predicted_found(
+    lang: Lang,
+    predicted: &str,
+    found: &str,
+    cause: Option<&Text>,
+) -> String {
+    let (p, f, c) = match lang {
+        Lang::ZhCn => ("预测", "实际", "可能的原因："),
+        Lang::En => ("predicted", "found    ", "likely cause: "),
+    };
+    let mut out = format!("        {p}: {predicted}\n        {f}: {found}\n");
+    if let Some(t) = cause {
+        out.push_str(&format!("        {c}{}\n", t.get(lang)));
+    }
+    out
 }
 
 fn plural(n: usize) -> &'static str {

@@ -88,12 +88,6 @@ fn verdict_chain(element: &str) -> Option<&str> {
     None
 }
 
-/// One block of a table.
-enum Block {
-    Chain(String),
-    Set(String),
-}
-
 /// Parses `text`.
 pub(crate) fn parse(text: &str, ctx: &mut Context, predicted: bool) -> Side {
     let mut side = Side::default();
@@ -120,7 +114,8 @@ pub(crate) fn parse(text: &str, ctx: &mut Context, predicted: bool) -> Side {
 
     let mut table: Option<(String, bool)> = None; // (place, is kube-proxy's)
     let mut foreign: Option<Apart> = None;
-    let mut block: Option<(Block, Option<Owner>)> = None;
+    // The open chain, set or map: (is a chain, place, owner if known).
+    let mut block: Option<(bool, String, Option<Owner>)> = None;
     let mut depth = 0i32;
     for line in lines {
         if line.is_empty() {
@@ -181,33 +176,7 @@ pub(crate) fn parse(text: &str, ctx: &mut Context, predicted: bool) -> Side {
             let head = line.trim_end_matches('{').trim();
             let mut w = head.split_whitespace();
             match (w.next(), w.next()) {
-                (Some("chain"), Some(name)) if opens => {
-                    let key = format!("chain {name}");
-                    let owner = name_owner(name).or_else(|| {
-                        if predicted {
-                            Some(Owner::KubeProxy)
-                        } else {
-                            ctx.predicted_chains.get(&key).cloned()
-                        }
-                    });
-                    if let Some(o) = &owner {
-                        if predicted {
-                            ctx.predicted_chains.insert(key.clone(), o.clone());
-                        }
-                        side.push(o.clone(), key.clone(), true, format!("chain {name}"));
-                    } else {
-                        side.extra.push(Apart {
-                            source: Source::Nft,
-                            place: key,
-                            writer: "kube-proxy".into(),
-                            lines: Vec::new(),
-                            note: None,
-                        });
-                    }
-                    block = Some((Block::Chain(name.to_string()), owner));
-                    depth = 2;
-                }
-                (Some(kind @ ("set" | "map")), Some(name)) if opens => {
+                (Some(kind @ ("chain" | "set" | "map")), Some(name)) if opens => {
                     let key = format!("{kind} {name}");
                     let owner = name_owner(name).or_else(|| {
                         if predicted {
@@ -216,21 +185,23 @@ pub(crate) fn parse(text: &str, ctx: &mut Context, predicted: bool) -> Side {
                             ctx.predicted_chains.get(&key).cloned()
                         }
                     });
-                    if let Some(o) = &owner {
-                        if predicted {
-                            ctx.predicted_chains.insert(key.clone(), o.clone());
+                    match &owner {
+                        Some(o) => {
+                            if predicted {
+                                ctx.predicted_chains.insert(key.clone(), o.clone());
+                            }
+                            // A chain's rules run in order; a set's elements have none.
+                            side.push(o.clone(), key.clone(), kind == "chain", key.clone());
                         }
-                        side.push(o.clone(), key.clone(), false, format!("{kind} {name}"));
-                    } else {
-                        side.extra.push(Apart {
+                        None => side.extra.push(Apart {
                             source: Source::Nft,
-                            place: key,
+                            place: key.clone(),
                             writer: "kube-proxy".into(),
                             lines: Vec::new(),
                             note: None,
-                        });
+                        }),
                     }
-                    block = Some((Block::Set(format!("{kind} {name}")), owner));
+                    block = Some((kind == "chain", key, owner));
                     depth = 2;
                 }
                 _ => {
@@ -246,7 +217,7 @@ pub(crate) fn parse(text: &str, ctx: &mut Context, predicted: bool) -> Side {
             depth = 1;
             continue;
         }
-        let Some((b, owner)) = block.as_ref() else {
+        let Some((is_chain, place, owner)) = block.as_ref() else {
             continue;
         };
         let Some(owner) = owner.clone() else {
@@ -255,11 +226,9 @@ pub(crate) fn parse(text: &str, ctx: &mut Context, predicted: bool) -> Side {
             }
             continue;
         };
-        match b {
-            Block::Chain(name) => {
-                side.push(owner, format!("chain {name}"), true, normalize(&line));
-            }
-            Block::Set(place) => {
+        match is_chain {
+            true => side.push(owner, place.clone(), true, normalize(&line)),
+            false => {
                 if let Some(body) = line.strip_prefix("elements = {") {
                     let body = body.trim_end().strip_suffix('}').unwrap_or(body);
                     for e in elements(body) {
