@@ -32,7 +32,6 @@ use lab_core::lab::probe::PROBE_POD;
 use lab_core::lab::{LabSnapshot, Lang, Probe, ProbeResult, ProbeTarget};
 use lab_core::proxy::nftables::NftablesOptions;
 use lab_core::proxy::{KUBE_PROXY_CONFIGMAP, ProxySnapshot};
-use serde_json::json;
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -287,10 +286,11 @@ async fn read_node(
         return Err(format!("error: `{command}`: {e}"));
     }
     if result.exit_code != 0 {
+        let stderr = result.stderr.trim();
         return Err(format!(
-            "error: `{command}` exited with {}: {}",
+            "error: `{command}` exited with {}{}{stderr}",
             result.exit_code,
-            result.stderr.trim()
+            if stderr.is_empty() { "" } else { ": " }
         ));
     }
     Ok(Found {
@@ -447,17 +447,31 @@ fn text(c: &Connected, o: &Outcome, lang: Lang) -> String {
     out
 }
 
+/// The JSON report, fields in the schema's order (`schema` first).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Json<'a> {
+    schema: &'static str,
+    context: &'a str,
+    server: String,
+    sim: bool,
+    second_look: bool,
+    mismatches: usize,
+    nodes: &'a [NodeReport],
+    dns: Option<&'a DnsReport>,
+}
+
 fn json_text(c: &Connected, o: &Outcome) -> String {
-    let value = json!({
-        "schema": "svclab.dev/compare-report/v1",
-        "context": c.context,
-        "server": c.server.to_string(),
-        "sim": c.is_sim,
-        "secondLook": o.second_look,
-        "mismatches": o.mismatches(),
-        "nodes": o.nodes,
-        "dns": o.dns,
-    });
+    let value = Json {
+        schema: "svclab.dev/compare-report/v1",
+        context: &c.context,
+        server: c.server.to_string(),
+        sim: c.is_sim,
+        second_look: o.second_look,
+        mismatches: o.mismatches(),
+        nodes: &o.nodes,
+        dns: o.dns.as_ref(),
+    };
     let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
     s.push('\n');
     s

@@ -216,6 +216,7 @@ fn both_languages_have_the_same_chapters() {
         "lab-04-headless.md",
         "practical.md",
         "grading.md",
+        "lab-compare.md",
         "troubleshooting.md",
     ] {
         assert!(en.iter().any(|c| c == name), "SUMMARY.md lacks {name}");
@@ -310,6 +311,7 @@ fn every_lab_chapter_has_a_transcript_test() {
             "lab-03-dns.md",
             "lab-04-headless.md",
             "practical.md",
+            "lab-compare.md",
         ],
         "a new lab chapter needs its test below"
     );
@@ -439,6 +441,7 @@ lab_chapter_tests! {
     lab_04_headless => "lab-04-headless.md",
     lab_05_kube_proxy => "lab-05-kube-proxy.md",
     practical => "practical.md",
+    lab_compare => "lab-compare.md",
 }
 
 #[test]

@@ -296,7 +296,7 @@ fn text_report_and_a_changed_rule_through_a_node_command_template() {
     let out = run(home, &["compare", "--node-command", "echo hello"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("`echo hello` printed nothing that looks like its output"),
+        text(&out.stderr).contains("`echo hello` did not print what `iptables-save` prints"),
         "{out:?}"
     );
     drop(_sim);

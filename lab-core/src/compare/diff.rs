@@ -47,7 +47,15 @@ pub(crate) fn compare(
             let p = predicted.units.get(&key).unwrap_or(&empty);
             let f = found.units.get(&key).unwrap_or(&empty);
             let ordered = p.ordered || f.ordered;
-            for (pl, fl) in differences(&p.lines, &f.lines, ordered) {
+            // A whole chain (set members, virtual server) on one side only is one difference.
+            let whole = |lines: &[String]| Some(lines.join("\n"));
+            let diffs = match (p.lines.is_empty(), f.lines.is_empty()) {
+                (true, true) => Vec::new(),
+                (false, true) => vec![(whole(&p.lines), None)],
+                (true, false) => vec![(None, whole(&f.lines))],
+                (false, false) => differences(&p.lines, &f.lines, ordered),
+            };
+            for (pl, fl) in diffs {
                 let cause = cause(pl.as_deref(), fl.as_deref(), stale, &matches_known);
                 report.mismatches.push(Mismatch {
                     source,
@@ -252,24 +260,24 @@ fn stale_cause(
             format!(
                 "a stale sync: the cluster has no Service port {name}, so these rules are left \
                  from before it was deleted or changed; kube-proxy removes them on its next sync \
-                 (about a second), so compare again"
+                 (about a second), so rules that last mean kube-proxy on this node is not syncing"
             ),
             format!(
                 "同步滞后：集群里已没有 Service 端口 {name}，这些规则是它被删除或修改之前留下的；\
-                 kube-proxy 下一次同步（约一秒内）会删掉它们，请再比较一次"
+                 kube-proxy 下一次同步（约一秒内）会删掉它们，一直留着就说明这个节点上的 kube-proxy 没有在同步"
             ),
         );
     }
     if f.is_empty() && !p.is_empty() {
         return stale(
             format!(
-                "node {node} has no rules for {name} yet: a stale sync (kube-proxy programs a \
-                 new Service port within about a second, so compare again), or kube-proxy is not \
-                 running on this node (kubectl -n kube-system get pods -l k8s-app=kube-proxy -o wide)"
+                "node {node} has no rules for {name}: a stale sync (kube-proxy programs a new \
+                 Service port within about a second), or kube-proxy is not running on this node \
+                 (kubectl -n kube-system get pods -l k8s-app=kube-proxy -o wide)"
             ),
             format!(
-                "节点 {node} 上还没有 {name} 的规则：同步滞后（kube-proxy 约一秒内就会写入新的 \
-                 Service 端口，请再比较一次），或者这个节点上的 kube-proxy 没有运行\
+                "节点 {node} 上没有 {name} 的规则：同步滞后（kube-proxy 约一秒内就会写入新的 \
+                 Service 端口），或者这个节点上的 kube-proxy 没有运行\
                  （kubectl -n kube-system get pods -l k8s-app=kube-proxy -o wide）"
             ),
         );
@@ -287,15 +295,15 @@ fn stale_cause(
             format!(
                 "a stale sync: the node's rules send {name} to {} while its EndpointSlices list \
                  {}; kube-proxy applies an EndpointSlice change within about a second \
-                 (minSyncPeriod), so compare again — if it stays, kube-proxy on this node is not \
+                 (minSyncPeriod), so a difference that lasts means kube-proxy on this node is not \
                  syncing (kubectl -n kube-system logs -l k8s-app=kube-proxy)",
                 list(&fe, "no endpoint"),
                 list(&pe, "no ready endpoint")
             ),
             format!(
                 "同步滞后：节点上的规则把 {name} 转发到 {}，而它的 EndpointSlice 列出的是 {}；\
-                 kube-proxy 会在约一秒内（minSyncPeriod）应用 EndpointSlice 的变化，请再比较一次——\
-                 如果一直这样，说明这个节点上的 kube-proxy 没有在同步\
+                 kube-proxy 会在约一秒内（minSyncPeriod）应用 EndpointSlice 的变化，\
+                 差异一直存在就说明这个节点上的 kube-proxy 没有在同步\
                  （kubectl -n kube-system logs -l k8s-app=kube-proxy）",
                 list(&fe, "没有端点"),
                 list(&pe, "没有就绪的端点")
@@ -305,57 +313,56 @@ fn stale_cause(
     None
 }
 
-/// A known version or node difference a line shows (`spec/kube-proxy.md`).
+/// A known version or node difference a line shows (the ones `spec/kube-proxy.md` lists).
 fn version_difference(line: &str) -> Option<Text> {
     let has = |s: &str| line.contains(s);
     let (en, zh) = if has("nfacct") {
         (
             "a version or node difference: kube-proxy adds the `-m nfacct` counter match only \
-             where it could create the counter (kernel nfnetlink_acct; spec/kube-proxy.md §1.3)",
+             where it could create the counter (kernel nfnetlink_acct)",
             "版本或节点差异：只有在能创建计数器（内核的 nfnetlink_acct）时，kube-proxy 才会加上 \
-             `-m nfacct` 匹配（spec/kube-proxy.md §1.3）",
+             `-m nfacct` 匹配",
         )
     } else if has("--ctstate INVALID") {
         (
             "a node difference: kube-proxy leaves the INVALID drop out when the node sets \
-             net.netfilter.nf_conntrack_tcp_be_liberal (spec/kube-proxy.md §1.3)",
+             net.netfilter.nf_conntrack_tcp_be_liberal",
             "节点差异：节点设置了 net.netfilter.nf_conntrack_tcp_be_liberal 时，kube-proxy 不写 \
-             INVALID 丢弃规则（spec/kube-proxy.md §1.3）",
+             INVALID 丢弃规则",
         )
     } else if has("random-fully") || has("fully-random") {
         (
             "a node difference: `--random-fully` is written only when the node's iptables \
-             supports it (spec/kube-proxy.md §1.3)",
-            "节点差异：只有节点的 iptables 支持时才会写 `--random-fully`（spec/kube-proxy.md §1.3）",
+             supports it",
+            "节点差异：只有节点的 iptables 支持时才会写 `--random-fully`",
         )
     } else if has("KUBE-FIREWALL") {
         (
             "a version difference: kubelet and kube-proxy both write KUBE-FIREWALL, and which \
-             rules appear depends on their versions (KEP-3178; spec/kube-proxy.md §1.1)",
+             rules appear depends on their versions (KEP-3178)",
             "版本差异：kubelet 和 kube-proxy 都会写 KUBE-FIREWALL，出现哪些规则取决于两者的版本\
-             （KEP-3178；spec/kube-proxy.md §1.1）",
+             （KEP-3178）",
         )
     } else if has("127.0.0.0/8") || has("localhost") {
         (
             "a configuration difference: iptables.localhostNodePorts (and the node's \
-             route_localnet) decide the localhost NodePort rules (spec/kube-proxy.md §1.3)",
+             route_localnet) decide the localhost NodePort rules",
             "配置差异：localhost 上的 NodePort 规则取决于 iptables.localhostNodePorts\
-             （以及节点的 route_localnet）（spec/kube-proxy.md §1.3）",
+             （以及节点的 route_localnet）",
         )
     } else if has(" hook ") || has("filter-prerouting") || has("post-dnat") {
         (
             "a version difference: kube-proxy's nftables base chains changed between 1.31 and \
-             1.33 (filter-prerouting vs filter-prerouting-pre-dnat, priorities; \
-             spec/kube-proxy.md §5)",
+             1.33 (filter-prerouting vs filter-prerouting-pre-dnat, priorities)",
             "版本差异：kube-proxy 的 nftables 基础链在 1.31 到 1.33 之间有变化\
-             （filter-prerouting 与 filter-prerouting-pre-dnat、优先级；spec/kube-proxy.md §5）",
+             （filter-prerouting 与 filter-prerouting-pre-dnat、优先级）",
         )
     } else if has("unallocated ClusterIPs") {
         (
             "a cluster difference: the rule names the Service CIDR, and svclab assumes kind's \
-             10.96.0.0/16 (spec/kube-proxy.md §5)",
+             10.96.0.0/16",
             "集群差异：这条规则写的是 Service 网段，svclab 假定是 kind 的 10.96.0.0/16\
-             （spec/kube-proxy.md §5）",
+             ",
         )
     } else {
         return None;

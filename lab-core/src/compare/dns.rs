@@ -289,8 +289,8 @@ impl DnsReport {
                         lang,
                         &l.predicted.brief(lang),
                         &l.found.brief(lang),
-                        Some(&c.text),
                     ));
+                    out.push_str(&super::cause_line(lang, &c.text, 1));
                 }
             }
         }

@@ -103,10 +103,12 @@ pub enum CompareError {
         dump: Source,
     },
     /// The dump is empty or does not look like the tool's output.
-    #[error("`{command}` printed nothing that looks like its output")]
+    #[error("`{command}` did not print what `{}` prints", .expected.argv().join(" "))]
     NotADump {
         /// The command as run.
         command: String,
+        /// The dump it should have printed.
+        expected: Source,
     },
 }
 
@@ -281,19 +283,25 @@ impl NodeReport {
                     o.found_lines
                 )
             });
-            let mut last_cause: Option<&Text> = None;
-            for m in &o.mismatches {
-                out.push_str(&format!("      {}\n", m.place));
-                let none = if zh { "（无）" } else { "(none)" };
-                // One cause said once for a run of mismatches it explains.
-                let cause = (last_cause != Some(&m.cause.text)).then_some(&m.cause.text);
-                out.push_str(&predicted_found(
-                    lang,
-                    m.predicted.as_deref().unwrap_or(none),
-                    m.found.as_deref().unwrap_or(none),
-                    cause,
-                ));
-                last_cause = Some(&m.cause.text);
+            // Mismatches in place order; each run with one cause is followed by that cause.
+            let mut i = 0;
+            while i < o.mismatches.len() {
+                let cause = &o.mismatches[i].cause.text;
+                let run = o.mismatches[i..]
+                    .iter()
+                    .take_while(|m| &m.cause.text == cause)
+                    .count();
+                for m in &o.mismatches[i..i + run] {
+                    out.push_str(&format!("      {}\n", m.place));
+                    let none = if zh { "（无）" } else { "(none)" };
+                    out.push_str(&predicted_found(
+                        lang,
+                        m.predicted.as_deref().unwrap_or(none),
+                        m.found.as_deref().unwrap_or(none),
+                    ));
+                }
+                out.push_str(&cause_line(lang, cause, run));
+                i += run;
             }
         }
         if !self.foreign.is_empty() {
@@ -326,22 +334,30 @@ impl NodeReport {
     }
 }
 
-/// The `predicted:` / `found:` lines of a difference, and its likely cause when given.
-pub(crate) fn predicted_found(
-    lang: Lang,
-    predicted: &str,
-    found: &str,
-    cause: Option<&Text>,
-) -> String {
-    let (p, f, c) = match lang {
-        Lang::ZhCn => ("预测", "实际", "可能的原因："),
-        Lang::En => ("predicted", "found    ", "likely cause: "),
+/// The `predicted:` / `found:` lines of a difference (a value of several lines is indented
+/// under its first).
+pub(crate) fn predicted_found(lang: Lang, predicted: &str, found: &str) -> String {
+    let (p, f, indent) = match lang {
+        Lang::ZhCn => ("预测：", "实际：", 14),
+        Lang::En => ("predicted: ", "found:     ", 19),
     };
-    let mut out = format!("        {p}: {predicted}\n        {f}: {found}\n");
-    if let Some(t) = cause {
-        out.push_str(&format!("        {c}{}\n", t.get(lang)));
-    }
-    out
+    let value = |v: &str| v.replace('\n', &format!("\n{}", " ".repeat(indent)));
+    format!(
+        "        {p}{}\n        {f}{}\n",
+        value(predicted),
+        value(found)
+    )
+}
+
+/// The likely cause of the `n` differences above it.
+pub(crate) fn cause_line(lang: Lang, cause: &Text, n: usize) -> String {
+    let head = match (lang, n) {
+        (Lang::ZhCn, 1) => "可能的原因：".to_string(),
+        (Lang::ZhCn, n) => format!("可能的原因（以上 {n} 处）："),
+        (Lang::En, 1) => "likely cause: ".to_string(),
+        (Lang::En, n) => format!("likely cause (of the {n} above): "),
+    };
+    format!("        {head}{}\n", cause.get(lang))
 }
 
 fn plural(n: usize) -> &'static str {
@@ -350,14 +366,20 @@ fn plural(n: usize) -> &'static str {
 
 fn apart_line(a: &Apart, lang: Lang) -> String {
     let n = a.lines.len();
-    let count = match lang {
-        Lang::ZhCn => format!("{n} 行"),
-        Lang::En => format!("{n} line{}", plural(n)),
+    let count = match (lang, n) {
+        (Lang::ZhCn, 0) => "空".to_string(),
+        (Lang::En, 0) => "empty".to_string(),
+        (Lang::ZhCn, n) => format!("{n} 行"),
+        (Lang::En, n) => format!("{n} line{}", plural(n)),
+    };
+    let sep = match lang {
+        Lang::ZhCn => "：",
+        Lang::En => ": ",
     };
     let note = a
         .note
         .as_ref()
-        .map(|t| format!(": {}", t.get(lang)))
+        .map(|t| format!("{sep}{}", t.get(lang)))
         .unwrap_or_default();
     match lang {
         Lang::ZhCn => format!("    - {}（{}，{count}）{note}\n", a.place, a.writer),
@@ -510,6 +532,7 @@ pub fn compare_node(
         if !looks_right {
             return Err(CompareError::NotADump {
                 command: f.command.clone(),
+                expected: source,
             });
         }
         // The prediction first: it tells the found side which chains are whose.

@@ -102,6 +102,61 @@ fn a_changed_dnat_target_is_one_stale_mismatch_of_its_service() {
 }
 
 #[test]
+fn an_endpoint_gone_from_the_node_reads_as_one_chain_and_its_jump() {
+    let s = snapshot(ProxyMode::Iptables);
+    let text = predict(
+        &s,
+        &NftablesOptions::kind(),
+        "kind-worker",
+        Source::IptablesSave,
+    )
+    .unwrap();
+    let jump = text
+        .lines()
+        .find(|l| l.starts_with("-A KUBE-SVC-") && l.contains("default/httpd-svc -> "))
+        .unwrap()
+        .to_string();
+    let sep = jump.rsplit(' ').next().unwrap().to_string();
+    let r = run(
+        &s,
+        &found(&s, "kind-worker", |_, t| {
+            t.lines()
+                .filter(|l| !l.contains(&sep))
+                .map(|l| format!("{l}\n"))
+                .collect()
+        }),
+    );
+    let m = mismatches(&r);
+    let whole = m
+        .iter()
+        .find(|m| m.place == format!("nat {sep}"))
+        .expect("the chain");
+    assert!(whole.found.is_none());
+    let lines: Vec<&str> = whole.predicted.as_deref().unwrap().lines().collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0], format!(":{sep} -"));
+    assert!(m.iter().all(|m| m.cause.kind == CauseKind::StaleSync));
+    let text = r.text(Lang::En);
+    assert!(
+        text.contains(&format!(
+            "        predicted: :{sep} -\n                   -A {sep} "
+        )),
+        "{text}"
+    );
+    let n = m.len();
+    assert!(
+        text.contains(&format!(
+            "        likely cause (of the {n} above): a stale sync"
+        )),
+        "{text}"
+    );
+    assert!(
+        r.text(Lang::ZhCn)
+            .contains(&format!("可能的原因（以上 {n} 处）：同步滞后"))
+    );
+}
+
+#[test]
 fn service_order_in_shared_chains_does_not_count() {
     let s = snapshot(ProxyMode::Iptables);
     let r = run(
@@ -205,7 +260,7 @@ fn known_version_differences_are_named() {
     assert_eq!(m.len(), 1, "{}", r.text(Lang::En));
     assert_eq!(owner_of(&r, m[0]), &Owner::KubeProxy);
     assert_eq!(m[0].cause.kind, CauseKind::VersionDifference);
-    assert!(m[0].cause.text.en.contains("§1.3"));
+    assert!(m[0].cause.text.en.contains("nfnetlink_acct"));
 }
 
 #[test]
