@@ -11,6 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Above this many line pairs an ordered unit is compared as a multiset (the LCS table would be
 /// too big; such units are kube-proxy's shared chains in huge clusters).
 const MAX_LCS_CELLS: usize = 4_000_000;
+/// Above this many (missing × unexpected) line pairs, lines are not paired by similarity: they
+/// are listed as missing and unexpected (two unrelated rule sets, not a few changed lines).
+const MAX_PAIRINGS: usize = 250_000;
 
 /// Diffs two parsed dumps of `source`, owner by owner.
 pub(crate) fn compare(
@@ -164,6 +167,11 @@ fn pair(
     ins: &mut Vec<String>,
     out: &mut Vec<(Option<String>, Option<String>)>,
 ) {
+    if dels.len().saturating_mul(ins.len()) > MAX_PAIRINGS {
+        out.extend(dels.drain(..).map(|d| (Some(d), None)));
+        out.extend(ins.drain(..).map(|i| (None, Some(i))));
+        return;
+    }
     let mut ins_left: Vec<Option<String>> = ins.drain(..).map(Some).collect();
     for d in dels.drain(..) {
         let best = ins_left
@@ -453,6 +461,15 @@ mod tests {
         let f = v(&["b", "a"]);
         assert!(differences(&p, &f, false).is_empty());
         assert_eq!(differences(&p, &f, true).len(), 2);
+    }
+
+    #[test]
+    fn unrelated_rule_sets_are_listed_not_paired() {
+        let p: Vec<String> = (0..600).map(|i| format!("-A X -j P{i}")).collect();
+        let f: Vec<String> = (0..600).map(|i| format!("-A X -j F{i}")).collect();
+        let d = differences(&p, &f, false);
+        assert_eq!(d.len(), 1200);
+        assert!(d.iter().all(|(a, b)| a.is_none() != b.is_none()));
     }
 
     #[test]

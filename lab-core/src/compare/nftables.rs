@@ -93,24 +93,28 @@ pub(crate) fn parse(text: &str, ctx: &mut Context, predicted: bool) -> Side {
     let mut side = Side::default();
     // Logical lines: an `elements = { … }` spanning lines is joined into one.
     let mut lines: Vec<String> = Vec::new();
-    let mut pending: Option<String> = None;
+    // The joined line so far and its open braces (counted line by line: a map of thousands of
+    // elements spans thousands of lines).
+    let mut pending: Option<(String, i32)> = None;
     for raw in text.lines() {
-        if let Some(p) = pending.as_mut() {
+        let t = raw.trim();
+        if let Some((p, open)) = pending.as_mut() {
             p.push(' ');
-            p.push_str(raw.trim());
-            if brace_balance(p) <= 0 {
-                lines.push(pending.take().unwrap_or_default());
+            p.push_str(t);
+            *open += brace_balance(t);
+            if *open <= 0 {
+                lines.extend(pending.take().map(|(p, _)| p));
             }
             continue;
         }
-        let t = raw.trim();
-        if t.starts_with("elements = {") && brace_balance(t) > 0 {
-            pending = Some(t.to_string());
+        let open = brace_balance(t);
+        if t.starts_with("elements = {") && open > 0 {
+            pending = Some((t.to_string(), open));
         } else {
             lines.push(t.to_string());
         }
     }
-    lines.extend(pending);
+    lines.extend(pending.map(|(p, _)| p));
 
     let mut table: Option<(String, bool)> = None; // (place, is kube-proxy's)
     let mut foreign: Option<Apart> = None;
