@@ -129,6 +129,42 @@ impl Cluster {
         }
     }
 
+    /// A cluster holding `objects` exactly as they were read from another cluster (a real one
+    /// through its API, or the sim), with no controller run over them: a Deployment whose pods
+    /// are missing stays without them, a pod stays in the phase it was read in, EndpointSlices
+    /// and allocated ClusterIPs are kept verbatim. This is what the predictions need (kube-proxy's
+    /// rules, DNS answers, traces: see DESIGN.md's "pure functions of a snapshot"), where
+    /// [`Cluster::from_snapshot`] would let the controllers converge the objects first.
+    ///
+    /// `config` says what the objects do not ([`ClusterConfig::observed`] derives it from them).
+    /// Later duplicates of a key replace earlier ones; the resourceVersion counter is the
+    /// highest numeric `resourceVersion` among the objects. The cluster is for reading: a write
+    /// through it would run the controllers as on any cluster.
+    pub fn observed(config: ClusterConfig, objects: Vec<Object>) -> Cluster {
+        // The last of each key wins (no sort: the store orders them).
+        let mut seen = BTreeSet::new();
+        let mut objects: Vec<Object> = objects
+            .into_iter()
+            .rev()
+            .filter(|o| seen.insert(o.key()))
+            .collect();
+        objects.reverse();
+        let version = objects
+            .iter()
+            .filter_map(|o| o.meta().resource_version.as_deref()?.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0);
+        let mut c = Cluster::empty(config);
+        c.store.restore(objects);
+        c.store.set_resource_version(version);
+        // The allocators' and the scheduler's view of the objects, as after a restore; the
+        // kubelet passes and other work a restore queues are dropped: nothing runs here.
+        controllers::State::rebuild(&mut c);
+        c.queues = Queues::default();
+        c.timers.clear();
+        c
+    }
+
     /// The configuration.
     pub fn config(&self) -> &ClusterConfig {
         &self.config
@@ -938,4 +974,95 @@ fn merge_for_apply(existing: &Object, manifest: Object) -> Object {
         ns.node_name = os.node_name.clone();
     }
     merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::ProxySnapshot;
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::Pod;
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+
+    /// A cluster as read through the API: a Deployment whose pods are gone, its Service, and a
+    /// slice that still names a pod that no longer exists.
+    const READ: &str = "apiVersion: v1
+kind: Namespace
+metadata: {name: default, resourceVersion: '3'}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: kind-worker, resourceVersion: '7'}
+spec: {podCIDR: 10.244.1.0/24, podCIDRs: [10.244.1.0/24]}
+status:
+  addresses: [{type: InternalIP, address: 172.18.0.3}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: httpd, namespace: default, uid: d-1, resourceVersion: '40', generation: 2}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: httpd}}
+  template:
+    metadata: {labels: {app: httpd}}
+    spec: {containers: [{name: httpd, image: httpd}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: httpd-svc, namespace: default, resourceVersion: '41'}
+spec:
+  clusterIP: 10.96.200.7
+  clusterIPs: [10.96.200.7]
+  selector: {app: httpd}
+  ports: [{port: 8080, targetPort: 80, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: httpd-svc-x7k2p
+  namespace: default
+  resourceVersion: '57'
+  labels:
+    kubernetes.io/service-name: httpd-svc
+    endpointslice.kubernetes.io/managed-by: endpointslice-controller.k8s.io
+addressType: IPv4
+endpoints:
+- addresses: [10.244.1.9]
+  conditions: {ready: true, serving: true, terminating: false}
+  nodeName: kind-worker
+  targetRef: {kind: Pod, name: httpd-gone, namespace: default}
+ports: [{port: 80, protocol: TCP, name: ''}]
+";
+
+    #[test]
+    fn an_observed_cluster_runs_no_controller() {
+        let objects = crate::manifest::parse_manifests(READ).unwrap();
+        let c = Cluster::observed(ClusterConfig::observed(&objects), objects.clone());
+        // No controller created pods, a ReplicaSet, Events or anything else.
+        assert_eq!(c.store().len(), objects.len());
+        assert_eq!(c.list(Kind::Pod, None).count(), 0);
+        assert_eq!(c.list(Kind::ReplicaSet, None).count(), 0);
+        assert_eq!(c.list(Kind::Event, None).count(), 0);
+        let d = c.get_typed::<Deployment>("default", "httpd").unwrap();
+        assert_eq!(d.status, None, "no controller wrote its status");
+        // Every object verbatim, the slice naming a pod that is gone included.
+        for o in &objects {
+            assert_eq!(
+                c.get(o.kind(), o.namespace(), o.name()),
+                Some(o),
+                "{}",
+                o.key()
+            );
+        }
+        let slices: Vec<&EndpointSlice> = c.list_typed::<EndpointSlice>(None).collect();
+        assert_eq!(slices.len(), 1);
+        assert_eq!(slices[0].endpoints[0].addresses, ["10.244.1.9"]);
+        assert_eq!(c.resource_version(), 57);
+        // The predictions read exactly these objects.
+        let snapshot = ProxySnapshot::from_cluster(&c);
+        assert_eq!(snapshot.endpoint_slices.len(), 1);
+        let rules = crate::proxy::iptables::render_save(&snapshot, "kind-worker").unwrap();
+        assert!(rules.contains("--to-destination 10.244.1.9:80"), "{rules}");
+        assert_eq!(c.list_typed::<Pod>(None).count(), 0);
+    }
 }

@@ -255,6 +255,110 @@ impl ClusterConfig {
     }
 }
 
+impl ClusterConfig {
+    /// The configuration a cluster's own objects reveal, for [`crate::Cluster::observed`] (a
+    /// real cluster, or the sim read through its API): kind's defaults wherever the objects do
+    /// not say otherwise.
+    ///
+    /// - nodes: every Node, control plane first (the `node-role.kubernetes.io/control-plane`
+    ///   label or taint), each group in the order given, with its first IPv4 InternalIP and its IPv4 pod range
+    ///   (`spec.podCIDRs`, else `spec.podCIDR`; `0.0.0.0/32` when it has none, as with CNIs
+    ///   that do their own IPAM);
+    /// - kube-proxy's mode and `clusterCIDR`: ConfigMap `kube-system/kube-proxy` (`config.conf`);
+    /// - the Service range: the `default/kubernetes` Service's ClusterIP is the range's first
+    ///   address; kind's `10.96.0.0/16` when it lies there, else the /16 around it (the prefix
+    ///   is not in any object the simulator reads: ServiceCIDR objects are not among its kinds);
+    /// - the Kubernetes version: the first node's `kubeletVersion`;
+    /// - the virtual clock: the latest `creationTimestamp` seen, so ages are not negative.
+    ///
+    /// The cluster domain stays `cluster.local` (the objects do not carry it).
+    pub fn observed(objects: &[crate::Object]) -> ClusterConfig {
+        use crate::Object;
+        use crate::proxy::{KUBE_PROXY_CONFIGMAP, NodeInfo, ProxyConfig};
+        let mut c = ClusterConfig::kind();
+        c.system_pods = false;
+        c.record_events = false;
+        let mut nodes: Vec<NodeConfig> = Vec::new();
+        let mut version = None;
+        for o in objects {
+            let Object::Node(n) = o else { continue };
+            let info = NodeInfo::from_node(n);
+            let labelled = n
+                .metadata
+                .labels
+                .as_ref()
+                .is_some_and(|l| l.contains_key(CONTROL_PLANE_ROLE));
+            let tainted = n
+                .spec
+                .as_ref()
+                .and_then(|s| s.taints.as_ref())
+                .is_some_and(|t| t.iter().any(|t| t.key == CONTROL_PLANE_ROLE));
+            if version.is_none() {
+                version = n
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.node_info.as_ref())
+                    .map(|i| i.kubelet_version.clone())
+                    .filter(|v| !v.is_empty());
+            }
+            nodes.push(NodeConfig {
+                name: info.name,
+                ip: info.ips.first().copied().unwrap_or(Ipv4Addr::UNSPECIFIED),
+                pod_cidr: info.pod_cidr.unwrap_or(Cidr {
+                    network: Ipv4Addr::UNSPECIFIED,
+                    prefix: 32,
+                }),
+                control_plane: labelled || tainted,
+            });
+        }
+        // Control plane first; each group in the order read (an apiserver lists by name).
+        let (mut first, rest): (Vec<NodeConfig>, Vec<NodeConfig>) =
+            nodes.into_iter().partition(|n| n.control_plane);
+        first.extend(rest);
+        c.nodes = first;
+        if let Some(v) = version {
+            c.kubernetes_version = v;
+        }
+        let named = |o: &&Object, ns: &str, name: &str| o.namespace() == ns && o.name() == name;
+        if let Some(Object::ConfigMap(cm)) = objects
+            .iter()
+            .find(|o| named(o, KUBE_PROXY_CONFIGMAP.0, KUBE_PROXY_CONFIGMAP.1))
+        {
+            let proxy = ProxyConfig::from_config_map(cm);
+            c.proxy_mode = proxy.mode;
+            if let Some(cidr) = proxy.cluster_cidr {
+                c.cluster_cidr = cidr;
+            }
+        }
+        let kubernetes_ip = objects.iter().find_map(|o| match o {
+            Object::Service(s) if named(&o, "default", "kubernetes") => s
+                .spec
+                .as_ref()
+                .and_then(|s| s.cluster_ip.as_deref())
+                .and_then(|ip| ip.parse::<Ipv4Addr>().ok()),
+            _ => None,
+        });
+        if let Some(ip) = kubernetes_ip
+            && !c.service_cidr.contains(ip)
+            && let Some(cidr) = Cidr::parse(&format!("{ip}/16"))
+        {
+            c.service_cidr = cidr;
+        }
+        if let Some(latest) = objects
+            .iter()
+            .filter_map(|o| o.meta().creation_timestamp.as_ref())
+            .map(|t| t.0.as_millisecond())
+            .max()
+        {
+            c.start_time_ms = latest;
+        }
+        c
+    }
+}
+
+/// The label and taint key of control-plane nodes.
+const CONTROL_PLANE_ROLE: &str = "node-role.kubernetes.io/control-plane";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,6 +394,97 @@ mod tests {
             !Cidr::parse("10.96.0.0/16")
                 .unwrap()
                 .contains("10.97.0.1".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn observed_config_comes_from_the_objects() {
+        let objects = crate::manifest::parse_manifests(
+            "apiVersion: v1
+kind: Node
+metadata:
+  name: worker-b
+spec:
+  podCIDRs: [10.200.7.0/24]
+status:
+  addresses:
+  - {type: Hostname, address: worker-b}
+  - {type: InternalIP, address: 192.168.5.12}
+  nodeInfo: {kubeletVersion: v1.32.2, architecture: amd64, bootID: '', containerRuntimeVersion: '', kernelVersion: '', kubeProxyVersion: '', machineID: '', operatingSystem: linux, osImage: '', systemUUID: ''}
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: zz-control
+  labels: {node-role.kubernetes.io/control-plane: ''}
+spec:
+  podCIDR: 10.200.0.0/24
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: worker-a
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: kube-proxy, namespace: kube-system}
+data:
+  config.conf: |
+    apiVersion: kubeproxy.config.k8s.io/v1alpha1
+    kind: KubeProxyConfiguration
+    mode: ipvs
+    clusterCIDR: 10.200.0.0/16
+---
+apiVersion: v1
+kind: Service
+metadata: {name: kubernetes, namespace: default, creationTimestamp: '2025-03-01T10:00:00Z'}
+spec:
+  clusterIP: 10.100.0.1
+  ports: [{port: 443, targetPort: 6443}]
+",
+        )
+        .unwrap();
+        let c = ClusterConfig::observed(&objects);
+        // The control plane first, then the others in the order given.
+        let nodes: Vec<(&str, String, String, bool)> = c
+            .nodes
+            .iter()
+            .map(|n| {
+                (
+                    n.name.as_str(),
+                    n.ip.to_string(),
+                    n.pod_cidr.to_string(),
+                    n.control_plane,
+                )
+            })
+            .collect();
+        assert_eq!(
+            nodes,
+            [
+                ("zz-control", "0.0.0.0".into(), "10.200.0.0/24".into(), true),
+                (
+                    "worker-b",
+                    "192.168.5.12".into(),
+                    "10.200.7.0/24".into(),
+                    false
+                ),
+                ("worker-a", "0.0.0.0".into(), "0.0.0.0/32".into(), false),
+            ]
+        );
+        assert_eq!(c.proxy_mode, ProxyMode::Ipvs);
+        assert_eq!(c.cluster_cidr.to_string(), "10.200.0.0/16");
+        assert_eq!(c.service_cidr.to_string(), "10.100.0.0/16");
+        assert_eq!(c.kubernetes_version, "v1.32.2");
+        assert_eq!(c.start_time_ms, 1_740_823_200_000);
+        assert_eq!(c.cluster_domain, "cluster.local");
+
+        // Nothing said: kind's defaults, and no nodes.
+        let bare = ClusterConfig::observed(&[]);
+        let kind = ClusterConfig::kind();
+        assert!(bare.nodes.is_empty());
+        assert_eq!(
+            (bare.service_cidr, bare.cluster_cidr, bare.proxy_mode),
+            (kind.service_cidr, kind.cluster_cidr, kind.proxy_mode)
         );
     }
 }

@@ -184,6 +184,78 @@ pub enum Text {
     ScaleRowTraversed,
     /// Why the chapter's minutes and hours are not what the page measures.
     ScaleWhy,
+    /// The playground's way into the live view (shown when the page is served by the sim).
+    LiveEnter,
+    /// What the live view is, as the entry's tooltip.
+    LiveEnterTitle,
+    /// The live view's heading.
+    LiveTitle,
+    /// What the live view shows.
+    LiveIntro,
+    /// The label before the API's address.
+    LiveApi,
+    /// Said when the API is the sim's.
+    LiveIsSim,
+    /// Said when the API is not the sim's.
+    LiveIsOther,
+    /// The read-only note.
+    LiveReadOnly,
+    /// The link back to the playground.
+    LiveBack,
+    /// Said before the first read.
+    LiveLoading,
+    /// Before a read's error.
+    LiveFetchFailed,
+    /// A request with no HTTP answer.
+    LiveUnreachable,
+    /// A response that is not what was asked for.
+    LiveUndecodable,
+    /// Before the reason a `?live=` was refused.
+    LiveBaseRefused,
+    /// `?live=` without a path.
+    LiveBaseEmpty,
+    /// `?live=` naming another host.
+    LiveBaseOtherHost,
+    /// `?live=` not starting with `/`.
+    LiveBaseNotAPath,
+    /// `?live=` with `?`, `#` or spaces.
+    LiveBaseBadCharacter,
+    /// `?live=` with broken escapes.
+    LiveBaseEncoding,
+    /// What works, after a refusal.
+    LiveBaseExamples,
+    /// The namespace picker's label.
+    LiveNamespace,
+    /// The namespace picker's "all" choice.
+    LiveAllNamespaces,
+    /// Namespace column.
+    ColNamespace,
+    /// Type column.
+    ColType,
+    /// The caption of the predicted rules.
+    LivePredicted,
+    /// The heading of the node's real rules.
+    LiveFoundTitle,
+    /// Before the node's rules have been read.
+    LiveFoundPending,
+    /// Before the error of the node command.
+    LiveFoundFailed,
+    /// Why no rules are read from the node.
+    LiveNotSim,
+    /// How to read a kind node's rules instead.
+    LiveFoundOnKind,
+    /// The verdict when the node has the predicted rules.
+    LiveIdentical,
+    /// The verdict when it does not.
+    LiveDiffers,
+    /// The predicted DNS answers' heading.
+    LiveDnsTitle,
+    /// What the DNS table is.
+    LiveDnsNote,
+    /// The DNS table's question column.
+    ColQuestion,
+    /// The DNS table's answer column.
+    ColAnswer,
 }
 
 /// `text` in `lang`.
@@ -396,6 +468,118 @@ pub fn text(lang: Lang, text: Text) -> &'static str {
         (Text::DnsDigNote, ZhCn) => {
             "dig 的输出如同在旁边的 dnsutils Pod 中运行（相同的 /etc/resolv.conf）：除非加 +search，dig 不使用 search 列表"
         }
+        (Text::LiveEnter, En) => "live cluster",
+        (Text::LiveEnter, ZhCn) => "实时集群",
+        (Text::LiveEnterTitle, En) => {
+            "follow the sim's real cluster, as kubectl sees it, instead of this page's own"
+        }
+        (Text::LiveEnterTitle, ZhCn) => {
+            "跟随模拟集群中真实的对象（即 kubectl 看到的），而不是本页面自己的集群"
+        }
+        (Text::LiveTitle, En) => "svclab live view",
+        (Text::LiveTitle, ZhCn) => "svclab 实时视图",
+        (Text::LiveIntro, En) => {
+            "This page follows a running cluster: its objects, read from the Kubernetes API every 2 s, as they are; beside them, the kube-proxy rules and DNS answers svclab predicts from them."
+        }
+        (Text::LiveIntro, ZhCn) => {
+            "本页面跟随一个运行中的集群：每 2 秒从 Kubernetes API 读取对象并按原样显示；旁边是 svclab 据此预测的 kube-proxy 规则和 DNS 应答。"
+        }
+        (Text::LiveApi, En) => "Kubernetes API at",
+        (Text::LiveApi, ZhCn) => "Kubernetes API 地址",
+        (Text::LiveIsSim, En) => "the svclab sim",
+        (Text::LiveIsSim, ZhCn) => "svclab 模拟集群",
+        (Text::LiveIsOther, En) => "a cluster (not the svclab sim)",
+        (Text::LiveIsOther, ZhCn) => "一个集群（不是 svclab 模拟集群）",
+        (Text::LiveReadOnly, En) => {
+            "Read-only: this page only sends GET requests. Change the cluster with kubectl (e.g. kubectl scale deployment httpd --replicas=5); the page follows within seconds."
+        }
+        (Text::LiveReadOnly, ZhCn) => {
+            "只读：本页面只发送 GET 请求。请用 kubectl 修改集群（如 kubectl scale deployment httpd --replicas=5），本页面几秒内跟上。"
+        }
+        (Text::LiveBack, En) => "back to the playground",
+        (Text::LiveBack, ZhCn) => "返回练习场",
+        (Text::LiveLoading, En) => "reading the cluster…",
+        (Text::LiveLoading, ZhCn) => "正在读取集群……",
+        (Text::LiveFetchFailed, En) => {
+            "Reading the cluster failed (the last state read stays; retrying every 2 s):"
+        }
+        (Text::LiveFetchFailed, ZhCn) => "读取集群失败（保留最后读到的状态，每 2 秒重试）：",
+        (Text::LiveUnreachable, En) => "cannot reach the server",
+        (Text::LiveUnreachable, ZhCn) => "无法连接服务器",
+        (Text::LiveUndecodable, En) => "the answer is not the expected Kubernetes object",
+        (Text::LiveUndecodable, ZhCn) => "应答不是预期的 Kubernetes 对象",
+        (Text::LiveBaseRefused, En) => "The live view was not started: ?live=",
+        (Text::LiveBaseRefused, ZhCn) => "实时视图没有启动：?live=",
+        (Text::LiveBaseEmpty, En) => "it needs the API's path on this page's server.",
+        (Text::LiveBaseEmpty, ZhCn) => "需要给出 API 在本页面服务器上的路径。",
+        (Text::LiveBaseOtherHost, En) => "an address on another host is never fetched.",
+        (Text::LiveBaseOtherHost, ZhCn) => "本页面从不读取其他主机上的地址。",
+        (Text::LiveBaseNotAPath, En) => "the path must start with /.",
+        (Text::LiveBaseNotAPath, ZhCn) => "路径必须以 / 开头。",
+        (Text::LiveBaseBadCharacter, En) => {
+            "the path may not contain ?, #, spaces or control characters."
+        }
+        (Text::LiveBaseBadCharacter, ZhCn) => "路径中不能含有 ?、#、空格或控制字符。",
+        (Text::LiveBaseEncoding, En) => "its percent-escapes are not UTF-8.",
+        (Text::LiveBaseEncoding, ZhCn) => "其中的百分号转义不是合法的 UTF-8。",
+        (Text::LiveBaseExamples, En) => {
+            "Use ?live=/ when the page is served by lab-runner sim, or ?live=/k8s when it is served by kubectl proxy --www=web-ui/dist --www-prefix=/ --api-prefix=/k8s/."
+        }
+        (Text::LiveBaseExamples, ZhCn) => {
+            "页面由 lab-runner sim 提供时用 ?live=/，由 kubectl proxy --www=web-ui/dist --www-prefix=/ --api-prefix=/k8s/ 提供时用 ?live=/k8s。"
+        }
+        (Text::LiveNamespace, En) => "namespace",
+        (Text::LiveNamespace, ZhCn) => "命名空间",
+        (Text::LiveAllNamespaces, En) => "all namespaces",
+        (Text::LiveAllNamespaces, ZhCn) => "全部命名空间",
+        (Text::ColNamespace, En) => "namespace",
+        (Text::ColNamespace, ZhCn) => "命名空间",
+        (Text::ColType, En) => "type",
+        (Text::ColType, ZhCn) => "类型",
+        (Text::LivePredicted, En) => {
+            "Predicted from the objects above, in the mode ConfigMap kube-system/kube-proxy selects:"
+        }
+        (Text::LivePredicted, ZhCn) => {
+            "根据上面的对象预测，模式取自 ConfigMap kube-system/kube-proxy："
+        }
+        (Text::LiveFoundTitle, En) => "found on the node",
+        (Text::LiveFoundTitle, ZhCn) => "节点上实际的规则",
+        (Text::LiveFoundPending, En) => "reading the node's rules…",
+        (Text::LiveFoundPending, ZhCn) => "正在读取节点上的规则……",
+        (Text::LiveFoundFailed, En) => "The node's rules could not be read:",
+        (Text::LiveFoundFailed, ZhCn) => "无法读取节点上的规则：",
+        (Text::LiveNotSim, En) => {
+            "This API is not the svclab sim, so the rules a node really has cannot be read from here"
+        }
+        (Text::LiveNotSim, ZhCn) => {
+            "这个 API 不是 svclab 模拟集群，因此这里无法读取节点上实际的规则"
+        }
+        (Text::LiveFoundOnKind, En) => {
+            "On kind, lab-runner compare --context kind-kind reads them (docker exec kind-worker iptables-save, or ipvsadm -Ln / nft list table ip kube-proxy) and compares them with the prediction."
+        }
+        (Text::LiveFoundOnKind, ZhCn) => {
+            "在 kind 上，lab-runner compare --context kind-kind 会读取它们（docker exec kind-worker iptables-save，或 ipvsadm -Ln / nft list table ip kube-proxy）并与预测对照。"
+        }
+        (Text::LiveIdentical, En) => "identical: the node has exactly the predicted rules",
+        (Text::LiveIdentical, ZhCn) => "一致：节点上的规则与预测完全相同",
+        (Text::LiveDiffers, En) => {
+            "differs (- predicted only, + on the node only; lab-runner compare gives each Service port's diff and the likely cause):"
+        }
+        (Text::LiveDiffers, ZhCn) => {
+            "不一致（- 只在预测中，+ 只在节点上；lab-runner compare 会按 Service 端口列出差异和可能的原因）："
+        }
+        (Text::LiveDnsTitle, En) => "predicted DNS answers",
+        (Text::LiveDnsTitle, ZhCn) => "预测的 DNS 应答",
+        (Text::LiveDnsNote, En) => {
+            "CoreDNS's answers for each Service's names (and a headless Service's pods), predicted from the Services and EndpointSlices read. NOERROR with no record is NODATA."
+        }
+        (Text::LiveDnsNote, ZhCn) => {
+            "CoreDNS 对每个 Service 名称（及无头 Service 的各个 Pod）的应答，根据读取到的 Service 和 EndpointSlice 预测。NOERROR 但没有记录即 NODATA。"
+        }
+        (Text::ColQuestion, En) => "question",
+        (Text::ColQuestion, ZhCn) => "查询",
+        (Text::ColAnswer, En) => "answer",
+        (Text::ColAnswer, ZhCn) => "应答",
     }
 }
 
@@ -404,6 +588,14 @@ pub fn at_line(lang: Lang, line: usize) -> String {
     match lang {
         Lang::En => format!("line {line}"),
         Lang::ZhCn => format!("第 {line} 行"),
+    }
+}
+
+/// Said under a list cut short: `… and 12 more` / `…… 还有 12 项`.
+pub fn and_more(lang: Lang, n: usize) -> String {
+    match lang {
+        Lang::En => format!("… and {n} more"),
+        Lang::ZhCn => format!("…… 还有 {n} 项"),
     }
 }
 
@@ -497,6 +689,42 @@ mod tests {
             Text::ScaleRowChange,
             Text::ScaleRowTraversed,
             Text::ScaleWhy,
+            Text::LiveEnter,
+            Text::LiveEnterTitle,
+            Text::LiveTitle,
+            Text::LiveIntro,
+            Text::LiveApi,
+            Text::LiveIsSim,
+            Text::LiveIsOther,
+            Text::LiveReadOnly,
+            Text::LiveBack,
+            Text::LiveLoading,
+            Text::LiveFetchFailed,
+            Text::LiveUnreachable,
+            Text::LiveUndecodable,
+            Text::LiveBaseRefused,
+            Text::LiveBaseEmpty,
+            Text::LiveBaseOtherHost,
+            Text::LiveBaseNotAPath,
+            Text::LiveBaseBadCharacter,
+            Text::LiveBaseEncoding,
+            Text::LiveBaseExamples,
+            Text::LiveNamespace,
+            Text::LiveAllNamespaces,
+            Text::ColNamespace,
+            Text::ColType,
+            Text::LivePredicted,
+            Text::LiveFoundTitle,
+            Text::LiveFoundPending,
+            Text::LiveFoundFailed,
+            Text::LiveNotSim,
+            Text::LiveFoundOnKind,
+            Text::LiveIdentical,
+            Text::LiveDiffers,
+            Text::LiveDnsTitle,
+            Text::LiveDnsNote,
+            Text::ColQuestion,
+            Text::ColAnswer,
         ] {
             assert_ne!(text(Lang::En, t), text(Lang::ZhCn, t));
         }

@@ -17,6 +17,8 @@
 //! - [`dns`] — one question from one pod: its nslookup, dig and the C library's walk, side by side.
 //! - [`editor`] — the YAML editor's errors, placed at the line of the field they name.
 //! - [`labs`] — the guided labs of `labs/` (embedded), started, solved and graded in the page.
+//! - [`live`] — the live view: `?live=BASE` follows a running cluster (the sim, or any through
+//!   `kubectl proxy`), its objects read as they are, with the predicted rules and DNS answers.
 //! - [`share`] — share links, embeds and the saved state: a scenario is its action log.
 //! - [`scale`] — iptables vs IPVS vs nftables at 1 / 5,000 / 20,000 Services: the worker's
 //!   messages, the charts and the chapter's table beside the measurements.
@@ -31,6 +33,7 @@ pub mod editor;
 pub mod i18n;
 pub mod labs;
 pub mod layout;
+pub mod live;
 pub mod map;
 pub mod playground;
 pub mod rules;

@@ -88,6 +88,9 @@ pub struct Playground {
     /// A deletion the controllers have not yet followed through (see [`Playground::dispatch`]):
     /// the virtual time its settle may run to.
     pub unsettled: Option<i64>,
+    /// In the live view (`?live=`): what is followed. `cluster` is then the objects last read
+    /// (`Cluster::observed`), and no action changes it.
+    pub live: Option<crate::live::Follow>,
 }
 
 impl Default for Playground {
@@ -186,6 +189,42 @@ impl Playground {
             log: Vec::new(),
             lab: None,
             unsettled: None,
+            live: None,
+        }
+    }
+
+    /// The live view of the cluster whose API is at `base`: nothing read yet.
+    pub fn live(lang: Lang, base: crate::live::Base) -> Playground {
+        Playground {
+            cluster: crate::live::observe(Vec::new()),
+            lang,
+            error: None,
+            editor_error: None,
+            terminal: Rc::default(),
+            commands_run: 0,
+            log: Vec::new(),
+            lab: None,
+            unsettled: None,
+            live: Some(crate::live::Follow::new(base)),
+        }
+    }
+
+    /// Applies a live view's event (see `live::Follow::apply`); whether the page changed.
+    /// Nothing in the playground proper.
+    pub fn follow(&mut self, event: crate::live::Event) -> bool {
+        match &mut self.live {
+            Some(f) => f.apply(&mut self.cluster, event),
+            None => false,
+        }
+    }
+
+    /// What the views recompute on: the cluster's resourceVersion, or in the live view the
+    /// count of reads that changed something (a deletion leaves no higher resourceVersion
+    /// behind among the objects read).
+    pub fn version(&self) -> u64 {
+        match &self.live {
+            Some(f) => f.serial,
+            None => self.cluster.resource_version(),
         }
     }
 
@@ -229,6 +268,13 @@ impl Playground {
     /// any action first finishes a pending settle, so the state after each action is the one
     /// [`Playground::reduce`] gives, and a replayed log rebuilds it exactly.
     pub fn dispatch(&mut self, action: Action) -> bool {
+        // The live view changes nothing: the cluster is changed with kubectl.
+        if self.live.is_some() {
+            if let Action::SetLang(lang) = action {
+                self.lang = lang;
+            }
+            return false;
+        }
         self.settle();
         let staged = matches!(action, Action::DeletePod(_));
         self.error = None;
@@ -324,9 +370,13 @@ impl Playground {
         ProxyConfig::from_cluster(&self.cluster).mode
     }
 
-    /// The cluster map of the playground's namespace.
+    /// The cluster map of the playground's namespace (in the live view, the one picked).
     pub fn map(&self) -> ClusterMap {
-        ClusterMap::from_cluster(&self.cluster, Some(NAMESPACE))
+        let ns = match &self.live {
+            Some(f) => f.namespace.as_deref(),
+            None => Some(NAMESPACE),
+        };
+        ClusterMap::from_cluster(&self.cluster, ns)
     }
 }
 

@@ -154,8 +154,11 @@ pub fn decode(text: &str) -> Result<Vec<Action>, ShareError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(text.trim_end_matches('='))
         .map_err(|_| ShareError::Base64)?;
+    // Parsed from a str, as everywhere else in the page: each of serde_json's readers is code
+    // to download.
+    let text = std::str::from_utf8(&bytes).map_err(|e| ShareError::Json(e.to_string()))?;
     let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| ShareError::Json(e.to_string()))?;
+        serde_json::from_str(text).map_err(|e| ShareError::Json(e.to_string()))?;
     let found = value.get("v").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
     if found != VERSION {
         return Err(ShareError::Version { found });
@@ -259,9 +262,11 @@ pub struct Query {
     pub embed: Option<View>,
     /// `lang`.
     pub lang: Option<Lang>,
+    /// `live`: the API's path on this origin, still percent-encoded (see `crate::live`).
+    pub live: Option<String>,
 }
 
-/// Parses `?s=…&embed=…&lang=…` (the leading `?` optional; unknown keys ignored).
+/// Parses `?s=…&embed=…&lang=…&live=…` (the leading `?` optional; unknown keys ignored).
 pub fn parse_query(search: &str) -> Query {
     let mut q = Query::default();
     for pair in search.trim_start_matches('?').split('&') {
@@ -271,6 +276,7 @@ pub fn parse_query(search: &str) -> Query {
             "scene" if !v.is_empty() => q.scene = Some(v.replace("%2C", ",").replace("%3A", ":")),
             "embed" => q.embed = View::parse(v),
             "lang" => q.lang = Lang::parse(v),
+            "live" => q.live = Some(v.to_string()),
             _ => {}
         }
     }

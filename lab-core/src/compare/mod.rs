@@ -5,8 +5,8 @@
 //! [`ProxySnapshot`] from them as they are (no simulated controller rewrites them), renders the
 //! rules each node's kube-proxy would load, and reads the node's own dump (`iptables-save`,
 //! `ipvsadm -Ln` + `ipset list` + `iptables-save`, or `nft list table ip kube-proxy`). This module
-//! is the pure part: both texts are parsed by the same parser ([`iptables`], [`ipvs`],
-//! [`nftables`]), every line is attributed to the Service port it serves (from the rule
+//! is the pure part: both texts are parsed by the same parser (`iptables`, `ipvs`,
+//! `nftables` submodules), every line is attributed to the Service port it serves (from the rule
 //! comments, the chain names and the objects) or to kube-proxy itself, and each owner's lines are
 //! diffed. What kube-proxy does not own — Docker's and kindnet's chains, kubelet's canary, other
 //! nftables tables — is reported apart, and so are kube-proxy chains the prediction has no

@@ -5,6 +5,7 @@
 mod dns;
 mod editor;
 mod labs;
+mod live;
 mod map;
 mod perf;
 mod pods;
@@ -20,6 +21,7 @@ use lab_core::shell::terminal::complete;
 use std::cell::RefCell;
 use std::rc::Rc;
 use web_ui::i18n::{Lang, Text, html_lang, text};
+use web_ui::live::{Event as LiveEvent, Sim};
 use web_ui::playground::{Action, MAX_REPLICAS, NAMESPACE, Playground};
 use web_ui::rules::{
     ServiceAddrs, SyncMarks, command, filter, node_rules_of, proxier as rules_proxier,
@@ -63,6 +65,8 @@ pub(crate) enum Msg {
     /// The next step of a staged action (`Playground::dispatch`): the controllers follow
     /// through one scheduled moment, in a task of its own after the previous step's render.
     Settle,
+    /// What the live view read (`live::follow`) or picked.
+    Live(web_ui::live::Event),
 }
 
 impl From<Action> for Msg {
@@ -93,6 +97,12 @@ impl Reducible for State {
                     return self;
                 }
                 perf::reduced();
+            }
+            Msg::Live(event) => {
+                // A read that changed nothing renders nothing.
+                if !self.pg.borrow_mut().follow(event) {
+                    return self;
+                }
             }
         }
         Rc::new(State {
@@ -143,7 +153,7 @@ fn initial() -> (Query, String, RefCell<Option<Playground>>, Option<String>) {
         .as_ref()
         .and_then(|l| l.search().ok())
         .unwrap_or_default();
-    let base = location
+    let base_url = location
         .as_ref()
         .and_then(|l| Some(format!("{}{}", l.origin().ok()?, l.pathname().ok()?)))
         .unwrap_or_else(|| "/".into());
@@ -156,6 +166,16 @@ fn initial() -> (Query, String, RefCell<Option<Playground>>, Option<String>) {
     let saved = storage()
         .filter(|_| query.embed.is_none())
         .and_then(|s| s.get_item(STORAGE_KEY).ok().flatten());
+    // The live view (`?live=BASE`): a cluster read from the API, nothing saved or replayed; a
+    // refused BASE is said on the page (and nothing is read).
+    if let Some(raw) = &query.live {
+        let (base, problem) = match web_ui::live::parse_base(raw) {
+            Ok(base) => (base, None),
+            Err(e) => (Default::default(), Some(e.message(lang))),
+        };
+        let p = Playground::live(lang, base);
+        return (query, base_url, RefCell::new(Some(p)), problem);
+    }
     let opened = match (&query.scenario, &query.scene) {
         (Some(text), _) => Some(share::decode(text).map(|a| share::replay(lang, &a))),
         (None, Some(scene)) => Some(share::play_scene(lang, scene)),
@@ -166,7 +186,7 @@ fn initial() -> (Query, String, RefCell<Option<Playground>>, Option<String>) {
         Some(Err(e)) => (Playground::new(lang), Some(e.to_string())),
         None => (Playground::new(lang), None),
     };
-    (query, base, RefCell::new(Some(playground)), problem)
+    (query, base_url, RefCell::new(Some(playground)), problem)
 }
 
 const MODES: [(ProxyMode, &str); 3] = [
@@ -181,16 +201,37 @@ pub fn app() -> Html {
     perf::render_started();
     let start = use_memo((), |_| initial());
     let (query, base, _, problem) = &*start;
+    let live_mode = query.live.is_some();
     let state = {
         let start = start.clone();
         use_reducer(move || State::new(start.2.borrow_mut().take().unwrap_or_default()))
     };
-    use_effect_with((), |_| {
+    use_effect_with((), move |_| {
         perf::first_render();
-        // In tasks after the first render is on screen, one step each (see `WarmUp`).
-        warm_up_later(web_ui::playground::WarmUp::new());
+        // In tasks after the first render is on screen, one step each (see `WarmUp`); not for
+        // the live view, which runs none of the playground's actions.
+        if !live_mode {
+            warm_up_later(web_ui::playground::WarmUp::new());
+        }
     });
     use_effect(perf::rendered);
+    // Served by the sim (its `/svclab/v1/info` answers): the header offers the live view.
+    let served_by_sim = use_state(|| false);
+    {
+        let served_by_sim = served_by_sim.clone();
+        let offer = query.embed.is_none() && !live_mode;
+        use_effect_with((), move |_| {
+            if offer {
+                yew::platform::spawn_local(async move {
+                    if let Ok(body) = live::get(web_ui::live::INFO_PATH).await
+                        && web_ui::live::is_sim_info(&body)
+                    {
+                        served_by_sim.set(true);
+                    }
+                });
+            }
+        });
+    }
     // A staged action's next step, a moment later: the previous step stays on screen long
     // enough to be seen (Terminating, then the replacement started, then ready), and the work
     // that follows a render (the rules view's text) is done before the next step begins.
@@ -213,12 +254,13 @@ pub fn app() -> Html {
         let p = state.pg.borrow();
         (p.log.len(), p.lang)
     };
-    // An embed keeps its scene to itself: it must not overwrite the learner's playground.
+    // An embed keeps its scene to itself: it must not overwrite the learner's playground; nor
+    // may the live view, which has no scenario.
     let embedded = query.embed.is_some();
     use_effect_with(log_len, {
         let state = state.clone();
         move |_| {
-            if let Some(s) = storage().filter(|_| !embedded) {
+            if let Some(s) = storage().filter(|_| !embedded && !live_mode) {
                 let _ = s.set_item(
                     STORAGE_KEY,
                     &share::encode(share::scenario(&state.pg.borrow())),
@@ -238,6 +280,21 @@ pub fn app() -> Html {
     let synced = use_mut_ref(|| None::<Synced>);
     let rules_node = use_state(|| "kind-worker".to_string());
     let rules_service = use_state(|| None::<String>);
+    // The live view: its reading loop, started once, told the rules view's node; and the
+    // predicted text of (read, node, mode) it compares with the node's.
+    let chosen_node = use_mut_ref(|| None::<String>);
+    {
+        let (state, chosen) = (state.clone(), chosen_node.clone());
+        let base = (problem.is_none())
+            .then(|| state.pg.borrow().live.as_ref().map(|f| f.base.clone()))
+            .flatten();
+        use_effect_with((), move |_| {
+            if let Some(base) = base {
+                yew::platform::spawn_local(live::follow(base, state.dispatcher(), chosen));
+            }
+        });
+    }
+    let predicted = use_mut_ref(|| None::<(u64, String, ProxyMode, Rc<Result<String, String>>)>);
     let pg = state.pg.borrow();
     let p: &Playground = &pg;
     let lang = p.lang;
@@ -255,6 +312,12 @@ pub fn app() -> Html {
                 onclick={dispatch(Action::SetLang(l))}>{label}</button>
         }
     };
+    let lang_group = html! {
+        <div role="group" aria-label={t(Text::Language)} class="lang">
+            {lang_button(Lang::ZhCn, "中文", "lang-zh")}
+            {lang_button(Lang::En, "English", "lang-en")}
+        </div>
+    };
 
     // The rules view reads the cluster as it is now, for the node and Service chosen.
     let nodes: Vec<String> = p
@@ -271,6 +334,12 @@ pub fn app() -> Html {
         .as_ref()
         .filter(|s| services.contains(s))
         .cloned();
+    // The node picked, else (a cluster without it: the live view) the first worker.
+    let node = Some((*rules_node).clone())
+        .filter(|n| nodes.contains(n))
+        .or_else(|| web_ui::live::default_node(p.cluster.config()))
+        .unwrap_or_default();
+    *chosen_node.borrow_mut() = (!node.is_empty()).then(|| node.clone());
     // The rules are computed after the interaction's render (RulesView's effect), keyed on the
     // cluster's resourceVersion: the 200-pod budget covers the map and table, and the rules
     // text follows a frame later (its time is `data-last-deferred-ms`).
@@ -281,7 +350,7 @@ pub fn app() -> Html {
             let mode = p.proxy_mode();
             // kube-proxy on that node, kept across changes: what its last sync changed. A new
             // node or mode starts a new one (its first sync is full and marks nothing).
-            let version = p.cluster.resource_version();
+            let version = p.version();
             // One snapshot for the sync and the text (each took its own: a tenth of the work).
             let snapshot = ProxySnapshot::from_cluster(&p.cluster);
             let mut synced = synced.borrow_mut();
@@ -321,8 +390,12 @@ pub fn app() -> Html {
         })
     };
     let on_node = {
-        let rules_node = rules_node.clone();
-        Callback::from(move |n: String| rules_node.set(n))
+        let (rules_node, chosen) = (rules_node.clone(), chosen_node.clone());
+        Callback::from(move |n: String| {
+            // The live view's next read (on the sim) reads that node's rules.
+            *chosen.borrow_mut() = Some(n.clone());
+            rules_node.set(n);
+        })
     };
     let on_service = {
         let rules_service = rules_service.clone();
@@ -383,8 +456,13 @@ pub fn app() -> Html {
             web_ui::dns::ask(&state.pg.borrow().cluster, &pod, &name, &qtype)
         })
     };
+    let dns_pods: Vec<String> = map
+        .pods()
+        .filter(|p| p.namespace == NAMESPACE)
+        .map(|p| p.name.clone())
+        .collect();
     let dns_view = html! {
-        <dns::DnsPanel lang={lang} pods={map.pods().map(|p| p.name.clone()).collect::<Vec<_>>()} on_ask={on_ask} />
+        <dns::DnsPanel lang={lang} pods={dns_pods} on_ask={on_ask} />
     };
 
     let grade = {
@@ -408,19 +486,20 @@ pub fn app() -> Html {
     };
 
     let pods_view = html! {
-        <pods::PodsTable lang={lang} dispatch={state.dispatcher()} map={map.clone()} />
+        <pods::PodsTable lang={lang} dispatch={(!live_mode).then(|| state.dispatcher())} map={map.clone()}
+            namespaces={p.live.as_ref().is_some_and(|f| f.namespace.is_none())} />
     };
     let editor_view = html! {
         <editor::EditorView lang={lang} error={p.editor_error.clone()} on_apply={on_apply} />
     };
     let rule_hits = match &*trace_hits {
-        Some((node, m, hits)) if *node == *rules_node && *m == mode => hits.clone(),
+        Some((n, m, hits)) if *n == node && *m == mode => hits.clone(),
         _ => Rc::new(Vec::new()),
     };
     let rules_view = html! {
-        <rules::RulesView lang={lang} nodes={nodes} node={(*rules_node).clone()}
-            services={services} service={service} command={command(mode).join(" ")}
-            version={p.cluster.resource_version()} mode={mode.as_str()} compute={compute_rules}
+        <rules::RulesView lang={lang} nodes={nodes} node={node.clone()}
+            services={services} service={service.clone()} command={command(mode).join(" ")}
+            version={p.version()} mode={mode.as_str()} compute={compute_rules}
             hits={rule_hits}
             on_node={on_node} on_service={on_service} />
     };
@@ -455,14 +534,120 @@ pub fn app() -> Html {
         };
     }
 
+    if let Some(f) = &p.live {
+        let header = html! {
+            <header>
+                <h1>{t(Text::LiveTitle)}</h1>
+                {lang_group.clone()}
+                <a id="live-back" href={format!("{base}?lang={}", lang.key())}>{t(Text::LiveBack)}</a>
+            </header>
+        };
+        if let Some(problem) = problem {
+            return html! {
+                <main lang={html_lang(lang)} class="live">
+                    {header}
+                    <p id="live-error" role="alert">{problem.clone()}</p>
+                </main>
+            };
+        }
+        let ns = f.namespace.as_deref();
+        let on_namespace = {
+            let state = state.clone();
+            Callback::from(move |e: Event| {
+                let v = selected(&e);
+                state.dispatch(Msg::Live(LiveEvent::Namespace(
+                    (!v.is_empty()).then_some(v),
+                )))
+            })
+        };
+        // The predicted text the node's is compared with, once per (read, node, mode).
+        let predicted_text = (f.found_for(&node, mode).is_some()).then(|| {
+            let mut cache = predicted.borrow_mut();
+            match &*cache {
+                Some((v, n, m, text)) if *v == p.version() && *n == node && *m == mode => {
+                    text.clone()
+                }
+                _ => {
+                    let text = Rc::new(web_ui::rules::node_rules(&p.cluster, &node, mode));
+                    *cache = Some((p.version(), node.clone(), mode, text.clone()));
+                    text
+                }
+            }
+        });
+        let narrow = |text: &str| -> Vec<String> {
+            match &service {
+                Some(s) => {
+                    let (ns, name) = s.split_once('/').unwrap_or((NAMESPACE, s));
+                    ServiceAddrs::of(&p.cluster, ns, name)
+                        .map(|addrs| filter(text, mode, &addrs))
+                        .unwrap_or_default()
+                }
+                None => text.lines().map(str::to_string).collect(),
+            }
+        };
+        let found = live::found_view(
+            lang,
+            f,
+            &node,
+            mode,
+            predicted_text
+                .as_ref()
+                .and_then(|r| (**r).as_ref().ok())
+                .map(String::as_str),
+            narrow,
+        );
+        let (dns_rows, dns_left_out) = web_ui::live::dns_rows(&p.cluster, ns);
+        let source = t(if f.sim == Sim::Yes {
+            Text::LiveIsSim
+        } else {
+            Text::LiveIsOther
+        });
+        return html! {
+            <main lang={html_lang(lang)} class="live">
+                {header}
+                <p>{t(Text::LiveIntro)}</p>
+                <p id="live-source">{format!("{} ", t(Text::LiveApi))}<code>{f.base.display().to_string()}</code>{format!(" · {source}")}</p>
+                <p id="live-readonly" class="help">{t(Text::LiveReadOnly)}</p>
+                if let Some(e) = &f.error {
+                    <p id="live-fetch-error" role="alert">{format!("{} {}", t(Text::LiveFetchFailed), e.message(lang))}</p>
+                } else if f.serial == 0 {
+                    <p id="live-loading">{t(Text::LiveLoading)}</p>
+                }
+                <div class="controls">
+                    <label for="live-namespace">{t(Text::LiveNamespace)}</label>
+                    <select id="live-namespace" onchange={on_namespace}>
+                        <option value="" selected={ns.is_none()}>{t(Text::LiveAllNamespaces)}</option>
+                        { for web_ui::live::namespaces(&p.cluster).into_iter().map(|n| html! {
+                            <option selected={ns == Some(n.as_str())} value={n.clone()}>{n}</option>
+                        }) }
+                    </select>
+                    <span>{format!("{}: ", t(Text::ProxyMode))}<output id="live-mode">{mode.as_str()}</output></span>
+                </div>
+                {map_view}
+                {pods_view}
+                <section class="live-rules">
+                    <p class="help">{t(Text::LivePredicted)}</p>
+                    <div class="side-by-side">{rules_view}{found}</div>
+                </section>
+                {live::table(lang, "live-dns", Text::LiveDnsTitle,
+                    &[Text::ColQuestion, Text::ColType, Text::ColStatus, Text::ColAnswer],
+                    &dns_rows, dns_left_out)}
+                <p class="help">{t(Text::LiveDnsNote)}</p>
+                {dns_view}
+                {trace_view}
+            </main>
+        };
+    }
+
     html! {
         <main lang={html_lang(lang)}>
             <header>
                 <h1>{t(Text::Title)}</h1>
-                <div role="group" aria-label={t(Text::Language)} class="lang">
-                    {lang_button(Lang::ZhCn, "中文", "lang-zh")}
-                    {lang_button(Lang::En, "English", "lang-en")}
-                </div>
+                {lang_group}
+                if *served_by_sim {
+                    <a id="live-enter" href={format!("?live=/&lang={}", lang.key())}
+                        title={t(Text::LiveEnterTitle)}>{t(Text::LiveEnter)}</a>
+                }
             </header>
             <p>{t(Text::Intro)}</p>
             {problem_view}
