@@ -207,6 +207,14 @@ impl Object {
     pub fn key(&self) -> ObjectKey {
         ObjectKey::new(self.kind(), self.namespace(), self.name())
     }
+    /// Its key and resourceVersion: what a client compares to tell that a list changed (the
+    /// grader's `watch`, the live view).
+    pub fn version(&self) -> (ObjectKey, String) {
+        (
+            self.key(),
+            self.meta().resource_version.clone().unwrap_or_default(),
+        )
+    }
     /// The object's uid (empty before it is stored).
     pub fn uid(&self) -> &str {
         self.meta().uid.as_deref().unwrap_or("")

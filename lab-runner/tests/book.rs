@@ -13,13 +13,12 @@ mod support;
 #[path = "support/transcript.rs"]
 mod transcript;
 
-use fantoccini::wd::WebDriverCompatibleCommand;
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use support::Sim;
-use support::browser::{connect, start_driver};
+use support::browser::{connect, console_errors, start_driver};
 
 const LANGS: [&str; 2] = ["en", "zh-CN"];
 /// The views `?embed=` names (web-ui `share::View`).
@@ -481,37 +480,6 @@ fn kind_steps_map_onto_the_sim() {
 
 // ---------------------------------------------------------------------------------------------
 // Live scenes, in headless Chromium.
-
-/// chromedriver's log of the page's console (`goog:loggingPrefs` asks Chromium to keep it).
-#[derive(Debug)]
-struct BrowserLog;
-
-impl WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(
-        &self,
-        base: &url::Url,
-        session: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
-    }
-    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(r#"{"type":"browser"}"#.into()))
-    }
-}
-
-/// The console's errors since the last call (chromedriver hands each entry out once).
-async fn console_errors(c: &Client) -> Vec<String> {
-    let log = c
-        .issue_cmd(BrowserLog)
-        .await
-        .expect("chromedriver's browser log");
-    log.as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["level"] == "SEVERE")
-        .map(|e| e["message"].as_str().unwrap_or_default().to_string())
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_scene_and_page_opens_in_chromium() {

@@ -20,28 +20,15 @@
 
 mod support;
 
-use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, Locator};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::browser::{click, connect, start_driver};
+use support::browser::{click, connect, console_errors, poll, start_driver};
 use support::{KUBECTL, Sim, kubectl, line_reader, wait_running};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Asks `probe` every 100 ms until it says it is done, `limit` at most; returns its last answer.
-async fn poll<T>(limit: Duration, mut probe: impl AsyncFnMut() -> (bool, T)) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        let (done, value) = probe().await;
-        if done || Instant::now() > deadline {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// The text of `css` ("" while it does not exist).
@@ -54,10 +41,14 @@ async fn text(c: &Client, css: &str) -> String {
 
 /// The text of `css` once `ok` accepts it (15 s at most; then whatever it is).
 async fn wait_text(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
-    poll(Duration::from_secs(15), async || {
-        let t = text(c, css).await;
-        (ok(&t), t)
-    })
+    poll(
+        Duration::from_secs(15),
+        Duration::from_millis(100),
+        async || {
+            let t = text(c, css).await;
+            (ok(&t), t)
+        },
+    )
     .await
 }
 
@@ -67,39 +58,11 @@ async fn count(c: &Client, css: &str) -> usize {
 
 /// Polls until `css` matches `want` elements (`limit` at most); returns the count seen last.
 async fn wait_count(c: &Client, css: &str, want: usize, limit: Duration) -> usize {
-    poll(limit, async || {
+    poll(limit, Duration::from_millis(100), async || {
         let n = count(c, css).await;
         (n == want, n)
     })
     .await
-}
-
-/// chromedriver's log of the page's console (as `tests/book.rs` reads it).
-#[derive(Debug)]
-struct BrowserLog;
-
-impl WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(
-        &self,
-        base: &url::Url,
-        session: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
-    }
-    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(r#"{"type":"browser"}"#.into()))
-    }
-}
-
-/// The console's errors since the last call.
-async fn console_errors(c: &Client) -> Vec<String> {
-    let log = c.issue_cmd(BrowserLog).await.expect("chromedriver's log");
-    log.as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["level"] == "SEVERE")
-        .map(|e| e["message"].as_str().unwrap_or_default().to_string())
-        .collect()
 }
 
 /// A running `kubectl proxy` serving the playground's build and the API under `/k8s/`, killed
@@ -351,14 +314,18 @@ async fn live_view_follows_the_sim_and_kubectl_proxy() {
         "the page did not follow the scale"
     );
     let pods = httpd_pods(&home);
-    poll(Duration::from_secs(6), async || {
-        let mut ok = true;
-        for (name, _, _) in &pods {
-            let row = text(&c, &format!("#pods tbody tr[data-name='{name}']")).await;
-            ok &= row.contains("Running · Ready");
-        }
-        (ok, ())
-    })
+    poll(
+        Duration::from_secs(6),
+        Duration::from_millis(100),
+        async || {
+            let mut ok = true;
+            for (name, _, _) in &pods {
+                let row = text(&c, &format!("#pods tbody tr[data-name='{name}']")).await;
+                ok &= row.contains("Running · Ready");
+            }
+            (ok, ())
+        },
+    )
     .await;
     assert_pods_shown(&c, &pods).await;
     let followed = ready_at.elapsed();
@@ -425,10 +392,14 @@ async fn live_view_follows_the_sim_and_kubectl_proxy() {
     );
     assert_eq!(count(&c, READY_HTTPD_ROWS).await, 5, "the last state stays");
     let proxy = Proxy::start(&home, &dist, port, &[]);
-    let gone = poll(Duration::from_secs(10), async || {
-        let n = count(&c, "#live-fetch-error").await;
-        (n == 0, n)
-    })
+    let gone = poll(
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        async || {
+            let n = count(&c, "#live-fetch-error").await;
+            (n == 0, n)
+        },
+    )
     .await;
     assert_eq!(gone, 0, "the page did not recover");
     for e in console_errors(&c).await {

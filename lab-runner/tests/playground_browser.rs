@@ -25,9 +25,9 @@ mod support;
 use fantoccini::elements::Element;
 use fantoccini::{Client, Locator};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::Sim;
-use support::browser::{click, connect, long_tasks, start_driver, watch_long_tasks};
+use support::browser::{click, connect, long_tasks, poll, start_driver, watch_long_tasks};
 
 /// Every view, by its `?embed=` key, which is also its section's class.
 const VIEWS: [&str; 9] = [
@@ -38,35 +38,29 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Asks `probe` every 50 ms until it says it is done (the `bool`), `limit` at most; returns
-/// its last answer. Views finish after the render an action caused (the rules text is computed
-/// in an effect, the scale view in a worker), so the test polls instead of reading once.
-async fn poll<T>(limit: Duration, mut probe: impl AsyncFnMut() -> (bool, T)) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        let (done, value) = probe().await;
-        if done || Instant::now() > deadline {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Polls until `css` matches `want` elements (10 s at most); returns the count seen last.
 async fn wait_count(c: &Client, css: &str, want: usize) -> usize {
-    poll(Duration::from_secs(10), async || {
-        let n = c.find_all(Locator::Css(css)).await.unwrap().len();
-        (n == want, n)
-    })
+    poll(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        async || {
+            let n = c.find_all(Locator::Css(css)).await.unwrap().len();
+            (n == want, n)
+        },
+    )
     .await
 }
 
 /// The text of `css` once `ok` accepts it (10 s at most; then whatever it is).
 async fn wait_text(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
-    poll(Duration::from_secs(10), async || {
-        let t = text(c, css).await;
-        (ok(&t), t)
-    })
+    poll(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        async || {
+            let t = text(c, css).await;
+            (ok(&t), t)
+        },
+    )
     .await
 }
 
@@ -162,13 +156,17 @@ async fn playground_applies_scales_deletes_switches_mode_and_runs_kubectl() {
     assert_eq!(text(&c, "#replicas").await, "5");
     // The rules view marks what kube-proxy's last sync (the scale-up) wrote on kind-worker: the
     // new endpoints' chains and the Service chain's rules whose probabilities changed.
-    let synced = poll(Duration::from_secs(10), async || {
-        let marks = c
-            .find_all(Locator::Css("#rules mark.synced"))
-            .await
-            .unwrap();
-        (!marks.is_empty(), marks)
-    })
+    let synced = poll(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        async || {
+            let marks = c
+                .find_all(Locator::Css("#rules mark.synced"))
+                .await
+                .unwrap();
+            (!marks.is_empty(), marks)
+        },
+    )
     .await;
     let mut marked = String::new();
     for m in &synced {
@@ -560,10 +558,14 @@ async fn scale_view_measures_in_a_worker(driver_port: u16, web: &str) {
     watch_long_tasks(&c).await;
     click(&c, "#scale-run").await;
     // The heaviest part: 20,000 Services (the smaller sizes take seconds).
-    let status = poll(Duration::from_secs(120), async || {
-        let t = text(&c, "#scale-status").await;
-        (t.contains("20,000 Services"), t)
-    })
+    let status = poll(
+        Duration::from_secs(120),
+        Duration::from_millis(50),
+        async || {
+            let t = text(&c, "#scale-status").await;
+            (t.contains("20,000 Services"), t)
+        },
+    )
     .await;
     assert!(
         status.contains("20,000 Services"),
@@ -590,12 +592,16 @@ async fn scale_view_measures_in_a_worker(driver_port: u16, web: &str) {
         "still measuring meanwhile"
     );
     // The whole measurement (minutes on a loaded 2-core machine at most), or a failure.
-    let (running, done) = poll(Duration::from_secs(300), async || {
-        let status = c.find(Locator::Css("#scale-status")).await.unwrap();
-        let running = status.attr("data-running").await.unwrap();
-        let done = status.attr("data-done").await.unwrap();
-        (running.as_deref() == Some("false"), (running, done))
-    })
+    let (running, done) = poll(
+        Duration::from_secs(300),
+        Duration::from_millis(50),
+        async || {
+            let status = c.find(Locator::Css("#scale-status")).await.unwrap();
+            let running = status.attr("data-running").await.unwrap();
+            let done = status.attr("data-done").await.unwrap();
+            (running.as_deref() == Some("false"), (running, done))
+        },
+    )
     .await;
     assert_eq!(
         running.as_deref(),

@@ -276,21 +276,11 @@ pub fn is_sim_info(body: &str) -> bool {
 }
 
 /// One object's identity and resourceVersion: the page draws again only when these change.
-pub type Version = (Kind, String, String, String);
+pub type Version = (lab_core::ObjectKey, String);
 
 /// Every object's [`Version`], in the order read (the apiserver lists in key order).
 pub fn versions(objects: &[Object]) -> Vec<Version> {
-    objects
-        .iter()
-        .map(|o| {
-            (
-                o.kind(),
-                o.namespace().to_string(),
-                o.name().to_string(),
-                o.meta().resource_version.clone().unwrap_or_default(),
-            )
-        })
-        .collect()
+    objects.iter().map(Object::version).collect()
 }
 
 /// The objects read, as a cluster the views can read, with no controller run over them.

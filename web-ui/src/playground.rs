@@ -179,6 +179,19 @@ impl Playground {
     pub fn new(lang: Lang) -> Playground {
         let mut cluster = Cluster::kind();
         cluster.settle();
+        Playground::with(cluster, lang, None)
+    }
+
+    /// The live view of the cluster whose API is at `base`: nothing read yet.
+    pub fn live(lang: Lang, base: crate::live::Base) -> Playground {
+        Playground::with(
+            crate::live::observe(Vec::new()),
+            lang,
+            Some(crate::live::Follow::new(base)),
+        )
+    }
+
+    fn with(cluster: Cluster, lang: Lang, live: Option<crate::live::Follow>) -> Playground {
         Playground {
             cluster,
             lang,
@@ -189,23 +202,7 @@ impl Playground {
             log: Vec::new(),
             lab: None,
             unsettled: None,
-            live: None,
-        }
-    }
-
-    /// The live view of the cluster whose API is at `base`: nothing read yet.
-    pub fn live(lang: Lang, base: crate::live::Base) -> Playground {
-        Playground {
-            cluster: crate::live::observe(Vec::new()),
-            lang,
-            error: None,
-            editor_error: None,
-            terminal: Rc::default(),
-            commands_run: 0,
-            log: Vec::new(),
-            lab: None,
-            unsettled: None,
-            live: Some(crate::live::Follow::new(base)),
+            live,
         }
     }
 

@@ -28,6 +28,11 @@ fn found(s: &ProxySnapshot, node: &str, edit: impl Fn(Source, String) -> String)
         .collect()
 }
 
+/// The predicted dump of kind-worker.
+fn dump(s: &ProxySnapshot, source: Source) -> String {
+    predict(s, &NftablesOptions::kind(), "kind-worker", source).unwrap()
+}
+
 fn run(s: &ProxySnapshot, f: &[Found]) -> NodeReport {
     compare_node(s, &NftablesOptions::kind(), "kind-worker", f).unwrap()
 }
@@ -67,13 +72,7 @@ fn the_prediction_matches_itself_in_every_mode() {
 #[test]
 fn a_changed_dnat_target_is_one_stale_mismatch_of_its_service() {
     let s = snapshot(ProxyMode::Iptables);
-    let text = predict(
-        &s,
-        &NftablesOptions::kind(),
-        "kind-worker",
-        Source::IptablesSave,
-    )
-    .unwrap();
+    let text = dump(&s, Source::IptablesSave);
     let old = text
         .lines()
         .find(|l| l.contains("\"default/httpd-svc\"") && l.contains("--to-destination"))
@@ -104,13 +103,7 @@ fn a_changed_dnat_target_is_one_stale_mismatch_of_its_service() {
 #[test]
 fn an_endpoint_gone_from_the_node_reads_as_one_chain_and_its_jump() {
     let s = snapshot(ProxyMode::Iptables);
-    let text = predict(
-        &s,
-        &NftablesOptions::kind(),
-        "kind-worker",
-        Source::IptablesSave,
-    )
-    .unwrap();
+    let text = dump(&s, Source::IptablesSave);
     let jump = text
         .lines()
         .find(|l| l.starts_with("-A KUBE-SVC-") && l.contains("default/httpd-svc -> "))
@@ -332,7 +325,7 @@ fn a_missing_service_and_a_deleted_one_are_stale() {
 #[test]
 fn ipvs_real_servers_and_ipset_members_are_compared() {
     let s = snapshot(ProxyMode::Ipvs);
-    let text = predict(&s, &NftablesOptions::kind(), "kind-worker", Source::Ipvsadm).unwrap();
+    let text = dump(&s, Source::Ipvsadm);
     let server = text
         .lines()
         .skip_while(|l| !l.contains(":8080"))

@@ -62,7 +62,7 @@ where
 }
 
 /// One object's identity and resourceVersion: `watch` grades again when the list changes.
-pub type Version = (Kind, String, String, String);
+pub type Version = (lab_core::ObjectKey, String);
 
 /// Every object's [`Version`], Events aside (they come and go without changing what is graded).
 pub fn versions(snapshot: &LabSnapshot) -> Vec<Version> {
@@ -70,14 +70,7 @@ pub fn versions(snapshot: &LabSnapshot) -> Vec<Version> {
         .iter()
         .filter(|k| **k != Kind::Event)
         .flat_map(|k| snapshot.list(*k, None))
-        .map(|o| {
-            (
-                o.kind(),
-                o.namespace().to_string(),
-                o.name().to_string(),
-                o.meta().resource_version.clone().unwrap_or_default(),
-            )
-        })
+        .map(Object::version)
         .collect()
 }
 

@@ -109,3 +109,53 @@ pub async fn long_tasks(c: &Client) -> Vec<f64> {
     )
     .unwrap()
 }
+
+/// chromedriver's log of the page's console (`goog:loggingPrefs`, set in [`connect`], asks
+/// Chromium to keep it).
+#[derive(Debug)]
+pub struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.into()))
+    }
+}
+
+/// The console's errors since the last call (chromedriver hands each entry out once).
+pub async fn console_errors(c: &Client) -> Vec<String> {
+    let log = c
+        .issue_cmd(BrowserLog)
+        .await
+        .expect("chromedriver's browser log");
+    log.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["level"] == "SEVERE")
+        .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Asks `probe` every `every` until it says it is done (the `bool`), `limit` at most; returns
+/// its last answer. Views finish after the render an action caused, so tests poll instead of
+/// reading once.
+pub async fn poll<T>(
+    limit: Duration,
+    every: Duration,
+    mut probe: impl AsyncFnMut() -> (bool, T),
+) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        let (done, value) = probe().await;
+        if done || Instant::now() > deadline {
+            return value;
+        }
+        tokio::time::sleep(every).await;
+    }
+}
