@@ -3,6 +3,9 @@
 //! plus the helpers both use (clicking, the page's long tasks). Shared by
 //! `tests/playground_browser.rs` (through `support`) and `examples/web_budgets.rs` (by path).
 
+// Each user takes its own subset (the example includes this file on its own).
+#![allow(dead_code)]
+
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
