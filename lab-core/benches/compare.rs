@@ -4,7 +4,7 @@
 //! compare`; figures in docs/perf.md.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use lab_core::compare::{Found, compare_node, node_sources, predict};
+use lab_core::compare::{Found, compare_node, predict};
 use lab_core::config::ProxyMode;
 use lab_core::proxy::nftables::NftablesOptions;
 use std::time::Duration;
@@ -21,12 +21,13 @@ fn compare(c: &mut Criterion) {
             let mut snapshot = lab_core::scale::proxy_snapshot(n, 5);
             snapshot.config.mode = mode;
             let nft = NftablesOptions::kind();
-            let found: Vec<Found> = node_sources(mode)
+            let found: Vec<Found> = predict(&snapshot, &nft, NODE)
+                .unwrap()
                 .into_iter()
-                .map(|source| Found {
+                .map(|(source, stdout)| Found {
                     source,
                     command: source.argv().join(" "),
-                    stdout: predict(&snapshot, &nft, NODE, source).unwrap(),
+                    stdout,
                 })
                 .collect();
             let report = compare_node(&snapshot, &nft, NODE, &found).unwrap();

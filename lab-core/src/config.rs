@@ -356,8 +356,8 @@ impl ClusterConfig {
     }
 }
 
-/// The label and taint key of control-plane nodes.
-const CONTROL_PLANE_ROLE: &str = "node-role.kubernetes.io/control-plane";
+/// The label and taint key of control-plane nodes (kubeadm sets both; the bootstrap too).
+pub(crate) const CONTROL_PLANE_ROLE: &str = "node-role.kubernetes.io/control-plane";
 
 #[cfg(test)]
 mod tests {

@@ -27,6 +27,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use lab_core::compare::dns::{DnsReport, LookupReport};
 use lab_core::compare::{CauseKind, Found, NodeReport, Source, compare_node, node_sources};
+use lab_core::config::ProxyMode;
 use lab_core::dns::resolver::ResolvConf;
 use lab_core::lab::probe::PROBE_POD;
 use lab_core::lab::{LabSnapshot, Lang, Probe, ProbeResult, ProbeTarget};
@@ -159,7 +160,12 @@ async fn compare(c: &Connected, args: &CompareArgs) -> Result<Outcome, String> {
     }
     let proxy = proxy_snapshot(&snap);
     let nodes = chosen_nodes(&proxy, args)?;
-    let nft = service_cidrs(c).await?;
+    // Only nftables mode writes the Service CIDRs into its rules.
+    let nft = if proxy.config.mode == ProxyMode::Nftables {
+        service_cidrs(c).await?
+    } else {
+        NftablesOptions::kind()
+    };
     let mut reports = Vec::new();
     for node in &nodes {
         let mut found = Vec::new();

@@ -93,36 +93,11 @@ impl BaseError {
     }
 }
 
-/// Decodes `%XX` escapes and `+` (a space, as in any query string).
-pub fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hex = s.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 /// Reads `?live=` (its raw, still percent-encoded value): a path on the page's own origin.
 /// Anything that could name another host (`http://…`, `//host`, `/\host`) is refused, never
 /// fetched.
 pub fn parse_base(raw: &str) -> Result<Base, BaseError> {
-    let value = percent_decode(raw).ok_or(BaseError::Encoding)?;
+    let value = crate::share::percent_decode(raw).ok_or(BaseError::Encoding)?;
     let v = value.as_str();
     if v.is_empty() {
         return Err(BaseError::Empty);
@@ -286,11 +261,6 @@ pub fn versions(objects: &[Object]) -> Vec<Version> {
 /// The objects read, as a cluster the views can read, with no controller run over them.
 pub fn observe(objects: Vec<Object>) -> Cluster {
     Cluster::observed(ClusterConfig::observed(&objects), objects)
-}
-
-/// kube-proxy's mode as the cluster's ConfigMap selects it.
-pub fn proxy_mode(cluster: &Cluster) -> ProxyMode {
-    lab_core::proxy::ProxyConfig::from_cluster(cluster).mode
 }
 
 /// The node whose rules are shown when none was picked: the first worker (`kind-worker` on
@@ -664,6 +634,7 @@ mod tests {
     use super::*;
     use crate::playground::{Action, Playground};
     use k8s_openapi::api::core::v1::Service;
+    use lab_core::proxy::ProxyConfig;
 
     #[test]
     fn the_base_is_a_path_on_this_origin() {
@@ -779,7 +750,7 @@ mod tests {
         let seen = observe(objects.clone());
         // Nodes, their IPs and pod ranges come from the Node objects.
         assert_eq!(seen.config().nodes, c.config().nodes);
-        assert_eq!(proxy_mode(&seen), ProxyMode::Iptables);
+        assert_eq!(ProxyConfig::from_cluster(&seen).mode, ProxyMode::Iptables);
         // The observed cluster renders the same node rules as the cluster it was read from, in
         // the mode its ConfigMap selects.
         for mode in [ProxyMode::Iptables, ProxyMode::Ipvs, ProxyMode::Nftables] {
@@ -787,7 +758,7 @@ mod tests {
             p.reduce(Action::ApplyChapter);
             p.reduce(Action::SetProxyMode(mode));
             let seen = observe(read(&p.cluster));
-            assert_eq!(proxy_mode(&seen), mode);
+            assert_eq!(ProxyConfig::from_cluster(&seen).mode, mode);
             let want = crate::rules::node_rules(&p.cluster, "kind-worker", mode).unwrap();
             let got = crate::rules::node_rules(&seen, "kind-worker", mode);
             assert_eq!(got.as_deref(), Ok(want.as_str()), "{mode:?}");

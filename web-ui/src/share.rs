@@ -266,6 +266,31 @@ pub struct Query {
     pub live: Option<String>,
 }
 
+/// Decodes `%XX` escapes and `+` (a space, as in any query string).
+pub fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = s.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// Parses `?s=…&embed=…&lang=…&live=…` (the leading `?` optional; unknown keys ignored).
 pub fn parse_query(search: &str) -> Query {
     let mut q = Query::default();
@@ -273,7 +298,9 @@ pub fn parse_query(search: &str) -> Query {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         match k {
             "s" if !v.is_empty() => q.scenario = Some(v.to_string()),
-            "scene" if !v.is_empty() => q.scene = Some(v.replace("%2C", ",").replace("%3A", ":")),
+            "scene" if !v.is_empty() => {
+                q.scene = Some(percent_decode(v).unwrap_or_else(|| v.to_string()));
+            }
             "embed" => q.embed = View::parse(v),
             "lang" => q.lang = Lang::parse(v),
             "live" => q.live = Some(v.to_string()),
@@ -379,6 +406,9 @@ mod tests {
             q.scene.as_deref(),
             Some("chapter,scale:5,unready:2,mode:ipvs")
         );
+        // A browser or a link checker may escape the separators.
+        let escaped = parse_query("?scene=chapter%2Cscale%3A5%2cmode%3aipvs");
+        assert_eq!(escaped.scene.as_deref(), Some("chapter,scale:5,mode:ipvs"));
         let p = play_scene(Lang::En, q.scene.as_deref().unwrap()).unwrap();
         assert_eq!(p.replicas(), Some(5));
         assert_eq!(p.proxy_mode(), ProxyMode::Ipvs);

@@ -513,8 +513,9 @@ pub fn compare_node(
         foreign: Vec::new(),
         extra: Vec::new(),
     };
+    let mut sources: Vec<Source> = Vec::new();
     let mut sides: Vec<(Side, Side)> = Vec::new();
-    for source in node_sources(mode) {
+    for (source, predicted_text) in predict(snapshot, nft, node)? {
         let Some(f) = found.iter().find(|f| f.source == source) else {
             return Err(CompareError::Missing {
                 node: node.to_string(),
@@ -522,7 +523,6 @@ pub fn compare_node(
             });
         };
         report.commands.push(f.command.clone());
-        let predicted_text = predict(snapshot, nft, node, source)?;
         let looks_right = match source {
             Source::IptablesSave => iptables::looks_like(&f.stdout),
             Source::Ipvsadm => ipvs::looks_like_ipvsadm(&f.stdout),
@@ -546,13 +546,14 @@ pub fn compare_node(
         let f = parse(&f.stdout, &mut ctx, false);
         report.foreign.extend(f.foreign.iter().cloned());
         report.extra.extend(f.extra.iter().cloned());
+        sources.push(source);
         sides.push((p, f));
     }
     // A Service port's endpoints are judged over all dumps at once (IPVS spreads them over
     // ipvsadm and ipset).
     let stale = diff::stale_causes(&sides, &ctx, node);
     let mut all: BTreeMap<Owner, OwnerReport> = BTreeMap::new();
-    for (source, (p, f)) in node_sources(mode).into_iter().zip(&sides) {
+    for (source, (p, f)) in sources.into_iter().zip(&sides) {
         for (owner, r) in diff::compare(source, p, f, &stale) {
             let entry = all.entry(owner.clone()).or_insert(OwnerReport {
                 owner,
@@ -569,21 +570,29 @@ pub fn compare_node(
     Ok(report)
 }
 
-/// The predicted text of one dump.
+/// The predicted text of each dump the snapshot's mode reads, in [`node_sources`] order. IPVS
+/// mode's `ipvsadm -Ln` and `ipset list` come from one render of its state.
 pub fn predict(
     snapshot: &ProxySnapshot,
     nft: &NftablesOptions,
     node: &str,
-    source: Source,
-) -> Result<String, ProxyError> {
+) -> Result<Vec<(Source, String)>, ProxyError> {
     use crate::proxy::{iptables as ipt, ipvs as ipv, nftables as nf};
-    match (snapshot.config.mode, source) {
-        (ProxyMode::Ipvs, Source::IptablesSave) => ipv::render_iptables_save(snapshot, node),
-        (_, Source::IptablesSave) => ipt::render_save(snapshot, node),
-        (_, Source::Ipvsadm) => ipv::render_ipvsadm(snapshot, node),
-        (_, Source::IpsetList) => ipv::render_ipset_list(snapshot, node),
-        (_, Source::Nft) => nf::render(snapshot, node, nft).map(|r| r.list_text()),
-    }
+    Ok(match snapshot.config.mode {
+        ProxyMode::Iptables => vec![(Source::IptablesSave, ipt::render_save(snapshot, node)?)],
+        ProxyMode::Ipvs => {
+            let state = ipv::render(snapshot, node, &ipv::IpvsOptions::default())?;
+            vec![
+                (Source::Ipvsadm, state.ipvsadm_text()),
+                (Source::IpsetList, state.ipset_list_text()),
+                (
+                    Source::IptablesSave,
+                    ipv::render_iptables_save(snapshot, node)?,
+                ),
+            ]
+        }
+        ProxyMode::Nftables => vec![(Source::Nft, nf::render(snapshot, node, nft)?.list_text())],
+    })
 }
 
 /// Collapses runs of blanks outside double quotes, so that spacing never counts as a difference.

@@ -15,22 +15,24 @@ fn snapshot(mode: ProxyMode) -> ProxySnapshot {
 
 /// The node "shows" exactly the prediction, passed through `edit`.
 fn found(s: &ProxySnapshot, node: &str, edit: impl Fn(Source, String) -> String) -> Vec<Found> {
-    node_sources(s.config.mode)
+    predict(s, &NftablesOptions::kind(), node)
+        .unwrap()
         .into_iter()
-        .map(|source| Found {
+        .map(|(source, text)| Found {
             source,
             command: format!("test {}", source.argv().join(" ")),
-            stdout: edit(
-                source,
-                predict(s, &NftablesOptions::kind(), node, source).unwrap(),
-            ),
+            stdout: edit(source, text),
         })
         .collect()
 }
 
 /// The predicted dump of kind-worker.
 fn dump(s: &ProxySnapshot, source: Source) -> String {
-    predict(s, &NftablesOptions::kind(), "kind-worker", source).unwrap()
+    predict(s, &NftablesOptions::kind(), "kind-worker")
+        .unwrap()
+        .into_iter()
+        .find_map(|(d, text)| (d == source).then_some(text))
+        .unwrap()
 }
 
 fn run(s: &ProxySnapshot, f: &[Found]) -> NodeReport {

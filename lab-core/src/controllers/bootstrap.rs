@@ -101,7 +101,7 @@ fn node(c: &Cluster, n: &NodeConfig) -> Object {
         ("kubernetes.io/os", "linux"),
     ];
     if n.control_plane {
-        l.push(("node-role.kubernetes.io/control-plane", ""));
+        l.push((crate::config::CONTROL_PLANE_ROLE, ""));
         l.push((
             "node.kubernetes.io/exclude-from-external-load-balancers",
             "",
@@ -135,7 +135,7 @@ fn node(c: &Cluster, n: &NodeConfig) -> Object {
             provider_id: Some(format!("kind://docker/kind/{}", n.name)),
             taints: n.control_plane.then(|| {
                 vec![Taint {
-                    key: "node-role.kubernetes.io/control-plane".into(),
+                    key: crate::config::CONTROL_PLANE_ROLE.into(),
                     effect: "NoSchedule".into(),
                     ..Default::default()
                 }]
@@ -236,7 +236,7 @@ fn control_plane_tolerations() -> Vec<Toleration> {
             ..Default::default()
         },
         Toleration {
-            key: Some("node-role.kubernetes.io/control-plane".into()),
+            key: Some(crate::config::CONTROL_PLANE_ROLE.into()),
             effect: Some("NoSchedule".into()),
             ..Default::default()
         },
